@@ -1,0 +1,177 @@
+//! The `plaza` command line: serve, migrate, administer tenants, print the spec.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+
+use crate::app::App;
+use crate::audit::Actor;
+use crate::config::Config;
+use crate::db::Db;
+use crate::storage::Storage;
+use crate::tenancy::{self, TenancyError, TenantStatus};
+use crate::{http, server, telemetry};
+
+/// Plaza: a multi-tenant plugin host for business software.
+///
+/// Settings come from PLAZA_* environment variables and an optional
+/// plaza.toml; every one has a working default (SQLite and local files
+/// under ./data). See README.md for the table.
+#[derive(Parser, Debug)]
+#[command(name = "plaza", version, propagate_version = true)]
+pub struct Cli {
+    /// Configuration file (default: $PLAZA_CONFIG, else ./plaza.toml when present).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the HTTP server until SIGTERM or Ctrl-C (applies pending migrations first).
+    Serve,
+    /// Apply the host's pending database migrations and exit.
+    Migrate,
+    /// Administer tenants.
+    #[command(subcommand)]
+    Tenant(TenantCommand),
+    /// Print the host's OpenAPI document (JSON) and exit.
+    Openapi,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TenantCommand {
+    /// Create a tenant.
+    Create {
+        /// Tenant id (slug): 2-63 lowercase letters, digits and hyphens, starting with a letter.
+        id: String,
+        /// Display name (defaults to the id).
+        #[arg(long)]
+        name: Option<String>,
+        /// Succeed without change when the tenant already exists.
+        #[arg(long)]
+        if_not_exists: bool,
+    },
+    /// List tenants.
+    List {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one tenant as JSON.
+    Show {
+        /// Tenant id.
+        id: String,
+    },
+    /// Suspend a tenant: its routes answer 403, its data is kept.
+    Suspend {
+        /// Tenant id.
+        id: String,
+    },
+    /// Resume a suspended tenant.
+    Resume {
+        /// Tenant id.
+        id: String,
+    },
+    /// Delete a tenant with its files (the audit log keeps its history).
+    Delete {
+        /// Tenant id.
+        id: String,
+        /// Confirm the deletion.
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+/// Runs a parsed command line.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Command::Openapi = cli.command {
+        println!("{}", serde_json::to_string_pretty(&http::spec())?);
+        return Ok(());
+    }
+    let config = Config::load(cli.config.as_deref())?;
+    telemetry::init(&config);
+    match cli.command {
+        Command::Openapi => Ok(()),
+        Command::Serve => {
+            tracing::info!(config = %config.redacted_summary(), "starting plaza {}", env!("CARGO_PKG_VERSION"));
+            let app = App::start(config).await.context("start-up failed")?;
+            server::serve_until_signal(app).await.context("server failed")
+        }
+        Command::Migrate => {
+            let db = connect(&config).await?;
+            db.migrate().await.context("migration failed")?;
+            println!("migrations applied ({})", db.backend().name());
+            Ok(())
+        }
+        Command::Tenant(cmd) => tenant(&config, cmd).await,
+    }
+}
+
+async fn connect(config: &Config) -> anyhow::Result<Db> {
+    let url = config.effective_database_url();
+    Db::connect(&url, 2).await.with_context(|| format!("cannot open {}", crate::config::redact_url(&url)))
+}
+
+async fn tenant(config: &Config, cmd: TenantCommand) -> anyhow::Result<()> {
+    let db = connect(config).await?;
+    db.migrate().await.context("migration failed")?;
+    let actor = Actor::cli();
+    match cmd {
+        TenantCommand::Create { id, name, if_not_exists } => {
+            let name = name.unwrap_or_else(|| id.clone());
+            match tenancy::create(&db, &actor, &id, &name).await {
+                Ok(t) => println!("created tenant {} ({})", t.id, t.name),
+                Err(TenancyError::AlreadyExists(_)) if if_not_exists => println!("tenant {id} already exists"),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        TenantCommand::List { json } => {
+            let mut all = Vec::new();
+            let mut after: Option<String> = None;
+            loop {
+                let page = tenancy::list(&db, after.as_deref(), 500).await?;
+                let done = page.len() < 500;
+                after = page.last().map(|t| t.id.clone());
+                all.extend(page);
+                if done {
+                    break;
+                }
+            }
+            if json {
+                println!("{}", serde_json::to_string_pretty(&all)?);
+            } else {
+                println!("{:<24} {:<10} {:<25} NAME", "ID", "STATUS", "CREATED");
+                for t in &all {
+                    println!("{:<24} {:<10} {:<25} {}", t.id, t.status.as_str(), t.created_at, t.name);
+                }
+            }
+        }
+        TenantCommand::Show { id } => {
+            println!("{}", serde_json::to_string_pretty(&tenancy::get(&db, &id).await?)?);
+        }
+        TenantCommand::Suspend { id } => {
+            tenancy::get(&db, &id).await?;
+            tenancy::set_status(&db, &actor, &id, TenantStatus::Suspended).await?;
+            println!("tenant {id} suspended");
+        }
+        TenantCommand::Resume { id } => {
+            tenancy::get(&db, &id).await?;
+            tenancy::set_status(&db, &actor, &id, TenantStatus::Active).await?;
+            println!("tenant {id} resumed");
+        }
+        TenantCommand::Delete { id, yes } => {
+            if !yes {
+                bail!("deleting tenant {id} removes its files; run again with --yes to confirm");
+            }
+            let storage = Storage::from_config(config)?;
+            tenancy::delete(&db, &storage, &actor, &id).await?;
+            println!("tenant {id} deleted");
+        }
+    }
+    db.close().await;
+    Ok(())
+}

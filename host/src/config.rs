@@ -1,0 +1,252 @@
+//! Configuration: defaults, then an optional `plaza.toml`, then `PLAZA_*`
+//! environment variables, each layer overriding the one before.
+//!
+//! Every setting has a working default so that `plaza serve` on a fresh
+//! machine runs on SQLite and local files under `./data`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+/// Every environment variable the host reads, in one place: the deployment
+/// files and the docs are checked against this list by a test.
+pub const ENV_VARS: &[&str] = &[
+    "PLAZA_CONFIG",
+    "PLAZA_LISTEN",
+    "PLAZA_DATA_DIR",
+    "PLAZA_DATABASE_URL",
+    "PLAZA_DB_MAX_CONNECTIONS",
+    "PLAZA_STORAGE_URL",
+    "PLAZA_S3_ENDPOINT",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_REGION",
+    "PLAZA_LOG",
+    "PLAZA_LOG_FORMAT",
+    "PLAZA_CORS_ORIGINS",
+    "PLAZA_MAX_BODY_BYTES",
+    "PLAZA_MAX_UPLOAD_BYTES",
+    "PLAZA_OPERATOR_TOKEN",
+    "PLAZA_SHUTDOWN_GRACE_SECS",
+];
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable, coloured when the output is a terminal.
+    #[default]
+    Pretty,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+/// The effective configuration of one host process.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    /// Address the HTTP server binds.
+    pub listen: SocketAddr,
+    /// Where the SQLite database, local objects and keys live by default.
+    pub data_dir: PathBuf,
+    /// `sqlite://…` or `postgres://…`; empty means SQLite under `data_dir`.
+    pub database_url: String,
+    /// Upper bound of the database connection pool.
+    pub db_max_connections: u32,
+    /// `file:///abs/path`, or `s3://bucket[/prefix]`; empty means files under `data_dir`.
+    pub storage_url: String,
+    /// Endpoint of an S3-compatible server (R2, MinIO, …); empty means AWS.
+    pub s3_endpoint: String,
+    /// A `tracing` filter directive such as `info` or `plaza=debug,info`.
+    pub log: String,
+    /// `pretty` or `json`.
+    pub log_format: LogFormat,
+    /// Comma-separated origins allowed by CORS; empty disables CORS.
+    pub cors_origins: String,
+    /// Largest request body accepted by JSON endpoints.
+    pub max_body_bytes: u64,
+    /// Largest file accepted by the files API.
+    pub max_upload_bytes: u64,
+    /// Operator bearer token; when empty, one is generated at first start.
+    pub operator_token: String,
+    /// How long in-flight requests may run after SIGTERM/SIGINT.
+    pub shutdown_grace_secs: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("./data"),
+            database_url: String::new(),
+            db_max_connections: 20,
+            storage_url: String::new(),
+            s3_endpoint: String::new(),
+            log: "info".into(),
+            log_format: LogFormat::Pretty,
+            cors_origins: String::new(),
+            max_body_bytes: 1024 * 1024,
+            max_upload_bytes: 25 * 1024 * 1024,
+            operator_token: String::new(),
+            shutdown_grace_secs: 30,
+        }
+    }
+}
+
+/// Why the configuration could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("invalid configuration: {0}")]
+    Invalid(#[from] Box<figment::Error>),
+    #[error("config file {0} does not exist")]
+    MissingFile(PathBuf),
+    #[error("invalid configuration: {0}")]
+    Value(String),
+}
+
+impl Config {
+    /// Reads defaults, the config file (`PLAZA_CONFIG`, else `./plaza.toml`
+    /// when present) and the environment.
+    pub fn load(explicit_file: Option<&Path>) -> Result<Self, ConfigError> {
+        let env_file = std::env::var_os("PLAZA_CONFIG").map(PathBuf::from);
+        let file = explicit_file.map(Path::to_path_buf).or(env_file);
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        match file {
+            Some(path) if !path.exists() => return Err(ConfigError::MissingFile(path)),
+            Some(path) => figment = figment.merge(Toml::file(path)),
+            None => figment = figment.merge(Toml::file("plaza.toml")),
+        }
+        // S3 credentials keep their AWS_* names and are read by object_store.
+        let figment = figment.merge(Env::prefixed("PLAZA_").ignore(&["CONFIG"]));
+        let config: Config = figment.extract().map_err(Box::new)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.max_upload_bytes == 0 || self.max_body_bytes == 0 {
+            return Err(ConfigError::Value("body and upload limits must be above zero".into()));
+        }
+        if self.db_max_connections == 0 {
+            return Err(ConfigError::Value("db_max_connections must be above zero".into()));
+        }
+        if !self.database_url.is_empty()
+            && !self.database_url.starts_with("sqlite:")
+            && !self.database_url.starts_with("postgres://")
+            && !self.database_url.starts_with("postgresql://")
+        {
+            return Err(ConfigError::Value(
+                "database_url must start with sqlite:, postgres:// or postgresql://".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The database URL with the SQLite default filled in.
+    pub fn effective_database_url(&self) -> String {
+        if self.database_url.is_empty() {
+            format!("sqlite://{}", self.data_dir.join("plaza.db").display())
+        } else {
+            self.database_url.clone()
+        }
+    }
+
+    /// The storage URL with the local-files default filled in.
+    pub fn effective_storage_url(&self) -> String {
+        if self.storage_url.is_empty() {
+            format!("file://{}", absolute(&self.data_dir.join("objects")).display())
+        } else {
+            self.storage_url.clone()
+        }
+    }
+
+    /// CORS origins as a list, blanks dropped.
+    pub fn cors_origin_list(&self) -> Vec<String> {
+        self.cors_origins.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect()
+    }
+
+    /// A one-line summary safe to log: secrets and URL passwords redacted.
+    pub fn redacted_summary(&self) -> String {
+        format!(
+            "listen={} data_dir={} database={} pool_max={} storage={} s3_endpoint={} log={} log_format={:?} cors=[{}] max_body={} max_upload={} operator_token={} shutdown_grace={}s",
+            self.listen,
+            self.data_dir.display(),
+            redact_url(&self.effective_database_url()),
+            self.db_max_connections,
+            redact_url(&self.effective_storage_url()),
+            if self.s3_endpoint.is_empty() { "-".into() } else { redact_url(&self.s3_endpoint) },
+            self.log,
+            self.log_format,
+            self.cors_origins,
+            self.max_body_bytes,
+            self.max_upload_bytes,
+            if self.operator_token.is_empty() { "unset" } else { "***" },
+            self.shutdown_grace_secs,
+        )
+    }
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.redacted_summary())
+    }
+}
+
+/// Replaces the password (and user name) of a URL with `***`.
+pub fn redact_url(raw: &str) -> String {
+    match url::Url::parse(raw) {
+        Ok(mut url) if !url.password().unwrap_or("").is_empty() || !url.username().is_empty() => {
+            let _ = url.set_password(Some("***"));
+            let _ = url.set_username("***");
+            url.to_string()
+        }
+        _ => raw.to_owned(),
+    }
+}
+
+/// Makes a path absolute against the current directory, without touching the disk.
+pub fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_passwords_in_urls() {
+        let s = redact_url("postgres://plaza:s3cret@db:5432/plaza");
+        assert!(!s.contains("s3cret"), "{s}");
+        assert!(s.contains("db:5432/plaza"));
+    }
+
+    #[test]
+    fn summary_never_shows_the_operator_token() {
+        let config = Config {
+            operator_token: "topsecret-token".into(),
+            database_url: "postgres://u:pw-in-url@h/db".into(),
+            ..Config::default()
+        };
+        let line = config.redacted_summary();
+        assert!(!line.contains("topsecret-token"));
+        assert!(!line.contains("pw-in-url"));
+        assert!(!format!("{config:?}").contains("topsecret-token"));
+    }
+
+    #[test]
+    fn defaults_use_sqlite_and_local_files_under_the_data_dir() {
+        let config = Config::default();
+        assert_eq!(config.effective_database_url(), "sqlite://./data/plaza.db");
+        assert!(config.effective_storage_url().starts_with("file:///"));
+        assert!(config.effective_storage_url().ends_with("/data/objects"));
+    }
+
+    #[test]
+    fn rejects_unknown_database_schemes() {
+        let config = Config { database_url: "mysql://x".into(), ..Config::default() };
+        assert!(config.validate().is_err());
+    }
+}

@@ -1,0 +1,21 @@
+//! Plaza: a multi-tenant plugin host for business software.
+//!
+//! Start at [`server`] (how a process serves), [`http`] (the router and its
+//! layers) and [`app`] (the state shared by requests). Domain logic lives in
+//! plain modules the handlers call: [`tenancy`], [`storage`], [`audit`].
+
+pub mod app;
+pub mod audit;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod http;
+pub mod metrics;
+pub mod server;
+pub mod storage;
+pub mod telemetry;
+pub mod tenancy;
+
+pub use app::App;
+pub use config::Config;

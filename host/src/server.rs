@@ -1,0 +1,90 @@
+//! Running the HTTP server: bind, serve, and shut down gracefully so that
+//! in-flight requests finish.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use poem::Server;
+use poem::listener::{Acceptor, Listener, TcpListener};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::app::App;
+use crate::http;
+
+/// A server running in the background (tests and embedding).
+pub struct Running {
+    /// The address actually bound (useful with port 0).
+    pub addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl Running {
+    /// Asks the server to stop and waits until in-flight requests are done.
+    pub async fn shutdown(mut self) -> std::io::Result<()> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        self.task.await.map_err(std::io::Error::other)?
+    }
+}
+
+/// Binds `app.config.listen` and serves in the background.
+pub async fn start(app: Arc<App>) -> std::io::Result<Running> {
+    let acceptor = TcpListener::bind(app.config.listen).into_acceptor().await?;
+    let addr = acceptor
+        .local_addr()
+        .first()
+        .and_then(|a| a.as_socket_addr().copied())
+        .ok_or_else(|| std::io::Error::other("listener has no socket address"))?;
+    let (stop, stopped) = oneshot::channel::<()>();
+    let grace = Duration::from_secs(app.config.shutdown_grace_secs);
+    let endpoint = http::router(Arc::clone(&app));
+    let task = tokio::spawn(async move {
+        Server::new_with_acceptor(acceptor)
+            .run_with_graceful_shutdown(
+                endpoint,
+                async move {
+                    let _ = stopped.await;
+                },
+                Some(grace),
+            )
+            .await
+    });
+    Ok(Running { addr, stop: Some(stop), task })
+}
+
+/// Serves until SIGTERM or SIGINT, then lets in-flight requests finish.
+pub async fn serve_until_signal(app: Arc<App>) -> std::io::Result<()> {
+    let running = start(Arc::clone(&app)).await?;
+    tracing::info!(addr = %running.addr, "listening; API docs at http://{}/docs", running.addr);
+    shutdown_signal().await;
+    tracing::info!(grace_secs = app.config.shutdown_grace_secs, "shutting down; finishing in-flight requests");
+    running.shutdown().await?;
+    app.db.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

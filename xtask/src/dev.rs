@@ -1,0 +1,171 @@
+//! `cargo xtask dev`: the host on SQLite + local files, with a demo tenant
+//! and a stable operator token, ready to try from a browser or curl.
+
+use std::fs::{self, OpenOptions};
+use std::io::{ErrorKind, Write};
+use std::net::SocketAddr;
+use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitCode};
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+
+use crate::util;
+
+#[derive(Debug, clap::Args)]
+pub struct DevArgs {
+    /// Address the server listens on.
+    #[arg(long, env = "PLAZA_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Build and run the release binary instead of the debug one.
+    #[arg(long)]
+    release: bool,
+}
+
+const TOKEN_FILE: &str = "dev-operator-token";
+const DEMO_TENANT: &str = "demo";
+
+pub fn run(args: &DevArgs) -> Result<ExitCode> {
+    util::ensure_wasm_target()?;
+
+    let mut build = util::cargo();
+    build.args(["build", "-p", "plaza"]);
+    if args.release {
+        build.arg("--release");
+    }
+    util::run(&mut build)?;
+    let profile = if args.release { "release" } else { "debug" };
+    let plaza = util::target_dir().join(profile).join("plaza");
+    if !plaza.is_file() {
+        bail!("built, but {} is missing", plaza.display());
+    }
+
+    let data_dir = data_dir()?;
+    fs::create_dir_all(&data_dir).with_context(|| format!("cannot create {}", data_dir.display()))?;
+    let token = operator_token(&data_dir)?;
+
+    let host = |args: &[&str]| {
+        let mut cmd = Command::new(&plaza);
+        cmd.args(args)
+            .current_dir(util::workspace_root())
+            .env("PLAZA_DATA_DIR", &data_dir)
+            .env("PLAZA_OPERATOR_TOKEN", &token);
+        cmd
+    };
+    util::run(&mut host(&["migrate"]))?;
+    util::run(&mut host(&["tenant", "create", DEMO_TENANT, "--name", "Demo tenant", "--if-not-exists"]))?;
+
+    let addr = util::connect_addr(args.listen);
+    if util::port_open(addr) {
+        bail!("something already listens on {addr}: stop it or pick another address with --listen");
+    }
+    let mut serve = host(&["serve"]);
+    serve.env("PLAZA_LISTEN", args.listen.to_string());
+    println!("$ {}", util::display(&serve));
+    let mut child = serve.spawn().context("cannot start plaza serve")?;
+    if let Err(err) = wait_healthy(&mut child, addr) {
+        if util::interrupted() {
+            return finish(&mut child);
+        }
+        // A failed start: do not leave a server behind.
+        let _ = child.kill();
+        let _ = child.wait();
+        return Err(err);
+    }
+    print_banner(addr, &data_dir, &token);
+    finish(&mut child)
+}
+
+/// `PLAZA_DATA_DIR` (made absolute against the current directory) or
+/// `<workspace>/data`, the binary's own default when run from the root.
+fn data_dir() -> Result<PathBuf> {
+    match std::env::var_os("PLAZA_DATA_DIR") {
+        Some(dir) if !dir.is_empty() => {
+            let dir = PathBuf::from(dir);
+            if dir.is_absolute() { Ok(dir) } else { Ok(std::env::current_dir()?.join(dir)) }
+        }
+        _ => Ok(util::workspace_root().join("data")),
+    }
+}
+
+/// The token in `<data>/dev-operator-token`, made (32 random bytes, hex,
+/// mode 0600) on first use so that it survives restarts.
+fn operator_token(data_dir: &Path) -> Result<String> {
+    let path = data_dir.join(TOKEN_FILE);
+    match fs::read_to_string(&path) {
+        Ok(token) if !token.trim().is_empty() => return Ok(token.trim().to_owned()),
+        Ok(_) => {}
+        Err(err) if err.kind() == ErrorKind::NotFound => {}
+        Err(err) => return Err(err).with_context(|| format!("cannot read {}", path.display())),
+    }
+    let token = util::random_hex(32)?;
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    writeln!(file, "{token}")?;
+    println!("new operator token written to {}", path.display());
+    Ok(token)
+}
+
+fn wait_healthy(child: &mut Child, addr: SocketAddr) -> Result<()> {
+    util::wait_until(
+        &format!("plaza at http://{addr}/health"),
+        Duration::from_secs(60),
+        || matches!(util::http_request(addr, "GET", "/health"), Ok((200, _))),
+        || match child.try_wait() {
+            Ok(Some(status)) => bail!("plaza serve exited before it was healthy ({status})"),
+            Ok(None) => Ok(()),
+            Err(err) => Err(err.into()),
+        },
+    )
+}
+
+/// Waits for the server; Ctrl-C reaches it too (same process group).
+fn finish(child: &mut Child) -> Result<ExitCode> {
+    let status = child.wait().context("cannot wait for plaza serve")?;
+    if status.success() || status.signal() == Some(2) || util::interrupted() {
+        println!("plaza stopped");
+        Ok(ExitCode::SUCCESS)
+    } else {
+        bail!("plaza serve exited ({status})")
+    }
+}
+
+fn print_banner(addr: SocketAddr, data_dir: &Path, token: &str) {
+    let base = format!("http://{addr}");
+    let rows = [
+        ("API base URL", base.clone()),
+        ("Swagger UI", format!("{base}/docs")),
+        ("OpenAPI", format!("{base}/openapi.json")),
+        ("Health", format!("{base}/health")),
+        ("Metrics", format!("{base}/metrics")),
+        ("Demo files", format!("{base}/t/{DEMO_TENANT}/files")),
+        ("Data dir", data_dir.display().to_string()),
+        ("Operator token", token.to_owned()),
+    ];
+    let mut lines = vec!["Plaza dev server is running".to_owned(), String::new()];
+    lines.extend(rows.iter().map(|(k, v)| format!("{k:<15} {v}")));
+    lines.extend([
+        String::new(),
+        "Try:".to_owned(),
+        format!("  export TOKEN={token}"),
+        format!("  curl -H \"Authorization: Bearer $TOKEN\" {base}/api/v1/tenants"),
+        String::new(),
+        "Ctrl-C stops the server.".to_owned(),
+    ]);
+    let width = lines.iter().map(|l| l.chars().count()).max().unwrap_or(0);
+    let rule = "─".repeat(width + 2);
+    let mut out = format!("\n┌{rule}┐\n");
+    for line in &lines {
+        out.push_str(&format!("│ {line:<width$} │\n"));
+    }
+    out.push_str(&format!("└{rule}┘\n"));
+    print!("{out}");
+    let _ = std::io::stdout().flush();
+}

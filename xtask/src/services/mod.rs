@@ -1,0 +1,6 @@
+//! Real backing services for the test passes, installed on demand and
+//! started privately (temporary directories, free ports), stopped on drop.
+
+pub mod chromium;
+pub mod postgres;
+pub mod s3;

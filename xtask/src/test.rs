@@ -1,0 +1,299 @@
+//! `cargo xtask test` and `cargo xtask ci`: every test of the workspace, in
+//! passes, each on its own backend, stopping at the first failure.
+
+use std::ffi::OsString;
+use std::io::{self, BufRead, BufReader, Write};
+use std::process::{Command, ExitCode, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+use crate::services::{chromium, postgres, s3};
+use crate::util::{self, Apt};
+
+#[derive(Debug, clap::Args)]
+pub struct TestArgs {
+    /// Skip the fmt + clippy pass.
+    #[arg(long)]
+    quick: bool,
+}
+
+pub fn run(args: &TestArgs) -> Result<ExitCode> {
+    run_passes(!args.quick)
+}
+
+pub fn ci() -> Result<ExitCode> {
+    println!("==> tool versions");
+    let tools: [(&str, &[&str]); 4] =
+        [("cargo", &["--version"]), ("rustc", &["--version"]), ("psql", &["--version"]), ("python3", &["--version"])];
+    for (tool, args) in tools {
+        let version = if tool == "cargo" {
+            util::capture(util::cargo().args(args))
+        } else {
+            util::capture(Command::new(tool).args(args))
+        };
+        match version {
+            Ok(version) => println!("{tool}: {version}"),
+            Err(_) => println!("{tool}: not installed"),
+        }
+    }
+    run_passes(true)
+}
+
+struct Pass {
+    what: &'static str,
+    backend: &'static str,
+    run: fn(&mut Ctx) -> Result<()>,
+}
+
+/// What the passes share: apt's state and the test counts so far.
+#[derive(Default)]
+struct Ctx {
+    apt: Apt,
+    counts: TestCounts,
+}
+
+enum Outcome {
+    Passed(Duration),
+    Failed(Duration),
+    NotRun,
+}
+
+const BUCKET: &str = "plaza-test";
+
+fn run_passes(lint: bool) -> Result<ExitCode> {
+    util::ensure_wasm_target()?;
+
+    let mut passes = vec![
+        Pass { what: "workspace tests", backend: "SQLite + local files", run: workspace_tests },
+        Pass { what: "HTTP and storage suites", backend: "PostgreSQL + local files", run: http_on_postgres },
+        Pass { what: "storage suite", backend: "SQLite + S3-compatible server (moto)", run: storage_on_s3 },
+    ];
+    if lint {
+        passes.push(Pass { what: "fmt + clippy", backend: "", run: fmt_and_clippy });
+    }
+
+    let total = passes.len();
+    let mut ctx = Ctx::default();
+    let mut outcomes: Vec<Outcome> = Vec::with_capacity(total);
+    let mut failure = None;
+    for (i, pass) in passes.iter().enumerate() {
+        if failure.is_some() {
+            outcomes.push(Outcome::NotRun);
+            continue;
+        }
+        let on = if pass.backend.is_empty() { String::new() } else { format!(" on {}", pass.backend) };
+        println!("\n==> pass {}/{total}: {}{on}", i + 1, pass.what);
+        let started = Instant::now();
+        let mut result = (pass.run)(&mut ctx);
+        if result.is_ok() && util::interrupted() {
+            result = Err(anyhow::anyhow!("interrupted"));
+        }
+        let elapsed = started.elapsed();
+        match result {
+            Ok(()) => outcomes.push(Outcome::Passed(elapsed)),
+            Err(err) => {
+                outcomes.push(Outcome::Failed(elapsed));
+                failure = Some((i + 1, err));
+            }
+        }
+    }
+
+    print_summary(&passes, &outcomes);
+    let code = match failure {
+        None => {
+            println!("\nall {total} passes passed");
+            ExitCode::SUCCESS
+        }
+        Some((n, err)) => {
+            eprintln!("\npass {n}/{total} failed: {err:#}");
+            if util::interrupted() { ExitCode::from(130) } else { ExitCode::FAILURE }
+        }
+    };
+    // Last line: every libtest result of every pass, added up.
+    let c = &ctx.counts;
+    println!("tests: {} passed, {} failed, {} skipped", c.passed, c.failed, c.ignored);
+    Ok(code)
+}
+
+fn print_summary(passes: &[Pass], outcomes: &[Outcome]) {
+    let total = passes.len();
+    let rows: Vec<[String; 5]> = passes
+        .iter()
+        .zip(outcomes)
+        .enumerate()
+        .map(|(i, (pass, outcome))| {
+            let (result, duration) = match outcome {
+                Outcome::Passed(d) => ("ok", format_duration(*d)),
+                Outcome::Failed(d) => ("FAILED", format_duration(*d)),
+                Outcome::NotRun => ("not run", "-".to_owned()),
+            };
+            let backend = if pass.backend.is_empty() { "-" } else { pass.backend };
+            [format!("{}/{total}", i + 1), pass.what.to_owned(), backend.to_owned(), result.to_owned(), duration]
+        })
+        .collect();
+    let header = ["pass", "what", "backend", "result", "duration"].map(str::to_owned);
+    let mut widths = header.clone().map(|h| h.chars().count());
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    println!("\n==> summary");
+    for row in std::iter::once(&header).chain(&rows) {
+        let line: Vec<String> = row.iter().zip(widths).map(|(cell, w)| format!("{cell:<w$}")).collect();
+        println!("{}", line.join("  ").trim_end());
+    }
+}
+
+fn format_duration(d: Duration) -> String {
+    let secs = d.as_secs();
+    if secs >= 60 { format!("{}m {:02}s", secs / 60, secs % 60) } else { format!("{:.1}s", d.as_secs_f64()) }
+}
+
+/// `cargo test` without any `PLAZA_TEST_*` variable of the caller's
+/// environment: each pass sets exactly the ones it means.
+fn cargo_test() -> Command {
+    let mut cmd = util::cargo();
+    cmd.arg("test");
+    let inherited: Vec<OsString> = std::env::vars_os()
+        .map(|(key, _)| key)
+        .filter(|key| key.to_string_lossy().starts_with("PLAZA_TEST_"))
+        .collect();
+    for key in inherited {
+        cmd.env_remove(key);
+    }
+    cmd
+}
+
+/// Pass 1: the whole workspace on the embedded defaults.
+fn workspace_tests(ctx: &mut Ctx) -> Result<()> {
+    let mut cmd = cargo_test();
+    cmd.arg("--workspace");
+    if let Some(chromium) = chromium::ensure(&mut ctx.apt) {
+        cmd.env("PLAZA_TEST_CHROMIUM", chromium);
+    }
+    run_counting(&mut cmd, &mut ctx.counts)
+}
+
+/// Pass 2: the HTTP suite (and the files tests, which also use the
+/// database) against a private PostgreSQL cluster.
+fn http_on_postgres(ctx: &mut Ctx) -> Result<()> {
+    let install = postgres::ensure(&mut ctx.apt)?;
+    let cluster = postgres::PgCluster::start(&install)?;
+    println!("backend: {}", install.label());
+    let mut cmd = cargo_test();
+    cmd.args(["-p", "plaza", "--test", "http", "--test", "storage"])
+        .env("PLAZA_TEST_DATABASE_URL", cluster.admin_url());
+    let result = run_counting(&mut cmd, &mut ctx.counts);
+    drop(cluster);
+    result
+}
+
+/// Pass 3: the storage suite against moto's S3 server.
+fn storage_on_s3(ctx: &mut Ctx) -> Result<()> {
+    let moto = s3::ensure(&mut ctx.apt)?;
+    let server = s3::MotoServer::start(&moto)?;
+    server.create_bucket(BUCKET)?;
+    let mut cmd = cargo_test();
+    cmd.args(["-p", "plaza", "--test", "storage"])
+        .env("PLAZA_TEST_STORAGE_URL", format!("s3://{BUCKET}"))
+        .env("PLAZA_S3_ENDPOINT", server.endpoint())
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_REGION", "us-east-1");
+    let result = run_counting(&mut cmd, &mut ctx.counts);
+    drop(server);
+    result
+}
+
+/// Pass 4: formatting and lints, warnings denied.
+fn fmt_and_clippy(_ctx: &mut Ctx) -> Result<()> {
+    util::run(util::cargo().args(["fmt", "--all", "--", "--check"]))?;
+    util::run(util::cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))
+}
+
+/// Test counts read from libtest's `test result:` lines.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct TestCounts {
+    passed: u64,
+    failed: u64,
+    ignored: u64,
+}
+
+impl TestCounts {
+    /// Adds one `test result: ok. 5 passed; 0 failed; 1 ignored; ...` line;
+    /// other lines are ignored.
+    fn add_line(&mut self, line: &str) {
+        let Some(rest) = line.trim().strip_prefix("test result:") else {
+            return;
+        };
+        for part in rest.split(';') {
+            let words: Vec<&str> = part.split_whitespace().collect();
+            let [.., number, word] = words.as_slice() else {
+                continue;
+            };
+            let Ok(n) = number.parse::<u64>() else {
+                continue;
+            };
+            match *word {
+                "passed" => self.passed += n,
+                "failed" => self.failed += n,
+                "ignored" => self.ignored += n,
+                _ => {}
+            }
+        }
+    }
+}
+
+/// Runs `cargo test`, passing its standard output through while counting
+/// the results.
+fn run_counting(cmd: &mut Command, counts: &mut TestCounts) -> Result<()> {
+    let line = util::display(cmd);
+    println!("$ {line}");
+    let mut child = cmd.stdout(Stdio::piped()).spawn().with_context(|| format!("cannot start `{line}`"))?;
+    if let Some(stdout) = child.stdout.take() {
+        let mut reader = BufReader::new(stdout);
+        let mut buf = Vec::new();
+        let mut out = io::stdout();
+        loop {
+            buf.clear();
+            match reader.read_until(b'\n', &mut buf) {
+                Ok(0) => break,
+                Ok(_) => {
+                    // Best effort: a closed stdout must not stop the tests.
+                    let _ = out.write_all(&buf);
+                    let _ = out.flush();
+                    counts.add_line(&String::from_utf8_lossy(&buf));
+                }
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => break,
+            }
+        }
+    }
+    let status = child.wait().with_context(|| format!("cannot wait for `{line}`"))?;
+    if !status.success() {
+        bail!("`{line}` failed ({status})");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TestCounts;
+
+    #[test]
+    fn counts_libtest_result_lines() {
+        let mut counts = TestCounts::default();
+        for line in [
+            "running 3 tests",
+            "test a ... ok",
+            "test result: ok. 5 passed; 0 failed; 1 ignored; 0 measured; 0 filtered out; finished in 0.01s",
+            "test result: FAILED. 2 passed; 1 failed; 0 ignored; 0 measured; 3 filtered out; finished in 1.20s",
+            "",
+        ] {
+            counts.add_line(line);
+        }
+        assert_eq!(counts, TestCounts { passed: 7, failed: 1, ignored: 1 });
+    }
+}
