@@ -175,3 +175,31 @@ async fn tenant(config: &Config, cmd: TenantCommand) -> anyhow::Result<()> {
     db.close().await;
     Ok(())
 }
+
+/// An error and its causes on one line, each cause said once (error types
+/// that repeat their source in their own message are not repeated again).
+pub fn error_chain(err: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if !out.contains(&text) {
+            if !out.is_empty() {
+                out.push_str(": ");
+            }
+            out.push_str(&text);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_chains_say_each_cause_once() {
+        let inner = std::io::Error::other("connection refused");
+        let err = anyhow::Error::new(inner).context("database error: connection refused").context("start-up failed");
+        assert_eq!(error_chain(&err), "start-up failed: database error: connection refused");
+    }
+}

@@ -46,7 +46,7 @@ pub enum LogFormat {
 
 /// The effective configuration of one host process.
 #[derive(Clone, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// Address the HTTP server binds.
     pub listen: SocketAddr,
@@ -119,8 +119,17 @@ impl Config {
             Some(path) => figment = figment.merge(Toml::file(path)),
             None => figment = figment.merge(Toml::file("plaza.toml")),
         }
+        // Only the variables the host knows: a typo in plaza.toml is an
+        // error, but unrelated PLAZA_* variables (test settings) are not.
         // S3 credentials keep their AWS_* names and are read by object_store.
-        let figment = figment.merge(Env::prefixed("PLAZA_").ignore(&["CONFIG"]));
+        let known: Vec<String> = ENV_VARS
+            .iter()
+            .filter_map(|v| v.strip_prefix("PLAZA_"))
+            .filter(|v| *v != "CONFIG")
+            .map(str::to_lowercase)
+            .collect();
+        let known: Vec<&str> = known.iter().map(String::as_str).collect();
+        let figment = figment.merge(Env::prefixed("PLAZA_").only(&known));
         let config: Config = figment.extract().map_err(Box::new)?;
         config.validate()?;
         Ok(config)
@@ -129,6 +138,9 @@ impl Config {
     fn validate(&self) -> Result<(), ConfigError> {
         if self.max_upload_bytes == 0 || self.max_body_bytes == 0 {
             return Err(ConfigError::Value("body and upload limits must be above zero".into()));
+        }
+        if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log) {
+            return Err(ConfigError::Value(format!("log filter {:?}: {e}", self.log)));
         }
         if self.db_max_connections == 0 {
             return Err(ConfigError::Value("db_max_connections must be above zero".into()));
@@ -242,6 +254,12 @@ mod tests {
         assert_eq!(config.effective_database_url(), "sqlite://./data/plaza.db");
         assert!(config.effective_storage_url().starts_with("file:///"));
         assert!(config.effective_storage_url().ends_with("/data/objects"));
+    }
+
+    #[test]
+    fn rejects_bad_log_filters() {
+        let config = Config { log: "plaza=loud".into(), ..Config::default() };
+        assert!(config.validate().is_err());
     }
 
     #[test]

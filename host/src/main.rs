@@ -6,7 +6,7 @@ async fn main() -> std::process::ExitCode {
     match plaza::cli::run(cli).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", plaza::cli::error_chain(&e));
             std::process::ExitCode::FAILURE
         }
     }

@@ -71,6 +71,12 @@ async fn a_10_mib_file_round_trips_with_ranges_and_etags() {
     assert_eq!(resp.headers()["content-range"], format!("bytes */{}", 10 * MIB).as_str());
     assert_problem(resp, 416).await;
 
+    // No range of an empty file can be satisfied.
+    assert_eq!(s.req(Method::PUT, "/t/acme/files/empty").body("").send().await.unwrap().status(), 201);
+    let resp = s.req(Method::GET, "/t/acme/files/empty").header("Range", "bytes=0-0").send().await.unwrap();
+    assert_eq!(resp.headers()["content-range"], "bytes */0");
+    assert_problem(resp, 416).await;
+
     // Conditional GET.
     let resp = s
         .req(Method::GET, "/t/acme/files/reports%2F2026%2Fbig.bin")

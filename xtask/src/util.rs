@@ -49,6 +49,15 @@ pub fn cargo() -> Command {
     let program = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(program);
     cmd.current_dir(workspace_root());
+    // `cargo run` sets CARGO_PKG_*, CARGO_MANIFEST_DIR and friends for xtask
+    // itself; passed on, they change the environment build scripts see and
+    // make the nested cargo rebuild ring, rustls and sqlx every time.
+    for (key, _) in std::env::vars_os() {
+        let key = key.to_string_lossy();
+        if (key.starts_with("CARGO_") && key != "CARGO_HOME" && key != "CARGO_TARGET_DIR") || key == "OUT_DIR" {
+            cmd.env_remove(key.as_ref());
+        }
+    }
     cmd
 }
 

@@ -113,6 +113,10 @@ enum RangeAsk {
 fn range_ask(header: Option<&str>, size: u64) -> RangeAsk {
     let Some(raw) = header else { return RangeAsk::Whole };
     let Ok(parsed) = http_range_header::parse_range_header(raw) else { return RangeAsk::Whole };
+    if size == 0 {
+        // No byte of an empty file can be addressed.
+        return RangeAsk::Unsatisfiable;
+    }
     match parsed.validate(size) {
         Ok(ranges) if ranges.len() == 1 => {
             let r = &ranges[0];
@@ -316,6 +320,8 @@ mod tests {
         assert!(matches!(range_ask(Some("bytes=20-30"), 10), RangeAsk::Unsatisfiable));
         assert!(matches!(range_ask(Some("lines=1-2"), 10), RangeAsk::Whole));
         assert!(matches!(range_ask(Some("bytes=0-1,4-5"), 10), RangeAsk::Whole));
+        assert!(matches!(range_ask(Some("bytes=0-0"), 0), RangeAsk::Unsatisfiable));
+        assert!(matches!(range_ask(Some("bytes=-5"), 0), RangeAsk::Unsatisfiable));
     }
 
     #[test]

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use poem::web::Data;
-use poem_openapi::payload::{Json, PlainText};
+use poem_openapi::payload::{Json, PlainText, Response};
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
 use super::Tag;
@@ -61,6 +61,8 @@ pub struct NotReady {
     pub status: u16,
     pub detail: String,
     #[oai(skip_serializing_if_is_none)]
+    pub instance: Option<String>,
+    #[oai(skip_serializing_if_is_none)]
     pub request_id: Option<String>,
     pub checks: Vec<Check>,
 }
@@ -68,7 +70,10 @@ pub struct NotReady {
 /// How long one readiness check may take.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 
-async fn check<F, E>(name: &str, fut: F) -> Check
+/// Runs one check. `/ready` is anonymous, so a failure is described in
+/// general terms (`failure`); the error itself, which may name hosts or
+/// paths, goes to the log only.
+async fn check<F, E>(name: &str, failure: &str, fut: F) -> Check
 where
     F: Future<Output = Result<(), E>>,
     E: std::fmt::Display,
@@ -77,12 +82,15 @@ where
     let outcome = tokio::time::timeout(CHECK_TIMEOUT, fut).await;
     let detail = match outcome {
         Ok(Ok(())) => None,
-        Ok(Err(e)) => Some(e.to_string()),
-        Err(_) => Some(format!("no answer within {} ms", CHECK_TIMEOUT.as_millis())),
+        Ok(Err(e)) => {
+            tracing::warn!(check = name, error = %e, "readiness check failed");
+            Some(failure.to_owned())
+        }
+        Err(_) => {
+            tracing::warn!(check = name, "readiness check timed out");
+            Some(format!("no answer within {} ms", CHECK_TIMEOUT.as_millis()))
+        }
     };
-    if let Some(d) = &detail {
-        tracing::warn!(check = name, detail = %d, "readiness check failed");
-    }
     Check { name: name.into(), ok: detail.is_none(), detail, elapsed_ms: start.elapsed().as_secs_f64() * 1000.0 }
 }
 
@@ -109,7 +117,10 @@ impl OpsApi {
     /// Checks the database and the object store; 503 lists what failed.
     #[oai(path = "/ready", method = "get", operation_id = "ready")]
     async fn ready(&self, Data(app): Data<&Arc<App>>) -> ApiResult<ReadyResponse> {
-        let (db, store) = tokio::join!(check("database", app.db.ping()), check("object_store", app.storage.ping()));
+        let (db, store) = tokio::join!(
+            check("database", "the database did not answer a query", app.db.ping()),
+            check("object_store", "the object store did not return the readiness object", app.storage.ping()),
+        );
         let checks = vec![db, store];
         Ok(if checks.iter().all(|c| c.ok) {
             ReadyResponse::Ready(Json(Readiness { status: "ready".into(), checks }))
@@ -120,6 +131,7 @@ impl OpsApi {
                 title: "Service Unavailable".into(),
                 status: 503,
                 detail: format!("failing checks: {}", failed.join(", ")),
+                instance: Some("/ready".into()),
                 request_id: context::request_id(),
                 checks,
             }))
@@ -131,10 +143,12 @@ impl OpsApi {
     /// Requests by method, route template and status; latency histograms;
     /// database pool gauges. Text exposition format.
     #[oai(path = "/metrics", method = "get", operation_id = "metrics")]
-    async fn metrics(&self, Data(app): Data<&Arc<App>>) -> ApiResult<PlainText<String>> {
+    async fn metrics(&self, Data(app): Data<&Arc<App>>) -> ApiResult<Response<PlainText<String>>> {
         let (size, idle) = app.db.pool_stats();
         app.metrics.db_connections.set(i64::from(size));
         app.metrics.db_idle_connections.set(i64::try_from(idle).unwrap_or(i64::MAX));
-        Ok(PlainText(app.metrics.encode()))
+        // The encoder writes OpenMetrics text; Prometheus reads it under its own type.
+        Ok(Response::new(PlainText(app.metrics.encode()))
+            .header("content-type", "application/openmetrics-text; version=1.0.0; charset=utf-8"))
     }
 }

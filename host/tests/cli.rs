@@ -1,0 +1,259 @@
+//! The `plaza` binary itself: help texts, tenant administration, migrations
+//! and the printed OpenAPI document.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+struct Plaza {
+    dir: tempfile::TempDir,
+}
+
+impl Plaza {
+    fn new() -> Self {
+        Self { dir: tempfile::tempdir().unwrap() }
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_plaza"))
+            .args(args)
+            .current_dir(self.dir.path())
+            .env_remove("PLAZA_CONFIG")
+            .env_remove("PLAZA_DATABASE_URL")
+            .env_remove("PLAZA_STORAGE_URL")
+            .env("PLAZA_DATA_DIR", self.dir.path().join("data"))
+            .env("PLAZA_LOG", "warn")
+            .output()
+            .unwrap()
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(out.status.success(), "plaza {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    }
+}
+
+#[test]
+fn every_command_has_help() {
+    let p = Plaza::new();
+    let top = p.ok(&["--help"]);
+    for cmd in ["serve", "migrate", "tenant", "openapi"] {
+        assert!(top.contains(cmd), "{cmd} missing from --help");
+    }
+    for args in [
+        &["serve", "--help"][..],
+        &["migrate", "--help"],
+        &["openapi", "--help"],
+        &["tenant", "--help"],
+        &["tenant", "create", "--help"],
+        &["tenant", "list", "--help"],
+        &["tenant", "show", "--help"],
+        &["tenant", "suspend", "--help"],
+        &["tenant", "resume", "--help"],
+        &["tenant", "delete", "--help"],
+    ] {
+        let help = p.ok(args);
+        assert!(help.contains("Usage:"), "{args:?}: {help}");
+    }
+}
+
+#[test]
+fn tenants_are_administered_from_the_command_line() {
+    let p = Plaza::new();
+    assert!(p.ok(&["migrate"]).contains("sqlite"));
+    assert!(p.dir.path().join("data/plaza.db").exists(), "SQLite file under the data dir");
+    p.ok(&["tenant", "create", "acme", "--name", "Acme Corp"]);
+    let dup = p.run(&["tenant", "create", "acme"]);
+    assert!(!dup.status.success());
+    assert!(String::from_utf8_lossy(&dup.stderr).contains("already exists"));
+    assert!(p.ok(&["tenant", "create", "acme", "--if-not-exists"]).contains("already exists"));
+    let bad = p.run(&["tenant", "create", "Not A Slug"]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("invalid tenant id"));
+
+    p.ok(&["tenant", "create", "globex"]);
+    let list: Value = serde_json::from_str(&p.ok(&["tenant", "list", "--json"])).unwrap();
+    let ids: Vec<&str> = list.as_array().unwrap().iter().map(|t| t["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["acme", "globex"]);
+    assert!(p.ok(&["tenant", "list"]).contains("Acme Corp"));
+
+    p.ok(&["tenant", "suspend", "acme"]);
+    let shown: Value = serde_json::from_str(&p.ok(&["tenant", "show", "acme"])).unwrap();
+    assert_eq!(shown["status"], "suspended");
+    p.ok(&["tenant", "resume", "acme"]);
+
+    let refused = p.run(&["tenant", "delete", "acme"]);
+    assert!(!refused.status.success(), "delete needs --yes");
+    p.ok(&["tenant", "delete", "acme", "--yes"]);
+    assert!(!p.run(&["tenant", "show", "acme"]).status.success());
+}
+
+#[test]
+fn openapi_prints_the_host_spec_without_a_database() {
+    let p = Plaza::new();
+    let spec: Value = serde_json::from_str(&p.ok(&["openapi"])).unwrap();
+    assert!(spec["openapi"].as_str().unwrap().starts_with("3."));
+    assert!(spec["paths"]["/t/{tenant}/files"].is_object());
+    assert!(!p.dir.path().join("data").exists(), "printing the spec touches no data");
+}
+
+#[test]
+fn a_missing_config_file_is_a_clear_error() {
+    let p = Plaza::new();
+    let out = p.run(&["--config", "nope.toml", "migrate"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nope.toml"));
+}
+
+#[test]
+fn plaza_toml_is_read_and_environment_wins() {
+    let p = Plaza::new();
+    std::fs::write(p.dir.path().join("plaza.toml"), "data_dir = \"from-toml\"\n").unwrap();
+    // PLAZA_DATA_DIR (set by `run`) overrides the file.
+    p.ok(&["migrate"]);
+    assert!(p.dir.path().join("data/plaza.db").exists());
+    assert!(!p.dir.path().join("from-toml").exists());
+    // Without the variable, the file applies.
+    let out = Command::new(env!("CARGO_BIN_EXE_plaza"))
+        .arg("migrate")
+        .current_dir(p.dir.path())
+        .env_remove("PLAZA_DATA_DIR")
+        .env_remove("PLAZA_DATABASE_URL")
+        .env_remove("PLAZA_CONFIG")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(p.dir.path().join("from-toml/plaza.db").exists());
+}
+
+/// A `plaza serve` child, killed if a test fails before terminating it.
+struct Served(Option<std::process::Child>);
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Starts `plaza serve` on a free port and reads stderr until it listens.
+fn serve(p: &Plaza, envs: &[(&str, &str)]) -> (Served, String, String) {
+    use std::io::{BufRead, BufReader};
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_plaza"));
+    cmd.arg("serve")
+        .current_dir(p.dir.path())
+        .env_remove("PLAZA_CONFIG")
+        .env_remove("PLAZA_OPERATOR_TOKEN")
+        .env("PLAZA_DATA_DIR", p.dir.path().join("data"))
+        .env("PLAZA_LISTEN", "127.0.0.1:0")
+        .env("PLAZA_LOG", "info")
+        .env("PLAZA_LOG_FORMAT", "json")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().unwrap();
+    let mut reader = BufReader::new(child.stderr.take().unwrap());
+    let child = Served(Some(child));
+    let mut seen = String::new();
+    let mut line = String::new();
+    while reader.read_line(&mut line).unwrap() > 0 {
+        seen.push_str(&line);
+        if line.contains("\"listening;") {
+            break;
+        }
+        line.clear();
+    }
+    let addr = seen
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v["message"].as_str().is_some_and(|m| m.starts_with("listening;")))
+        .find_map(|v| v["addr"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| panic!("no listening line in:\n{seen}"));
+    // Keep draining stderr so the server never blocks on a full pipe.
+    std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
+    (child, addr, seen)
+}
+
+fn terminate(mut served: Served) -> std::process::ExitStatus {
+    let mut child = served.0.take().unwrap();
+    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    child.wait().unwrap()
+}
+
+#[test]
+fn serve_logs_its_configuration_without_secrets_and_stops_on_sigterm() {
+    let p = Plaza::new();
+    let (child, addr, log) = serve(&p, &[("PLAZA_OPERATOR_TOKEN", "very-secret-operator-token")]);
+    let startup = log.lines().find(|l| l.contains("starting plaza")).expect("a start-up line");
+    let startup: Value = serde_json::from_str(startup).expect("JSON logs");
+    let config = startup["config"].as_str().unwrap();
+    for field in ["listen=", "database=sqlite://", "storage=file://", "max_upload=26214400", "operator_token=***"] {
+        assert!(config.contains(field), "{field} missing from {config}");
+    }
+    assert!(!log.contains("very-secret-operator-token"), "the token leaked into the logs:\n{log}");
+    let health = reqwest::blocking_get(&format!("http://{addr}/health"));
+    assert_eq!(health, 200);
+    let status = terminate(child);
+    assert!(status.success(), "graceful exit on SIGTERM: {status}");
+}
+
+#[test]
+fn a_generated_operator_token_is_printed_once_and_only_its_hash_is_kept() {
+    let p = Plaza::new();
+    let (child, _, first) = serve(&p, &[]);
+    terminate(child);
+    let token = first
+        .split_whitespace()
+        .find(|w| w.starts_with("plz_op_"))
+        .unwrap_or_else(|| panic!("no token printed:\n{first}"))
+        .to_owned();
+    assert_eq!(token.len(), "plz_op_".len() + 64);
+    let (child, addr, second) = serve(&p, &[]);
+    assert!(!second.contains("plz_op_"), "printed again:\n{second}");
+    assert_eq!(reqwest::blocking_get_auth(&format!("http://{addr}/api/v1/tenants"), &token), 200);
+    assert_eq!(reqwest::blocking_get_auth(&format!("http://{addr}/api/v1/tenants"), "plz_op_wrong"), 401);
+    terminate(child);
+    let db = std::fs::read(p.dir.path().join("data/plaza.db")).unwrap();
+    let haystack = String::from_utf8_lossy(&db);
+    assert!(!haystack.contains(&token), "the token itself is stored");
+}
+
+/// Tiny blocking HTTP helpers: the CLI tests run no async runtime.
+mod reqwest {
+    pub fn blocking_get(url: &str) -> u16 {
+        status(url, None)
+    }
+
+    pub fn blocking_get_auth(url: &str, token: &str) -> u16 {
+        status(url, Some(token))
+    }
+
+    fn status(url: &str, token: Option<&str>) -> u16 {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async {
+            let mut req = ::reqwest::Client::new().get(url);
+            if let Some(t) = token {
+                req = req.bearer_auth(t);
+            }
+            req.send().await.unwrap().status().as_u16()
+        })
+    }
+}
+
+#[test]
+fn a_typo_in_plaza_toml_is_refused() {
+    let p = Plaza::new();
+    std::fs::write(p.dir.path().join("plaza.toml"), "lisen = \"0.0.0.0:9000\"\n").unwrap();
+    let out = p.run(&["migrate"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("lisen"), "{err}");
+}
