@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use crate::auth::Identity;
 use crate::auth::operator::OperatorKey;
 use crate::config::Config;
 use crate::db::{Db, DbError};
@@ -16,6 +17,8 @@ pub enum StartError {
     Db(#[from] DbError),
     #[error(transparent)]
     Storage(#[from] StorageError),
+    #[error(transparent)]
+    Keys(#[from] crate::auth::keys::KeyError),
 }
 
 /// Everything a request handler may need.
@@ -25,6 +28,7 @@ pub struct App {
     pub storage: Storage,
     pub metrics: Arc<Metrics>,
     pub operator: OperatorKey,
+    pub identity: Identity,
 }
 
 impl App {
@@ -37,6 +41,7 @@ impl App {
         storage.init().await?;
         let operator = OperatorKey::load_or_create(&db, &config.operator_token).await?;
         let metrics = Arc::new(Metrics::new(config.db_max_connections));
-        Ok(Arc::new(App { config, db, storage, metrics, operator }))
+        let identity = Identity::from_config(&config)?;
+        Ok(Arc::new(App { config, db, storage, metrics, operator, identity }))
     }
 }

@@ -31,7 +31,33 @@ pub const ENV_VARS: &[&str] = &[
     "PLAZA_MAX_UPLOAD_BYTES",
     "PLAZA_OPERATOR_TOKEN",
     "PLAZA_SHUTDOWN_GRACE_SECS",
+    "PLAZA_PUBLIC_URL",
+    "PLAZA_REGISTRATION",
+    "PLAZA_ACCESS_TOKEN_TTL_SECS",
+    "PLAZA_REFRESH_TOKEN_TTL_SECS",
+    "PLAZA_COOKIE_SECURE",
+    "PLAZA_JWKS_URL",
+    "PLAZA_JWT_ISSUER",
+    "PLAZA_JWT_AUDIENCE",
+    "PLAZA_TENANT_CLAIM",
+    "PLAZA_ROLES_CLAIM",
+    "PLAZA_AUTH_MAX_FAILURES",
+    "PLAZA_AUTH_BACKOFF_MS",
+    "PLAZA_AUTH_RATE_PER_MINUTE",
+    "PLAZA_SMTP_URL",
+    "PLAZA_SMTP_FROM",
 ];
+
+/// Who may create an account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Registration {
+    /// Anyone may register; tenants still grant access by invitation.
+    Open,
+    /// Only holders of an invitation may register.
+    #[default]
+    Invite,
+}
 
 /// Log output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -74,6 +100,36 @@ pub struct Config {
     pub operator_token: String,
     /// How long in-flight requests may run after SIGTERM/SIGINT.
     pub shutdown_grace_secs: u64,
+    /// The public base URL of this install; the `iss` of host-issued tokens.
+    pub public_url: String,
+    /// `open` or `invite`.
+    pub registration: Registration,
+    /// Lifetime of host-issued access tokens.
+    pub access_token_ttl_secs: u64,
+    /// Lifetime of refresh tokens (each use rotates them).
+    pub refresh_token_ttl_secs: u64,
+    /// Mark auth cookies `Secure` (turn off only for plain-HTTP development).
+    pub cookie_secure: bool,
+    /// JWKS of an external identity provider (Auth0, any OIDC); empty disables it.
+    pub jwks_url: String,
+    /// Required `iss` of external tokens.
+    pub jwt_issuer: String,
+    /// Required `aud` of external tokens.
+    pub jwt_audience: String,
+    /// Claim of external tokens naming the tenant (may be a namespaced URL).
+    pub tenant_claim: String,
+    /// Claim of external tokens listing roles (may be a namespaced URL).
+    pub roles_claim: String,
+    /// Failed sign-ins (per account and per address) before back-off starts.
+    pub auth_max_failures: u32,
+    /// First back-off delay; it doubles with each further failure (capped at 15 minutes).
+    pub auth_backoff_ms: u64,
+    /// Sign-in, registration, refresh and MFA attempts allowed per minute, per address and per account.
+    pub auth_rate_per_minute: u32,
+    /// `smtp://user:pass@host:port` or `smtps://…` for invitation mail; empty logs instead.
+    pub smtp_url: String,
+    /// Sender of invitation mail.
+    pub smtp_from: String,
 }
 
 impl Default for Config {
@@ -92,6 +148,21 @@ impl Default for Config {
             max_upload_bytes: 25 * 1024 * 1024,
             operator_token: String::new(),
             shutdown_grace_secs: 30,
+            public_url: "http://127.0.0.1:8080".into(),
+            registration: Registration::Invite,
+            access_token_ttl_secs: 900,
+            refresh_token_ttl_secs: 30 * 24 * 3600,
+            cookie_secure: true,
+            jwks_url: String::new(),
+            jwt_issuer: String::new(),
+            jwt_audience: String::new(),
+            tenant_claim: "tenant".into(),
+            roles_claim: "roles".into(),
+            auth_max_failures: 5,
+            auth_backoff_ms: 1000,
+            auth_rate_per_minute: 30,
+            smtp_url: String::new(),
+            smtp_from: "Plaza <plaza@localhost>".into(),
         }
     }
 }
@@ -142,6 +213,14 @@ impl Config {
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log) {
             return Err(ConfigError::Value(format!("log filter {:?}: {e}", self.log)));
         }
+        if !self.jwks_url.is_empty() && (self.jwt_issuer.is_empty() || self.jwt_audience.is_empty()) {
+            return Err(ConfigError::Value(
+                "jwks_url needs jwt_issuer and jwt_audience: external tokens are always checked for both".into(),
+            ));
+        }
+        if self.access_token_ttl_secs == 0 || self.refresh_token_ttl_secs == 0 || self.auth_rate_per_minute == 0 {
+            return Err(ConfigError::Value("token lifetimes and auth rates must be above zero".into()));
+        }
         if self.db_max_connections == 0 {
             return Err(ConfigError::Value("db_max_connections must be above zero".into()));
         }
@@ -183,7 +262,7 @@ impl Config {
     /// A one-line summary safe to log: secrets and URL passwords redacted.
     pub fn redacted_summary(&self) -> String {
         format!(
-            "listen={} data_dir={} database={} pool_max={} storage={} s3_endpoint={} log={} log_format={:?} cors=[{}] max_body={} max_upload={} operator_token={} shutdown_grace={}s",
+            "listen={} data_dir={} database={} pool_max={} storage={} s3_endpoint={} log={} log_format={:?} cors=[{}] max_body={} max_upload={} operator_token={} shutdown_grace={}s public_url={} registration={:?} jwks={} smtp={}",
             self.listen,
             self.data_dir.display(),
             redact_url(&self.effective_database_url()),
@@ -197,6 +276,10 @@ impl Config {
             self.max_upload_bytes,
             if self.operator_token.is_empty() { "unset" } else { "***" },
             self.shutdown_grace_secs,
+            self.public_url,
+            self.registration,
+            if self.jwks_url.is_empty() { "-".into() } else { redact_url(&self.jwks_url) },
+            if self.smtp_url.is_empty() { "-".into() } else { redact_url(&self.smtp_url) },
         )
     }
 }

@@ -465,7 +465,8 @@ async fn openapi_document_is_valid_and_complete() {
     let doc: openapiv3::OpenAPI = serde_json::from_str(&text).expect("parses as OpenAPI 3");
     assert!(doc.openapi.starts_with("3."));
     let schemes = doc.components.as_ref().map(|c| c.security_schemes.clone()).unwrap_or_default();
-    assert!(schemes.contains_key("operatorToken"), "bearer scheme declared");
+    assert!(schemes.contains_key("bearerAuth"), "bearer scheme declared");
+    assert!(schemes.contains_key("apiKey"), "API key scheme declared");
     let mut ops = 0;
     for (path, item) in doc.paths.iter() {
         let item = item.as_item().expect("inline path item");
@@ -485,8 +486,27 @@ async fn openapi_document_is_valid_and_complete() {
                 .collect();
             assert!(errors.contains(&400) && errors.contains(&500), "{name}: error responses {errors:?}");
             let security = op.security.as_ref().unwrap_or_else(|| panic!("{name}: security requirement"));
-            let public = ["/health", "/healthz", "/ready", "/metrics"].contains(&path.as_str());
-            assert_eq!(security.is_empty(), public, "{name}: public iff a probe");
+            let public = [
+                "/health",
+                "/healthz",
+                "/ready",
+                "/metrics",
+                "/.well-known/jwks.json",
+                "/api/v1/auth/register",
+                "/api/v1/auth/login",
+                "/api/v1/auth/login/mfa",
+                "/api/v1/auth/refresh",
+                "/api/v1/auth/logout",
+            ]
+            .contains(&path.as_str());
+            assert_eq!(security.is_empty(), public, "{name}: public iff a probe or a sign-in step");
+            if !public {
+                let names: Vec<&String> = security.iter().flat_map(|r| r.keys()).collect();
+                assert!(
+                    names.iter().any(|n| *n == "bearerAuth") && names.iter().any(|n| *n == "apiKey"),
+                    "{name}: {names:?}"
+                );
+            }
         }
     }
     assert!(ops >= 14, "{ops} operations");

@@ -18,6 +18,9 @@ const SECRET_NAME: &str = "operator_token";
 #[derive(Clone)]
 pub struct OperatorKey {
     hash: [u8; 32],
+    /// Set by `PLAZA_OPERATOR_TOKEN` (kept working) rather than generated
+    /// (a bootstrap path, retired once an operator account exists).
+    configured: bool,
 }
 
 impl std::fmt::Debug for OperatorKey {
@@ -33,7 +36,12 @@ fn digest(token: &str) -> [u8; 32] {
 impl OperatorKey {
     /// A key for a known token.
     pub fn from_token(token: &str) -> Self {
-        Self { hash: digest(token) }
+        Self { hash: digest(token), configured: true }
+    }
+
+    /// True for a token set by the operator, false for a generated one.
+    pub fn configured(&self) -> bool {
+        self.configured
     }
 
     /// True when `token` is the operator token (constant-time comparison).
@@ -68,7 +76,7 @@ impl OperatorKey {
             );
         }
         // Another process may have won the race: use whatever is stored.
-        Ok(Self::stored(db).await?.unwrap_or_else(|| Self::from_token(&token)))
+        Ok(Self::stored(db).await?.unwrap_or_else(|| Self { hash: digest(&token), configured: false }))
     }
 
     async fn stored(db: &Db) -> Result<Option<Self>, DbError> {
@@ -78,7 +86,7 @@ impl OperatorKey {
             .await?;
         Ok(row.and_then(|(h,)| {
             let bytes = hex::decode(h).ok()?;
-            Some(Self { hash: bytes.try_into().ok()? })
+            Some(Self { hash: bytes.try_into().ok()?, configured: false })
         }))
     }
 }

@@ -1,25 +1,130 @@
-//! Security schemes of the OpenAPI document and their checks.
+//! Authentication at the HTTP edge: the OpenAPI security schemes (bearer
+//! and API key, so Swagger UI's Authorize button offers both), their checks,
+//! and the cookie mode for browser front ends.
 
 use std::sync::Arc;
 
 use poem::Request;
+use poem::http::{HeaderValue, Method, header};
 use poem_openapi::SecurityScheme;
-use poem_openapi::auth::Bearer;
+use poem_openapi::auth::{ApiKey, Bearer};
 
 use super::problem::ApiError;
 use crate::app::App;
-use crate::audit::Actor;
+use crate::auth::principal::{Principal, authorize};
+use crate::auth::{self, api_keys};
+use crate::tenancy::Tenant;
 
-/// The platform operator's bearer token (`PLAZA_OPERATOR_TOKEN`).
+/// Cookie holding the access token in cookie mode (HttpOnly).
+pub const ACCESS_COOKIE: &str = "plaza_access";
+/// Cookie holding the refresh token in cookie mode (HttpOnly, auth paths only).
+pub const REFRESH_COOKIE: &str = "plaza_refresh";
+/// Cookie holding the CSRF token in cookie mode (readable by the page's script).
+pub const CSRF_COOKIE: &str = "plaza_csrf";
+/// Header that must repeat the CSRF cookie on unsafe requests.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// A host-issued JWT, an external IdP's JWT, an API key or the operator token.
 #[derive(SecurityScheme)]
-#[oai(ty = "bearer", bearer_format = "opaque", checker = "check_operator", rename = "operatorToken")]
-pub struct OperatorAuth(pub Actor);
+#[oai(ty = "bearer", bearer_format = "JWT", checker = "check_bearer", rename = "bearerAuth")]
+pub struct BearerAuth(Principal);
 
-async fn check_operator(req: &Request, bearer: Bearer) -> poem::Result<Actor> {
-    let app = req.data::<Arc<App>>().ok_or_else(|| ApiError::internal(&"application state missing from request"))?;
-    if app.operator.verify(&bearer.token) {
-        Ok(Actor::new("operator"))
-    } else {
-        Err(ApiError::unauthorized("the bearer token is not valid").into())
+/// A tenant API key in the `X-API-Key` header.
+#[derive(SecurityScheme)]
+#[oai(ty = "api_key", key_name = "X-API-Key", key_in = "header", checker = "check_api_key", rename = "apiKey")]
+pub struct ApiKeyAuth(Principal);
+
+/// Any accepted credential.
+#[derive(SecurityScheme)]
+pub enum Auth {
+    Bearer(BearerAuth),
+    ApiKey(ApiKeyAuth),
+}
+
+impl Auth {
+    /// Who is calling.
+    pub fn principal(&self) -> &Principal {
+        match self {
+            Auth::Bearer(b) => &b.0,
+            Auth::ApiKey(k) => &k.0,
+        }
     }
+
+    /// Refuses anyone but a platform operator.
+    pub fn require_operator(&self) -> Result<&Principal, ApiError> {
+        let p = self.principal();
+        if p.is_operator() {
+            Ok(p)
+        } else {
+            Err(ApiError::forbidden("operator-only", "this needs a platform operator"))
+        }
+    }
+
+    /// The tenant, if the caller may act there with `need` (`None`: any role).
+    pub async fn tenant(&self, app: &App, tenant: &str, need: Option<&str>) -> Result<(Tenant, Vec<String>), ApiError> {
+        Ok(authorize(&app.db, self.principal(), tenant, need).await?)
+    }
+}
+
+fn app_of(req: &Request) -> Result<&Arc<App>, ApiError> {
+    req.data::<Arc<App>>().ok_or_else(|| ApiError::internal(&"application state missing from request"))
+}
+
+async fn check_bearer(req: &Request, bearer: Bearer) -> poem::Result<Principal> {
+    let app = app_of(req)?;
+    auth::resolve_bearer(&app.db, &app.identity, &app.operator, &bearer.token)
+        .await
+        .map_err(|e| ApiError::from(e).into())
+}
+
+async fn check_api_key(req: &Request, key: ApiKey) -> poem::Result<Principal> {
+    let app = app_of(req)?;
+    if !key.key.starts_with(api_keys::PREFIX) {
+        return Err(ApiError::unauthorized("not an API key").into());
+    }
+    api_keys::authenticate(&app.db, &key.key).await.map_err(|e| ApiError::from(e).into())
+}
+
+/// A cookie's value from the `Cookie` header.
+pub fn cookie<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
+    req.headers()
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+/// True when an unsafe request repeats the CSRF cookie in its header.
+pub fn csrf_ok(req: &Request) -> bool {
+    if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+        return true;
+    }
+    let header = req.headers().get(CSRF_HEADER).and_then(|v| v.to_str().ok());
+    match (cookie(req, CSRF_COOKIE), header) {
+        (Some(c), Some(h)) => !c.is_empty() && subtle::ConstantTimeEq::ct_eq(c.as_bytes(), h.as_bytes()).into(),
+        _ => false,
+    }
+}
+
+/// Cookie mode: a request that carries the access cookie and no other
+/// credential is authenticated by it, after the double-submit CSRF check
+/// for unsafe methods.
+pub fn cookie_to_bearer(req: &mut Request) -> Result<(), ApiError> {
+    if req.headers().contains_key(header::AUTHORIZATION) || req.headers().contains_key("x-api-key") {
+        return Ok(());
+    }
+    let Some(token) = cookie(req, ACCESS_COOKIE).map(str::to_owned) else { return Ok(()) };
+    if !csrf_ok(req) {
+        return Err(ApiError::forbidden(
+            "csrf",
+            "cookie-authenticated requests must repeat the CSRF cookie in X-CSRF-Token",
+        ));
+    }
+    if let Ok(value) = HeaderValue::from_str(&format!("Bearer {token}")) {
+        req.headers_mut().insert(header::AUTHORIZATION, value);
+    }
+    Ok(())
 }

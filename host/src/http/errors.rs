@@ -53,3 +53,34 @@ impl From<FilesError> for ApiError {
         }
     }
 }
+
+impl From<crate::auth::AuthError> for ApiError {
+    fn from(e: crate::auth::AuthError) -> Self {
+        use crate::auth::AuthError as E;
+        match e {
+            E::InvalidCredentials | E::InvalidToken(_) | E::RefreshReused => ApiError::unauthorized(e.to_string()),
+            E::Forbidden(m) => ApiError::forbidden("forbidden", m),
+            E::NotFound(_) => ApiError::not_found("not-found", e.to_string()),
+            E::Conflict(m) => ApiError::conflict("conflict", m),
+            E::Invalid(m) => ApiError::unprocessable(m),
+            E::RateLimited { retry_after_secs } => {
+                ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate-limited", e.to_string())
+                    .with_header(poem::http::header::RETRY_AFTER, retry_after_secs.to_string())
+            }
+            E::Internal(m) => ApiError::internal(&m),
+            E::Db(db) => db.into(),
+        }
+    }
+}
+
+impl From<crate::auth::principal::AccessError> for ApiError {
+    fn from(e: crate::auth::principal::AccessError) -> Self {
+        use crate::auth::principal::AccessError as E;
+        match e {
+            E::NoTenant(_) => ApiError::not_found("tenant-not-found", e.to_string()),
+            E::Suspended(_) => ApiError::forbidden("tenant-suspended", e.to_string()),
+            E::MissingRole(_) => ApiError::forbidden("missing-role", e.to_string()),
+            E::Db(db) => db.into(),
+        }
+    }
+}

@@ -60,6 +60,9 @@ async fn serve<E: Endpoint>(ep: Arc<E>, mut req: Request, layers: &Layers) -> Re
             if let Err(e) = limit_body(&mut req, layers) {
                 return e.into_response();
             }
+            if let Err(e) = super::auth::cookie_to_bearer(&mut req) {
+                return e.into_response();
+            }
             match ep.call(req).await {
                 Ok(resp) => problem_for_plain_errors(resp.into_response()),
                 Err(err) => {

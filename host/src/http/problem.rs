@@ -209,6 +209,7 @@ const DOCUMENTED: &[(u16, &str)] = &[
     (413, "Request body too large"),
     (415, "Unsupported content type"),
     (422, "Well-formed but invalid request"),
+    (429, "Too many attempts: wait `Retry-After` seconds"),
     (500, "Server fault (a bug: quote the request id)"),
     (503, "A dependency is unavailable"),
 ];

@@ -18,10 +18,11 @@ use tokio_util::io::ReaderStream;
 
 use super::Tag;
 use crate::app::App;
-use crate::http::auth::OperatorAuth;
+use crate::auth::principal::MEMBER;
+use crate::http::auth::Auth;
 use crate::http::problem::{ApiError, ApiResult, Problem, ProblemJson};
 use crate::storage::files::{self, FileMeta, FilePage, NewFile};
-use crate::tenancy::{self, Tenant};
+use crate::tenancy::Tenant;
 
 pub struct FilesApi;
 
@@ -133,8 +134,9 @@ fn etag_matches(if_none_match: Option<&str>, etag: &str) -> bool {
     })
 }
 
-async fn active_tenant(app: &App, slug: &str) -> ApiResult<Tenant> {
-    Ok(tenancy::active(&app.db, slug).await?)
+/// The tenant, if the caller may read its files (any role) or write them (`member`).
+async fn tenant_for(app: &App, auth: &Auth, slug: &str, write: bool) -> ApiResult<Tenant> {
+    Ok(auth.tenant(app, slug, write.then_some(MEMBER)).await?.0)
 }
 
 fn uploaded(tenant: &str, meta: FileMeta, created: bool) -> Uploaded {
@@ -163,11 +165,11 @@ impl FilesApi {
     async fn upload_multipart(
         &self,
         Data(app): Data<&Arc<App>>,
-        auth: OperatorAuth,
+        auth: Auth,
         tenant: Path<String>,
         form: UploadForm,
     ) -> ApiResult<Uploaded> {
-        let tenant = active_tenant(app, &tenant).await?;
+        let tenant = tenant_for(app, &auth, &tenant, true).await?;
         let key = form
             .key
             .or_else(|| form.file.file_name().map(str::to_owned))
@@ -178,7 +180,8 @@ impl FilesApi {
         }
         let body = ReaderStream::new(form.file.into_async_read());
         let file = NewFile { key: &key, content_type: &content_type, limit: app.config.max_upload_bytes };
-        let (meta, created) = files::upload(&app.db, &app.storage, &auth.0, &tenant, file, body).await?;
+        let (meta, created) =
+            files::upload(&app.db, &app.storage, &auth.principal().actor(), &tenant, file, body).await?;
         Ok(uploaded(&tenant.id, meta, created))
     }
 
@@ -189,19 +192,20 @@ impl FilesApi {
     async fn put(
         &self,
         Data(app): Data<&Arc<App>>,
-        auth: OperatorAuth,
+        auth: Auth,
         tenant: Path<String>,
         /// The file key (percent-encode `/`).
         key: Path<String>,
         #[oai(name = "Content-Type")] content_type: Header<Option<String>>,
         body: Binary<Body>,
     ) -> ApiResult<Uploaded> {
-        let tenant = active_tenant(app, &tenant).await?;
+        let tenant = tenant_for(app, &auth, &tenant, true).await?;
         files::validate_key(&key)?;
         let content_type = files::content_type_or_default(content_type.0.as_deref())?;
         let file = NewFile { key: &key, content_type: &content_type, limit: app.config.max_upload_bytes };
         let stream = body.0.into_bytes_stream();
-        let (meta, created) = files::upload(&app.db, &app.storage, &auth.0, &tenant, file, stream).await?;
+        let (meta, created) =
+            files::upload(&app.db, &app.storage, &auth.principal().actor(), &tenant, file, stream).await?;
         Ok(uploaded(&tenant.id, meta, created))
     }
 
@@ -212,7 +216,7 @@ impl FilesApi {
     async fn list(
         &self,
         Data(app): Data<&Arc<App>>,
-        _auth: OperatorAuth,
+        auth: Auth,
         tenant: Path<String>,
         /// Only keys starting with this.
         #[oai(default)]
@@ -223,7 +227,7 @@ impl FilesApi {
         #[oai(validator(minimum(value = "1"), maximum(value = "1000")), default = "default_page")]
         limit: Query<u32>,
     ) -> ApiResult<Json<FilePage>> {
-        let tenant = active_tenant(app, &tenant).await?;
+        let tenant = tenant_for(app, &auth, &tenant, false).await?;
         Ok(Json(files::list(&app.db, &tenant, &prefix, cursor.0.as_deref(), limit.0).await?))
     }
 
@@ -235,14 +239,14 @@ impl FilesApi {
     async fn download(
         &self,
         Data(app): Data<&Arc<App>>,
-        _auth: OperatorAuth,
+        auth: Auth,
         tenant: Path<String>,
         /// The file key (percent-encode `/`).
         key: Path<String>,
         #[oai(name = "Range")] range: Header<Option<String>>,
         #[oai(name = "If-None-Match")] if_none_match: Header<Option<String>>,
     ) -> ApiResult<Download> {
-        let tenant = active_tenant(app, &tenant).await?;
+        let tenant = tenant_for(app, &auth, &tenant, false).await?;
         let meta = files::metadata(&app.db, &tenant, &key).await?;
         if etag_matches(if_none_match.0.as_deref(), &meta.etag) {
             return Ok(Download::NotModified(meta.etag));
@@ -278,12 +282,12 @@ impl FilesApi {
     async fn metadata(
         &self,
         Data(app): Data<&Arc<App>>,
-        _auth: OperatorAuth,
+        auth: Auth,
         tenant: Path<String>,
         /// The file key (percent-encode `/`).
         key: Path<String>,
     ) -> ApiResult<Json<FileMeta>> {
-        let tenant = active_tenant(app, &tenant).await?;
+        let tenant = tenant_for(app, &auth, &tenant, false).await?;
         Ok(Json(files::metadata(&app.db, &tenant, &key).await?))
     }
 
@@ -292,13 +296,13 @@ impl FilesApi {
     async fn delete(
         &self,
         Data(app): Data<&Arc<App>>,
-        auth: OperatorAuth,
+        auth: Auth,
         tenant: Path<String>,
         /// The file key (percent-encode `/`).
         key: Path<String>,
     ) -> ApiResult<Deleted> {
-        let tenant = active_tenant(app, &tenant).await?;
-        files::delete(&app.db, &app.storage, &auth.0, &tenant, &key).await?;
+        let tenant = tenant_for(app, &auth, &tenant, true).await?;
+        files::delete(&app.db, &app.storage, &auth.principal().actor(), &tenant, &key).await?;
         Ok(Deleted::Deleted)
     }
 }

@@ -1,6 +1,8 @@
 //! The host's OpenAPI operations, one file per area.
 
+pub mod auth;
 pub mod files;
+pub mod members;
 pub mod ops;
 pub mod tenants;
 
@@ -13,12 +15,20 @@ pub enum Tag {
     Tenants,
     /// A tenant's files on the object store.
     Files,
+    /// Accounts, sign-in, sessions and MFA.
+    Auth,
+    /// A tenant's members and invitations (tenant admins).
+    Members,
+    /// A tenant's API keys (tenant admins).
+    #[oai(rename = "API keys")]
+    ApiKeys,
 }
 
 /// Every operation of the host API.
-pub type HostApi = (ops::OpsApi, tenants::TenantsApi, files::FilesApi);
+pub type HostApi =
+    (ops::OpsApi, auth::AuthApi, auth::JwksApi, tenants::TenantsApi, members::MembersApi, files::FilesApi);
 
 /// The host API's operations, ready to mount.
 pub fn host_api() -> HostApi {
-    (ops::OpsApi, tenants::TenantsApi, files::FilesApi)
+    (ops::OpsApi, auth::AuthApi, auth::JwksApi, tenants::TenantsApi, members::MembersApi, files::FilesApi)
 }

@@ -11,7 +11,7 @@ use poem_openapi::{ApiResponse, Object, OpenApi};
 use super::Tag;
 use crate::app::App;
 use crate::audit::{self, AuditEntry};
-use crate::http::auth::OperatorAuth;
+use crate::http::auth::Auth;
 use crate::http::problem::ApiResult;
 use crate::tenancy::{self, Tenant, TenantStatus};
 
@@ -53,13 +53,9 @@ pub enum Deleted {
 impl TenantsApi {
     /// Create a tenant
     #[oai(path = "/", method = "post", operation_id = "createTenant")]
-    async fn create(
-        &self,
-        Data(app): Data<&Arc<App>>,
-        auth: OperatorAuth,
-        body: Json<NewTenant>,
-    ) -> ApiResult<Created> {
-        let tenant = tenancy::create(&app.db, &auth.0, &body.id, &body.name).await?;
+    async fn create(&self, Data(app): Data<&Arc<App>>, auth: Auth, body: Json<NewTenant>) -> ApiResult<Created> {
+        let actor = auth.require_operator()?.actor();
+        let tenant = tenancy::create(&app.db, &actor, &body.id, &body.name).await?;
         let location = format!("/api/v1/tenants/{}", tenant.id);
         Ok(Created::Created(Json(tenant), location))
     }
@@ -71,13 +67,14 @@ impl TenantsApi {
     async fn list(
         &self,
         Data(app): Data<&Arc<App>>,
-        _auth: OperatorAuth,
+        auth: Auth,
         /// Items per page, 1–500.
         #[oai(validator(minimum(value = "1"), maximum(value = "500")), default = "default_limit")]
         limit: Query<u32>,
         /// The `next_cursor` of the previous page.
         cursor: Query<Option<String>>,
     ) -> ApiResult<Json<TenantPage>> {
+        auth.require_operator()?;
         let limit = i64::from(limit.0);
         let mut items = tenancy::list(&app.db, cursor.0.as_deref(), limit + 1).await?;
         let next_cursor = if items.len() as i64 > limit {
@@ -91,12 +88,8 @@ impl TenantsApi {
 
     /// Get a tenant
     #[oai(path = "/:tenant", method = "get", operation_id = "getTenant")]
-    async fn get(
-        &self,
-        Data(app): Data<&Arc<App>>,
-        _auth: OperatorAuth,
-        tenant: Path<String>,
-    ) -> ApiResult<Json<Tenant>> {
+    async fn get(&self, Data(app): Data<&Arc<App>>, auth: Auth, tenant: Path<String>) -> ApiResult<Json<Tenant>> {
+        auth.require_operator()?;
         Ok(Json(tenancy::get(&app.db, &tenant).await?))
     }
 
@@ -104,34 +97,27 @@ impl TenantsApi {
     ///
     /// Its routes answer 403 until it is resumed; nothing is deleted.
     #[oai(path = "/:tenant/suspend", method = "post", operation_id = "suspendTenant")]
-    async fn suspend(
-        &self,
-        Data(app): Data<&Arc<App>>,
-        auth: OperatorAuth,
-        tenant: Path<String>,
-    ) -> ApiResult<Json<Tenant>> {
+    async fn suspend(&self, Data(app): Data<&Arc<App>>, auth: Auth, tenant: Path<String>) -> ApiResult<Json<Tenant>> {
+        let actor = auth.require_operator()?.actor();
         tenancy::get(&app.db, &tenant).await?;
-        Ok(Json(tenancy::set_status(&app.db, &auth.0, &tenant, TenantStatus::Suspended).await?))
+        Ok(Json(tenancy::set_status(&app.db, &actor, &tenant, TenantStatus::Suspended).await?))
     }
 
     /// Resume a suspended tenant
     #[oai(path = "/:tenant/resume", method = "post", operation_id = "resumeTenant")]
-    async fn resume(
-        &self,
-        Data(app): Data<&Arc<App>>,
-        auth: OperatorAuth,
-        tenant: Path<String>,
-    ) -> ApiResult<Json<Tenant>> {
+    async fn resume(&self, Data(app): Data<&Arc<App>>, auth: Auth, tenant: Path<String>) -> ApiResult<Json<Tenant>> {
+        let actor = auth.require_operator()?.actor();
         tenancy::get(&app.db, &tenant).await?;
-        Ok(Json(tenancy::set_status(&app.db, &auth.0, &tenant, TenantStatus::Active).await?))
+        Ok(Json(tenancy::set_status(&app.db, &actor, &tenant, TenantStatus::Active).await?))
     }
 
     /// Delete a tenant
     ///
     /// Removes the tenant, its file metadata and its objects. The audit log keeps its history.
     #[oai(path = "/:tenant", method = "delete", operation_id = "deleteTenant")]
-    async fn delete(&self, Data(app): Data<&Arc<App>>, auth: OperatorAuth, tenant: Path<String>) -> ApiResult<Deleted> {
-        tenancy::delete(&app.db, &app.storage, &auth.0, &tenant).await?;
+    async fn delete(&self, Data(app): Data<&Arc<App>>, auth: Auth, tenant: Path<String>) -> ApiResult<Deleted> {
+        let actor = auth.require_operator()?.actor();
+        tenancy::delete(&app.db, &app.storage, &actor, &tenant).await?;
         Ok(Deleted::Deleted)
     }
 
@@ -142,12 +128,13 @@ impl TenantsApi {
     async fn audit(
         &self,
         Data(app): Data<&Arc<App>>,
-        _auth: OperatorAuth,
+        auth: Auth,
         tenant: Path<String>,
         /// Most entries to return, 1–1000.
         #[oai(validator(minimum(value = "1"), maximum(value = "1000")), default = "default_limit")]
         limit: Query<u32>,
     ) -> ApiResult<Json<Vec<AuditEntry>>> {
+        auth.require_operator()?;
         Ok(Json(audit::for_tenant(&app.db, &tenant, i64::from(limit.0)).await?))
     }
 }
