@@ -40,6 +40,54 @@ pub enum Command {
     Tenant(TenantCommand),
     /// Print the host's OpenAPI document (JSON) and exit.
     Openapi,
+    /// Manage accounts.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage the keys that sign host-issued tokens.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UserCommand {
+    /// Create an account. The password is read from stdin (one line) or PLAZA_USER_PASSWORD.
+    Create {
+        /// Email address (the sign-in name).
+        #[arg(long)]
+        email: String,
+        /// Display name.
+        #[arg(long, default_value = "")]
+        name: String,
+        /// Make the account a platform operator (retires a generated bootstrap token).
+        #[arg(long)]
+        operator: bool,
+        /// Also make the account a member of this tenant.
+        #[arg(long, requires = "roles")]
+        tenant: Option<String>,
+        /// Roles in --tenant, comma-separated (e.g. owner or admin,producer).
+        #[arg(long, value_delimiter = ',')]
+        roles: Vec<String>,
+        /// Succeed without change when the account exists.
+        #[arg(long)]
+        if_not_exists: bool,
+    },
+    /// Print a fresh access token for an account (development and automation).
+    Token {
+        /// Email address of the account.
+        #[arg(long)]
+        email: String,
+        /// Lifetime in seconds.
+        #[arg(long, default_value_t = 3600)]
+        ttl_secs: u64,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum KeysCommand {
+    /// List the signing keys (newest first; the first one signs).
+    List,
+    /// Add a new signing key; older keys keep verifying until their files are removed.
+    Rotate,
 }
 
 #[derive(Subcommand, Debug)]
@@ -108,7 +156,78 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Tenant(cmd) => tenant(&config, cmd).await,
+        Command::User(cmd) => user(&config, cmd).await,
+        Command::Keys(cmd) => keys(&config, cmd),
     }
+}
+
+fn read_password() -> anyhow::Result<String> {
+    if let Ok(p) = std::env::var("PLAZA_USER_PASSWORD") {
+        return Ok(p);
+    }
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line).context("reading the password from stdin")?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+}
+
+async fn user(config: &Config, cmd: UserCommand) -> anyhow::Result<()> {
+    use crate::auth::{AuthError, accounts, members, tokens};
+    let db = connect(config).await?;
+    db.migrate().await.context("migration failed")?;
+    match cmd {
+        UserCommand::Create { email, name, operator, tenant, roles, if_not_exists } => {
+            let password = read_password()?;
+            let actor = Actor::cli();
+            let id = match accounts::create_user(&db, &actor, &email, &password, &name, operator, None).await {
+                Ok(id) => {
+                    println!("created account {email} ({id}){}", if operator { " as operator" } else { "" });
+                    id
+                }
+                Err(AuthError::Conflict(_)) if if_not_exists => {
+                    let email = accounts::normalise_email(&email)?;
+                    let row = accounts::find_by_email(&db, &email).await?;
+                    println!("account {email} already exists");
+                    row.map(|r| r.id).unwrap_or_default()
+                }
+                Err(e) => return Err(e.into()),
+            };
+            if let Some(tenant) = tenant {
+                crate::auth::principal::validate_roles(&roles)?;
+                tenancy::get(&db, &tenant).await?;
+                let mut tx = db.pool().begin().await?;
+                members::add_in(&mut tx, &actor, &tenant, &id, &roles).await?;
+                tx.commit().await?;
+                println!("member of {tenant} with roles {}", roles.join(","));
+            }
+        }
+        UserCommand::Token { email, ttl_secs } => {
+            let email = accounts::normalise_email(&email)?;
+            let row = accounts::find_by_email(&db, &email).await?.with_context(|| format!("no account {email}"))?;
+            let identity = crate::auth::Identity::from_config(config)?;
+            let token =
+                tokens::issue(&identity.keys, &identity.issuer, &row.id, tokens::PURPOSE_ACCESS, &["cli"], ttl_secs)?;
+            println!("{token}");
+        }
+    }
+    db.close().await;
+    Ok(())
+}
+
+fn keys(config: &Config, cmd: KeysCommand) -> anyhow::Result<()> {
+    use crate::auth::keys::{self, KeyRing};
+    match cmd {
+        KeysCommand::List => {
+            let ring = KeyRing::load_or_create(&config.data_dir)?;
+            for key in ring.jwks()["keys"].as_array().into_iter().flatten() {
+                println!("{}", key["kid"].as_str().unwrap_or_default());
+            }
+        }
+        KeysCommand::Rotate => {
+            let kid = keys::generate(&keys::dir(&config.data_dir))?;
+            println!("new signing key {kid}; restart the servers to sign with it (older keys keep verifying)");
+        }
+    }
+    Ok(())
 }
 
 async fn connect(config: &Config) -> anyhow::Result<Db> {

@@ -40,7 +40,7 @@ impl Plaza {
 fn every_command_has_help() {
     let p = Plaza::new();
     let top = p.ok(&["--help"]);
-    for cmd in ["serve", "migrate", "tenant", "openapi"] {
+    for cmd in ["serve", "migrate", "tenant", "openapi", "user", "keys"] {
         assert!(top.contains(cmd), "{cmd} missing from --help");
     }
     for args in [
@@ -54,6 +54,10 @@ fn every_command_has_help() {
         &["tenant", "suspend", "--help"],
         &["tenant", "resume", "--help"],
         &["tenant", "delete", "--help"],
+        &["user", "create", "--help"],
+        &["user", "token", "--help"],
+        &["keys", "list", "--help"],
+        &["keys", "rotate", "--help"],
     ] {
         let help = p.ok(args);
         assert!(help.contains("Usage:"), "{args:?}: {help}");
@@ -129,8 +133,9 @@ fn plaza_toml_is_read_and_environment_wins() {
     assert!(p.dir.path().join("from-toml/plaza.db").exists());
 }
 
-/// A `plaza serve` child, killed if a test fails before terminating it.
-struct Served(Option<std::process::Child>);
+/// A `plaza serve` child, killed if a test fails before terminating it, and
+/// the log lines it wrote after it started listening.
+struct Served(Option<std::process::Child>, std::sync::Arc<std::sync::Mutex<String>>);
 
 impl Drop for Served {
     fn drop(&mut self) {
@@ -160,7 +165,7 @@ fn serve(p: &Plaza, envs: &[(&str, &str)]) -> (Served, String, String) {
     }
     let mut child = cmd.spawn().unwrap();
     let mut reader = BufReader::new(child.stderr.take().unwrap());
-    let child = Served(Some(child));
+    let child = Served(Some(child), Default::default());
     let mut seen = String::new();
     let mut line = String::new();
     while reader.read_line(&mut line).unwrap() > 0 {
@@ -177,7 +182,14 @@ fn serve(p: &Plaza, envs: &[(&str, &str)]) -> (Served, String, String) {
         .find_map(|v| v["addr"].as_str().map(str::to_owned))
         .unwrap_or_else(|| panic!("no listening line in:\n{seen}"));
     // Keep draining stderr so the server never blocks on a full pipe.
-    std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
+    let rest = std::sync::Arc::clone(&child.1);
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        while reader.read_line(&mut line).map(|n| n > 0).unwrap_or(false) {
+            rest.lock().unwrap().push_str(&line);
+            line.clear();
+        }
+    });
     (child, addr, seen)
 }
 
@@ -256,4 +268,149 @@ fn a_typo_in_plaza_toml_is_refused() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("lisen"), "{err}");
+}
+
+#[test]
+fn no_password_token_or_key_reaches_the_logs() {
+    use serde_json::json;
+    let p = Plaza::new();
+    let operator = "operator-token-that-must-not-be-logged";
+    let password = "password-that-must-not-be-logged";
+    let (served, addr, startup) = serve(&p, &[("PLAZA_OPERATOR_TOKEN", operator), ("PLAZA_LOG", "debug")]);
+    let base = format!("http://{addr}");
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let secrets: Vec<String> = rt.block_on(async {
+        let c = ::reqwest::Client::new();
+        let ok = |r: ::reqwest::Response| async move {
+            assert!(r.status().is_success(), "{} {}", r.status(), r.text().await.unwrap_or_default());
+            r.json::<Value>().await.unwrap_or(Value::Null)
+        };
+        ok(c.post(format!("{base}/api/v1/tenants"))
+            .bearer_auth(operator)
+            .json(&json!({"id": "acme", "name": "Acme"}))
+            .send()
+            .await
+            .unwrap())
+        .await;
+        let inv = ok(c
+            .post(format!("{base}/t/acme/invitations"))
+            .bearer_auth(operator)
+            .json(&json!({"email": "ana@example.org", "roles": ["owner"]}))
+            .send()
+            .await
+            .unwrap())
+        .await;
+        let invitation = inv["accept_token"].as_str().unwrap().to_owned();
+        ok(c.post(format!("{base}/api/v1/auth/register"))
+            .json(&json!({"email": "ana@example.org", "password": password, "invitation": invitation}))
+            .send()
+            .await
+            .unwrap())
+        .await;
+        // A failed sign-in too: its log lines must not carry the attempt.
+        let wrong = c
+            .post(format!("{base}/api/v1/auth/login"))
+            .json(&json!({"email": "ana@example.org", "password": "wrong-password-not-logged"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(wrong.status(), 401);
+        let login = ok(c
+            .post(format!("{base}/api/v1/auth/login"))
+            .json(&json!({"email": "ana@example.org", "password": password}))
+            .send()
+            .await
+            .unwrap())
+        .await;
+        let access = login["access_token"].as_str().unwrap().to_owned();
+        let refresh = login["refresh_token"].as_str().unwrap().to_owned();
+        let refreshed = ok(c
+            .post(format!("{base}/api/v1/auth/refresh"))
+            .json(&json!({"refresh_token": refresh}))
+            .send()
+            .await
+            .unwrap())
+        .await;
+        let access2 = refreshed["access_token"].as_str().unwrap().to_owned();
+        let refresh2 = refreshed["refresh_token"].as_str().unwrap().to_owned();
+        let key = ok(c
+            .post(format!("{base}/t/acme/api-keys"))
+            .bearer_auth(&access2)
+            .json(&json!({"name": "ci", "roles": ["member"]}))
+            .send()
+            .await
+            .unwrap())
+        .await;
+        let api_key = key["secret"].as_str().unwrap().to_owned();
+        ok(c.get(format!("{base}/t/acme/files")).header("X-API-Key", &api_key).send().await.unwrap()).await;
+        ok(c.post(format!("{base}/api/v1/auth/password"))
+            .bearer_auth(&access2)
+            .json(&json!({"current_password": password, "new_password": "new-password-not-logged"}))
+            .send()
+            .await
+            .unwrap())
+        .await;
+        vec![
+            operator.into(),
+            password.into(),
+            "wrong-password-not-logged".into(),
+            "new-password-not-logged".into(),
+            invitation,
+            access,
+            refresh,
+            access2,
+            refresh2,
+            api_key,
+        ]
+    });
+    terminate_keep(&served);
+    let logs = format!("{startup}{}", served.1.lock().unwrap());
+    assert!(logs.lines().count() > 10, "the server logged the requests:\n{logs}");
+    assert!(logs.contains("auth") || logs.contains("login"), "{logs}");
+    for secret in &secrets {
+        // Tokens are long; even a fragment of one in the logs is a leak.
+        let probe: String = secret.chars().take(24).collect();
+        assert!(!logs.contains(&probe), "a secret ({}…) is in the logs:\n{logs}", &probe[..8]);
+    }
+    drop(served);
+}
+
+/// Sends SIGTERM and waits, leaving the log buffer readable.
+fn terminate_keep(served: &Served) {
+    if let Some(child) = served.0.as_ref() {
+        let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+        assert!(status.success());
+    }
+    std::thread::sleep(std::time::Duration::from_millis(500));
+}
+
+#[test]
+fn an_operator_account_retires_the_generated_bootstrap_token() {
+    let p = Plaza::new();
+    let (served, addr, first) = serve(&p, &[]);
+    let token = first.split_whitespace().find(|w| w.starts_with("plz_op_")).unwrap().to_owned();
+    assert_eq!(reqwest::blocking_get_auth(&format!("http://{addr}/api/v1/tenants"), &token), 200);
+    // `plaza user create --operator` (password on stdin) creates the first operator.
+    let mut create = Command::new(env!("CARGO_BIN_EXE_plaza"))
+        .args(["user", "create", "--email", "root@example.org", "--operator"])
+        .current_dir(p.dir.path())
+        .env("PLAZA_DATA_DIR", p.dir.path().join("data"))
+        .env_remove("PLAZA_USER_PASSWORD")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    create.stdin.take().unwrap().write_all(b"a long operator password\n").unwrap();
+    let out = create.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(
+        reqwest::blocking_get_auth(&format!("http://{addr}/api/v1/tenants"), &token),
+        401,
+        "bootstrap token retired"
+    );
+    // The operator signs in instead; `plaza user token` mints a token for automation.
+    let minted = p.ok(&["user", "token", "--email", "root@example.org", "--ttl-secs", "600"]);
+    assert_eq!(reqwest::blocking_get_auth(&format!("http://{addr}/api/v1/tenants"), minted.trim()), 200);
+    terminate(served);
 }

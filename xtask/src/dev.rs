@@ -26,6 +26,9 @@ pub struct DevArgs {
 
 const TOKEN_FILE: &str = "dev-operator-token";
 const DEMO_TENANT: &str = "demo";
+const DEMO_EMAIL: &str = "demo@plaza.example";
+/// A development-only password, printed in the banner.
+const DEMO_PASSWORD: &str = "demo-password-123";
 
 pub fn run(args: &DevArgs) -> Result<ExitCode> {
     util::ensure_wasm_target()?;
@@ -56,6 +59,23 @@ pub fn run(args: &DevArgs) -> Result<ExitCode> {
     };
     util::run(&mut host(&["migrate"]))?;
     util::run(&mut host(&["tenant", "create", DEMO_TENANT, "--name", "Demo tenant", "--if-not-exists"]))?;
+    // A demo account owning the demo tenant, and a day-long token for it.
+    let mut create_user = host(&[
+        "user",
+        "create",
+        "--email",
+        DEMO_EMAIL,
+        "--name",
+        "Demo admin",
+        "--tenant",
+        DEMO_TENANT,
+        "--roles",
+        "owner",
+        "--if-not-exists",
+    ]);
+    create_user.env("PLAZA_USER_PASSWORD", DEMO_PASSWORD);
+    util::run(&mut create_user)?;
+    let user_token = util::capture(&mut host(&["user", "token", "--email", DEMO_EMAIL, "--ttl-secs", "86400"]))?;
 
     let addr = util::connect_addr(args.listen);
     if util::port_open(addr) {
@@ -74,7 +94,7 @@ pub fn run(args: &DevArgs) -> Result<ExitCode> {
         let _ = child.wait();
         return Err(err);
     }
-    print_banner(addr, &data_dir, &token);
+    print_banner(addr, &data_dir, &token, &user_token);
     finish(&mut child)
 }
 
@@ -137,7 +157,7 @@ fn finish(child: &mut Child) -> Result<ExitCode> {
     }
 }
 
-fn print_banner(addr: SocketAddr, data_dir: &Path, token: &str) {
+fn print_banner(addr: SocketAddr, data_dir: &Path, token: &str, user_token: &str) {
     let base = format!("http://{addr}");
     let rows = [
         ("API base URL", base.clone()),
@@ -148,14 +168,17 @@ fn print_banner(addr: SocketAddr, data_dir: &Path, token: &str) {
         ("Demo files", format!("{base}/t/{DEMO_TENANT}/files")),
         ("Data dir", data_dir.display().to_string()),
         ("Operator token", token.to_owned()),
+        ("Demo account", format!("{DEMO_EMAIL} / {DEMO_PASSWORD} (owner of {DEMO_TENANT})")),
+        ("Demo token", format!("{user_token} (24 h)")),
     ];
     let mut lines = vec!["Plaza dev server is running".to_owned(), String::new()];
     lines.extend(rows.iter().map(|(k, v)| format!("{k:<15} {v}")));
     lines.extend([
         String::new(),
         "Try:".to_owned(),
-        format!("  export TOKEN={token}"),
-        format!("  curl -H \"Authorization: Bearer $TOKEN\" {base}/api/v1/tenants"),
+        format!("  export TOKEN={user_token}"),
+        format!("  curl -H \"Authorization: Bearer $TOKEN\" {base}/api/v1/auth/me"),
+        format!("  curl -H \"Authorization: Bearer $TOKEN\" {base}/t/{DEMO_TENANT}/files"),
         String::new(),
         "Ctrl-C stops the server.".to_owned(),
     ]);

@@ -64,13 +64,13 @@ pub fn normalise_email(raw: &str) -> Result<String, AuthError> {
 }
 
 /// What the database holds of an account, for sign-in.
-pub(crate) struct UserRow {
+pub struct UserRow {
     pub id: String,
     pub password_hash: Option<String>,
     pub mfa: bool,
 }
 
-pub(crate) async fn find_by_email(db: &Db, email: &str) -> Result<Option<UserRow>, AuthError> {
+pub async fn find_by_email(db: &Db, email: &str) -> Result<Option<UserRow>, AuthError> {
     let row: Option<(String, Option<String>, i64)> = sqlx::query_as(
         "SELECT id, password_hash, CAST(CASE WHEN totp_secret IS NULL THEN 0 ELSE 1 END AS BIGINT) \
          FROM users WHERE email = $1",
@@ -253,7 +253,11 @@ pub async fn refresh(db: &Db, identity: &Identity, refresh_token: &str) -> Resul
     .await?;
     let (id, family, user_id, used, revoked) =
         row.ok_or(AuthError::InvalidToken("unknown or expired refresh token"))?;
-    if used.is_some() || revoked.is_some() {
+    if revoked.is_some() && used.is_none() {
+        // Signed out, or its family was revoked already: simply refused.
+        return Err(AuthError::InvalidToken("this session was ended"));
+    }
+    if used.is_some() {
         sqlx::query("UPDATE refresh_tokens SET revoked_at = $1 WHERE family_id = $2 AND revoked_at IS NULL")
             .bind(db::now())
             .bind(&family)

@@ -14,6 +14,9 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use super::AuthError;
 use crate::config::Config;
 
+/// How many times more failures an address may have than an account.
+const IP_SLACK: u32 = 5;
+
 /// The longest back-off.
 const MAX_BACKOFF: Duration = Duration::from_secs(15 * 60);
 
@@ -96,10 +99,12 @@ impl AuthLimits {
                 failures.retain(|_, f| f.blocked_until.is_some_and(|u| u > now));
             }
             for key in keys {
+                // An address may be shared by a whole office: it gets more slack than one account.
+                let threshold = if key.starts_with("ip:") { self.max_failures * IP_SLACK } else { self.max_failures };
                 let entry = failures.entry(key.clone()).or_insert(Failures { count: 0, blocked_until: None });
                 entry.count += 1;
-                if entry.count >= self.max_failures {
-                    let doublings = (entry.count - self.max_failures).min(20);
+                if entry.count >= threshold {
+                    let doublings = (entry.count - threshold).min(20);
                     let delay = self.backoff.saturating_mul(1 << doublings).min(MAX_BACKOFF);
                     entry.blocked_until = Some(now + delay);
                 }
