@@ -386,6 +386,15 @@ async fn cookie_mode_needs_the_csrf_header_for_unsafe_requests() {
         .unwrap();
     assert_eq!(refreshed.status(), 200);
     assert_eq!(refreshed.headers().get_all("set-cookie").iter().count(), 3);
+    // A stale access cookie does not block signing in again.
+    let again = s
+        .anon(Method::POST, "/api/v1/auth/login")
+        .header("Cookie", &jar)
+        .json(&json!({ "email": "ana@example.org", "password": PASSWORD }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 200);
     s.stop().await;
 }
 

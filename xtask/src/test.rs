@@ -176,14 +176,14 @@ fn workspace_tests(ctx: &mut Ctx) -> Result<()> {
     run_counting(&mut cmd, &mut ctx.counts)
 }
 
-/// Pass 2: the HTTP suite (and the files tests, which also use the
-/// database) against a private PostgreSQL cluster.
+/// Pass 2: the HTTP suites (host API, files, identity, token attacks)
+/// against a private PostgreSQL cluster.
 fn http_on_postgres(ctx: &mut Ctx) -> Result<()> {
     let install = postgres::ensure(&mut ctx.apt)?;
     let cluster = postgres::PgCluster::start(&install)?;
     println!("backend: {}", install.label());
     let mut cmd = cargo_test();
-    cmd.args(["-p", "plaza", "--test", "http", "--test", "storage"])
+    cmd.args(["-p", "plaza", "--test", "http", "--test", "storage", "--test", "auth", "--test", "tokens"])
         .env("PLAZA_TEST_DATABASE_URL", cluster.admin_url());
     let result = run_counting(&mut cmd, &mut ctx.counts);
     drop(cluster);

@@ -109,11 +109,24 @@ pub fn csrf_ok(req: &Request) -> bool {
     }
 }
 
+/// Routes that take no access token: a stale access cookie must not get in
+/// the way of signing in again.
+const SIGN_IN_PATHS: &[&str] = &[
+    "/api/v1/auth/register",
+    "/api/v1/auth/login",
+    "/api/v1/auth/login/mfa",
+    "/api/v1/auth/refresh",
+    "/api/v1/auth/logout",
+];
+
 /// Cookie mode: a request that carries the access cookie and no other
 /// credential is authenticated by it, after the double-submit CSRF check
 /// for unsafe methods.
 pub fn cookie_to_bearer(req: &mut Request) -> Result<(), ApiError> {
-    if req.headers().contains_key(header::AUTHORIZATION) || req.headers().contains_key("x-api-key") {
+    if req.headers().contains_key(header::AUTHORIZATION)
+        || req.headers().contains_key("x-api-key")
+        || SIGN_IN_PATHS.contains(&req.uri().path())
+    {
         return Ok(());
     }
     let Some(token) = cookie(req, ACCESS_COOKIE).map(str::to_owned) else { return Ok(()) };
