@@ -19,6 +19,9 @@ use crate::config::Config;
 
 /// Least time between two JWKS fetches.
 const REFETCH_EVERY: Duration = Duration::from_secs(60);
+/// Keys older than this are refetched before use, so a key the provider
+/// withdrew stops being trusted within this time.
+const MAX_KEY_AGE: Duration = Duration::from_secs(3600);
 /// Largest JWKS document accepted.
 const MAX_JWKS_BYTES: usize = 256 * 1024;
 
@@ -84,6 +87,9 @@ impl ExternalIdp {
             return Err(AuthError::InvalidToken("external tokens must be RS256"));
         }
         let kid = header.kid.as_deref().ok_or(AuthError::InvalidToken("the token has no key id"))?;
+        if self.cache.read().await.fetched_at.is_some_and(|t| t.elapsed() > MAX_KEY_AGE) {
+            self.refetch_if_due().await;
+        }
         let key = match self.key(kid).await {
             Some(k) => k,
             None => {
@@ -99,6 +105,9 @@ impl ExternalIdp {
         validation.leeway = 30;
         let data = jsonwebtoken::decode::<Value>(token, &key, &validation)
             .map_err(|_| AuthError::InvalidToken("the token is not valid"))?;
+        if data.claims["sub"].as_str().is_none_or(str::is_empty) {
+            return Err(AuthError::InvalidToken("the token has no subject"));
+        }
         Ok(self.map_claims(&data.claims))
     }
 

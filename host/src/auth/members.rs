@@ -141,6 +141,16 @@ async fn guard_owners(
     Ok(())
 }
 
+/// The roles of an existing member, read inside the caller's transaction.
+async fn member_roles(conn: &mut sqlx::AnyConnection, tenant: &str, user_id: &str) -> Result<Vec<String>, AuthError> {
+    let row: Option<(String,)> = sqlx::query_as("SELECT roles FROM memberships WHERE tenant_id = $1 AND user_id = $2")
+        .bind(tenant)
+        .bind(user_id)
+        .fetch_optional(conn)
+        .await?;
+    Ok(parse_roles(&row.ok_or(AuthError::NotFound("member"))?.0))
+}
+
 /// Changes a member's roles.
 pub async fn set_roles(
     db: &Db,
@@ -152,13 +162,7 @@ pub async fn set_roles(
 ) -> Result<(), AuthError> {
     principal::validate_roles(roles)?;
     let mut tx = db.pool().begin().await?;
-    let current: Option<(String,)> =
-        sqlx::query_as("SELECT roles FROM memberships WHERE tenant_id = $1 AND user_id = $2")
-            .bind(tenant)
-            .bind(user_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-    let current = parse_roles(&current.ok_or(AuthError::NotFound("member"))?.0);
+    let current = member_roles(&mut tx, tenant, user_id).await?;
     guard_owners(tx.acquire().await?, tenant, actor_roles, &current, roles).await?;
     sqlx::query("UPDATE memberships SET roles = $1, updated_at = $2 WHERE tenant_id = $3 AND user_id = $4")
         .bind(roles_json(roles))
@@ -188,13 +192,7 @@ pub async fn remove(
     user_id: &str,
 ) -> Result<(), AuthError> {
     let mut tx = db.pool().begin().await?;
-    let current: Option<(String,)> =
-        sqlx::query_as("SELECT roles FROM memberships WHERE tenant_id = $1 AND user_id = $2")
-            .bind(tenant)
-            .bind(user_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-    let current = parse_roles(&current.ok_or(AuthError::NotFound("member"))?.0);
+    let current = member_roles(&mut tx, tenant, user_id).await?;
     guard_owners(tx.acquire().await?, tenant, actor_roles, &current, &[]).await?;
     sqlx::query("DELETE FROM memberships WHERE tenant_id = $1 AND user_id = $2")
         .bind(tenant)

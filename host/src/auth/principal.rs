@@ -110,7 +110,13 @@ pub async fn authorize(
         Err(TenancyError::Db(e)) => return Err(e.into()),
         Err(_) => return Err(AccessError::NoTenant(tenant.to_owned())),
     };
-    let roles = principal.roles_in(db, tenant).await?.ok_or_else(|| AccessError::NoTenant(tenant.to_owned()))?;
+    // No role at all (say, an IdP token naming the tenant with an empty roles
+    // claim) is no access.
+    let roles = principal
+        .roles_in(db, tenant)
+        .await?
+        .filter(|r| !r.is_empty())
+        .ok_or_else(|| AccessError::NoTenant(tenant.to_owned()))?;
     if found.status == TenantStatus::Suspended {
         return Err(AccessError::Suspended(tenant.to_owned()));
     }

@@ -4,10 +4,11 @@
 
 use std::sync::Arc;
 
-use poem::Request;
 use poem::http::{HeaderValue, Method, header};
-use poem_openapi::SecurityScheme;
+use poem::{Request, RequestBody};
 use poem_openapi::auth::{ApiKey, Bearer};
+use poem_openapi::registry::Registry;
+use poem_openapi::{ApiExtractor, ApiExtractorType, ExtractParamOptions, SecurityScheme};
 
 use super::problem::ApiError;
 use crate::app::App;
@@ -34,11 +35,43 @@ pub struct BearerAuth(Principal);
 #[oai(ty = "api_key", key_name = "X-API-Key", key_in = "header", checker = "check_api_key", rename = "apiKey")]
 pub struct ApiKeyAuth(Principal);
 
-/// Any accepted credential.
-#[derive(SecurityScheme)]
+/// Any accepted credential: `X-API-Key` when that header is present, else
+/// the bearer token.
 pub enum Auth {
     Bearer(BearerAuth),
     ApiKey(ApiKeyAuth),
+}
+
+// Written by hand rather than derived: the derived "one of" extractor tries
+// each scheme and reports the last one's error, so a rejected bearer token
+// would read "no X-API-Key header". Choosing by header keeps the real reason.
+impl<'a> ApiExtractor<'a> for Auth {
+    const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::SecurityScheme];
+    type ParamType = ();
+    type ParamRawType = ();
+
+    fn register(registry: &mut Registry) {
+        BearerAuth::register(registry);
+        ApiKeyAuth::register(registry);
+    }
+
+    fn security_schemes() -> Vec<&'static str> {
+        let mut schemes = BearerAuth::security_schemes();
+        schemes.extend(ApiKeyAuth::security_schemes());
+        schemes
+    }
+
+    async fn from_request(
+        req: &'a Request,
+        body: &mut RequestBody,
+        _opts: ExtractParamOptions<Self::ParamType>,
+    ) -> poem::Result<Self> {
+        if req.headers().contains_key("x-api-key") {
+            ApiKeyAuth::from_request(req, body, ExtractParamOptions::default()).await.map(Auth::ApiKey)
+        } else {
+            BearerAuth::from_request(req, body, ExtractParamOptions::default()).await.map(Auth::Bearer)
+        }
+    }
 }
 
 impl Auth {
