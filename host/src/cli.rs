@@ -67,7 +67,7 @@ pub enum UserCommand {
         /// Roles in --tenant, comma-separated (e.g. owner or admin,producer).
         #[arg(long, value_delimiter = ',')]
         roles: Vec<String>,
-        /// Succeed without change when the account exists.
+        /// Succeed when the account exists (a --tenant membership is still applied).
         #[arg(long)]
         if_not_exists: bool,
     },
@@ -180,6 +180,7 @@ async fn user(config: &Config, cmd: UserCommand) -> anyhow::Result<()> {
             let actor = Actor::cli();
             let id = match accounts::create_user(&db, &actor, &email, &password, &name, operator, None).await {
                 Ok(id) => {
+                    let email = accounts::normalise_email(&email)?;
                     println!("created account {email} ({id}){}", if operator { " as operator" } else { "" });
                     id
                 }

@@ -11,8 +11,8 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
-/// Every environment variable the host reads, in one place: the deployment
-/// files and the docs are checked against this list by a test.
+/// Every environment variable the host reads, in one place: the compose file
+/// is checked against this list by a test (`tests/deploy.rs`).
 pub const ENV_VARS: &[&str] = &[
     "PLAZA_CONFIG",
     "PLAZA_LISTEN",
@@ -126,7 +126,9 @@ pub struct Config {
     pub auth_backoff_ms: u64,
     /// Sign-in, registration, refresh and MFA attempts allowed per minute, per address and per account.
     pub auth_rate_per_minute: u32,
-    /// `smtp://user:pass@host:port` or `smtps://…` for invitation mail; empty logs instead.
+    /// SMTP server for invitation mail: `smtps://user:pass@host` (TLS), or
+    /// `smtp://…?tls=required` (STARTTLS); empty hands the invitation token
+    /// back to the inviting admin instead.
     pub smtp_url: String,
     /// Sender of invitation mail.
     pub smtp_from: String,

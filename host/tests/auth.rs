@@ -243,6 +243,12 @@ async fn invitations_roles_and_member_management() {
         as_user(&s, Method::DELETE, &format!("/t/acme/members/{carl_id}"), &bob).send().await.unwrap().status(),
         204
     );
+    // Accepting an invitation adds roles, never removes any: the owner stays owner.
+    let resp = invite(&s, Some(&bob), "acme", "ana@example.org", &["member"]).await;
+    let token = resp.json::<Value>().await.unwrap()["accept_token"].as_str().unwrap().to_owned();
+    let accepted = as_user(&s, Method::POST, "/api/v1/auth/invitations/accept", &ana).json(&json!({ "token": token }));
+    let accepted: Value = accepted.send().await.unwrap().json().await.unwrap();
+    assert_eq!(accepted["roles"], json!(["owner", "member"]));
     // The last owner stays.
     assert_problem(as_user(&s, Method::DELETE, &format!("/t/acme/members/{ana_id}"), &ana).send().await.unwrap(), 409)
         .await;
@@ -300,6 +306,10 @@ async fn a_member_of_one_tenant_cannot_reach_another() {
     assert_eq!(s.anon(Method::GET, "/t/acme/members").bearer_auth(&secret).send().await.unwrap().status(), 200);
     assert_problem(s.anon(Method::GET, "/api/v1/tenants").bearer_auth(&secret).send().await.unwrap(), 403).await;
     assert_problem(as_user(&s, Method::GET, "/api/v1/tenants", &ana).send().await.unwrap(), 403).await;
+    // Its use is recorded, and its secret is never listed.
+    let keys: Value = as_user(&s, Method::GET, "/t/acme/api-keys", &ana).send().await.unwrap().json().await.unwrap();
+    assert!(keys[0]["last_used_at"].is_string(), "{keys}");
+    assert!(!keys.to_string().contains(&secret));
     // The file is untouched.
     assert_eq!(
         s.req(Method::GET, "/t/globex/files/secret.txt").send().await.unwrap().text().await.unwrap(),
@@ -410,5 +420,34 @@ async fn jwks_publishes_the_host_keys() {
     let key_file = std::fs::read_dir(s.dir.path().join("keys")).unwrap().next().unwrap().unwrap();
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(key_file.metadata().unwrap().permissions().mode() & 0o777, 0o600);
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn second_factor_guesses_are_limited_per_account() {
+    let s = TestServer::start_with(|c| {
+        c.registration = Registration::Open;
+        c.auth_max_failures = 2;
+    })
+    .await;
+    register(&s, "ana@example.org", None).await;
+    let (access, _) = tokens(&s, "ana@example.org").await;
+    let enroll: Value =
+        as_user(&s, Method::POST, "/api/v1/auth/mfa/enroll", &access).send().await.unwrap().json().await.unwrap();
+    let secret = enroll["secret"].as_str().unwrap().to_owned();
+    let confirm = as_user(&s, Method::POST, "/api/v1/auth/mfa/confirm", &access)
+        .json(&json!({ "code": totp_at(&secret, now()) }));
+    assert_eq!(confirm.send().await.unwrap().status(), 200);
+    let guess = |mfa_token: String| {
+        s.anon(Method::POST, "/api/v1/auth/login/mfa").json(&json!({ "mfa_token": mfa_token, "code": "000000" }))
+    };
+    // Each wrong guess comes with a fresh MFA token: the limit still holds.
+    for _ in 0..2 {
+        let p = assert_problem(guess(challenge(&s).await).send().await.unwrap(), 401).await;
+        assert!(p["detail"].as_str().unwrap().contains("code"), "{p}");
+    }
+    let blocked = guess(challenge(&s).await).send().await.unwrap();
+    assert!(blocked.headers().contains_key("retry-after"));
+    assert_problem(blocked, 429).await;
     s.stop().await;
 }

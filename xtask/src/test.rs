@@ -66,7 +66,7 @@ fn run_passes(lint: bool) -> Result<ExitCode> {
 
     let mut passes = vec![
         Pass { what: "workspace tests", backend: "SQLite + local files", run: workspace_tests },
-        Pass { what: "HTTP and storage suites", backend: "PostgreSQL + local files", run: http_on_postgres },
+        Pass { what: "HTTP, storage and identity suites", backend: "PostgreSQL + local files", run: http_on_postgres },
         Pass { what: "storage suite", backend: "SQLite + S3-compatible server (moto)", run: storage_on_s3 },
     ];
     if lint {

@@ -180,15 +180,20 @@ pub async fn login(db: &Db, identity: &Identity, email: &str, password: &str) ->
     Ok(Login::Tokens(start_session(db, identity, &user.id, &["pwd"]).await?))
 }
 
-/// The second step of sign-in: an MFA token and a TOTP or recovery code.
-pub async fn complete_mfa(db: &Db, identity: &Identity, mfa_token: &str, code: &str) -> Result<Tokens, AuthError> {
+/// The account an MFA token (from the password step) is for.
+pub fn mfa_subject(identity: &Identity, mfa_token: &str) -> Result<String, AuthError> {
     let header = jsonwebtoken::decode_header(mfa_token).map_err(|_| AuthError::InvalidToken("malformed token"))?;
     let kid = header.kid.ok_or(AuthError::InvalidToken("the token has no key id"))?;
-    let claims = tokens::verify(&identity.keys, &identity.issuer, mfa_token, &kid, tokens::PURPOSE_MFA)?;
-    if !mfa::check_code(db, &claims.sub, code).await? {
-        return Err(AuthError::InvalidCredentials);
+    Ok(tokens::verify(&identity.keys, &identity.issuer, mfa_token, &kid, tokens::PURPOSE_MFA)?.sub)
+}
+
+/// The second step of sign-in: the account of a verified MFA token and a
+/// TOTP or recovery code.
+pub async fn complete_mfa(db: &Db, identity: &Identity, user_id: &str, code: &str) -> Result<Tokens, AuthError> {
+    if !mfa::check_code(db, user_id, code).await? {
+        return Err(AuthError::InvalidCode);
     }
-    start_session(db, identity, &claims.sub, &["pwd", "mfa"]).await
+    start_session(db, identity, user_id, &["pwd", "mfa"]).await
 }
 
 /// Issues an access token and the first refresh token of a new family.

@@ -23,7 +23,11 @@ const MAX_BACKOFF: Duration = Duration::from_secs(15 * 60);
 struct Failures {
     count: u32,
     blocked_until: Option<Instant>,
+    last: Instant,
 }
+
+/// Failures older than this are forgotten.
+const FAILURE_MEMORY: Duration = Duration::from_secs(15 * 60);
 
 /// Rate and back-off state of the auth endpoints.
 pub struct AuthLimits {
@@ -101,7 +105,12 @@ impl AuthLimits {
             for key in keys {
                 // An address may be shared by a whole office: it gets more slack than one account.
                 let threshold = if key.starts_with("ip:") { self.max_failures * IP_SLACK } else { self.max_failures };
-                let entry = failures.entry(key.clone()).or_insert(Failures { count: 0, blocked_until: None });
+                let entry =
+                    failures.entry(key.clone()).or_insert(Failures { count: 0, blocked_until: None, last: now });
+                if now.duration_since(entry.last) > FAILURE_MEMORY {
+                    entry.count = 0;
+                }
+                entry.last = now;
                 entry.count += 1;
                 if entry.count >= threshold {
                     let doublings = (entry.count - threshold).min(20);

@@ -271,6 +271,18 @@ pub async fn accept_in(
         .bind(&id)
         .execute(&mut *conn)
         .await?;
-    add_in(conn, &Actor::new(format!("user:{user_id}")), &tenant, user_id, &parse_roles(&roles)).await?;
+    // An invitation adds roles, never takes any away (an owner accepting a
+    // member invitation stays owner).
+    let mut merged = match member_roles(conn, &tenant, user_id).await {
+        Ok(current) => current,
+        Err(AuthError::NotFound(_)) => Vec::new(),
+        Err(e) => return Err(e),
+    };
+    for role in parse_roles(&roles) {
+        if !merged.contains(&role) {
+            merged.push(role);
+        }
+    }
+    add_in(conn, &Actor::new(format!("user:{user_id}")), &tenant, user_id, &merged).await?;
     Ok(tenant)
 }

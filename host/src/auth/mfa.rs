@@ -56,7 +56,7 @@ pub async fn confirm(db: &Db, user_id: &str, email: &str, code: &str) -> Result<
     let pending: Option<(Option<String>,)> =
         sqlx::query_as("SELECT totp_pending FROM users WHERE id = $1").bind(user_id).fetch_optional(&mut *tx).await?;
     let secret = pending.and_then(|(p,)| p).ok_or(AuthError::Conflict("start enrolment first".into()))?;
-    let step = totp(&secret, email)?.check_current(code.trim()).ok_or(AuthError::InvalidCredentials)?;
+    let step = totp(&secret, email)?.check_current(code.trim()).ok_or(AuthError::InvalidCode)?;
     sqlx::query(
         "UPDATE users SET totp_secret = totp_pending, totp_pending = NULL, totp_last_step = $1, updated_at = $2 \
          WHERE id = $3",
@@ -121,7 +121,7 @@ pub async fn check_code(db: &Db, user_id: &str, code: &str) -> Result<bool, Auth
 /// Turns MFA off, after a valid code.
 pub async fn disable(db: &Db, user_id: &str, code: &str) -> Result<(), AuthError> {
     if !check_code(db, user_id, code).await? {
-        return Err(AuthError::InvalidCredentials);
+        return Err(AuthError::InvalidCode);
     }
     let mut tx = db.pool().begin().await?;
     sqlx::query(

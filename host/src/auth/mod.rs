@@ -25,6 +25,8 @@ use crate::db::DbError;
 pub enum AuthError {
     #[error("the email or password is wrong")]
     InvalidCredentials,
+    #[error("the code is wrong, expired or already used")]
+    InvalidCode,
     #[error("invalid credentials: {0}")]
     InvalidToken(&'static str),
     #[error("this refresh token was already used; every session of its family is revoked")]

@@ -58,7 +58,9 @@ impl From<crate::auth::AuthError> for ApiError {
     fn from(e: crate::auth::AuthError) -> Self {
         use crate::auth::AuthError as E;
         match e {
-            E::InvalidCredentials | E::InvalidToken(_) | E::RefreshReused => ApiError::unauthorized(e.to_string()),
+            E::InvalidCredentials | E::InvalidCode | E::InvalidToken(_) | E::RefreshReused => {
+                ApiError::unauthorized(e.to_string())
+            }
             E::Forbidden(m) => ApiError::forbidden("forbidden", m),
             E::NotFound(_) => ApiError::not_found("not-found", e.to_string()),
             E::Conflict(m) => ApiError::conflict("conflict", m),

@@ -95,7 +95,17 @@ pub fn router(app: Arc<App>) -> impl Endpoint<Output = Response> + 'static {
         let cors = Cors::new()
             .allow_origins(origins)
             .allow_methods(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"])
-            .allow_headers(["authorization", "content-type", "x-request-id", "x-api-key", "range", "if-none-match"])
+            .allow_headers([
+                "authorization",
+                "content-type",
+                "x-request-id",
+                "x-api-key",
+                "x-csrf-token",
+                "range",
+                "if-none-match",
+            ])
+            // Cookie mode from a front end on another (same-site) origin.
+            .allow_credentials(true)
             .expose_headers(["x-request-id", "etag", "content-range", "content-length", "location", "retry-after"])
             .max_age(600);
         inner.with(cors).map_to_response().boxed()

@@ -262,9 +262,15 @@ impl AuthApi {
         req: &Request,
         body: Json<MfaLoginRequest>,
     ) -> ApiResult<Response<Json<Session>>> {
-        let keys = [ip_key(&client_ip(req)), format!("mfa:{}", secrets::digest(&body.mfa_token))];
+        let ip = [ip_key(&client_ip(req))];
+        app.identity.limits.check(&ip)?;
+        let user_id =
+            accounts::mfa_subject(&app.identity, &body.mfa_token).inspect_err(|_| app.identity.limits.failed(&ip))?;
+        // Limited per account, not per MFA token: a new password step must
+        // not buy a fresh set of code guesses.
+        let keys = [ip_key(&client_ip(req)), format!("mfa-user:{user_id}")];
         app.identity.limits.check(&keys)?;
-        match accounts::complete_mfa(&app.db, &app.identity, &body.mfa_token, &body.code).await {
+        match accounts::complete_mfa(&app.db, &app.identity, &user_id, &body.code).await {
             Ok(tokens) => {
                 let (s, cookies) = session(app, tokens, body.cookie);
                 Ok(with_cookies(Response::new(Json(s)), cookies))
