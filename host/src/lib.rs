@@ -2,7 +2,8 @@
 //!
 //! Start at [`server`] (how a process serves), [`http`] (the router and its
 //! layers) and [`app`] (the state shared by requests). Domain logic lives in
-//! plain modules the handlers call: [`tenancy`], [`storage`], [`audit`].
+//! plain modules the handlers call: [`tenancy`], [`storage`], [`audit`], and
+//! [`auth`] (who is calling, and what they may do).
 
 pub mod app;
 pub mod audit;

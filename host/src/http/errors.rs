@@ -33,7 +33,6 @@ impl From<TenancyError> for ApiError {
             TenancyError::InvalidSlug(_) | TenancyError::InvalidName(_) => ApiError::unprocessable(e.to_string()),
             TenancyError::NotFound(_) => ApiError::not_found("tenant-not-found", e.to_string()),
             TenancyError::AlreadyExists(_) => ApiError::conflict("tenant-exists", e.to_string()),
-            TenancyError::Suspended(_) => ApiError::forbidden("tenant-suspended", e.to_string()),
             TenancyError::Db(db) => db.into(),
         }
     }

@@ -23,8 +23,6 @@ pub enum TenancyError {
     NotFound(String),
     #[error("tenant {0:?} already exists")]
     AlreadyExists(String),
-    #[error("tenant {0:?} is suspended")]
-    Suspended(String),
     #[error(transparent)]
     Db(#[from] DbError),
 }
@@ -157,15 +155,6 @@ pub async fn get(db: &Db, slug: &str) -> Result<Tenant, TenancyError> {
         .fetch_optional(db.pool())
         .await?;
     row.map(from_row).ok_or_else(|| TenancyError::NotFound(slug.to_owned()))
-}
-
-/// The tenant a `/t/{tenant}/…` request is for, refused when suspended.
-pub async fn active(db: &Db, slug: &str) -> Result<Tenant, TenancyError> {
-    let tenant = get(db, slug).await?;
-    match tenant.status {
-        TenantStatus::Active => Ok(tenant),
-        TenantStatus::Suspended => Err(TenancyError::Suspended(tenant.id)),
-    }
 }
 
 /// Tenants ordered by id, `limit` at a time after `after`.
