@@ -1,6 +1,7 @@
 //! `plaza-sdk`: what Plaza module authors depend on.
 //!
-//! Modules are WebAssembly components (`wasm32-wasip2`) that implement the
-//! `plaza:module` WIT contract kept in `sdk/wit/`. The contract, its
-//! bindings and the author-facing router arrive with the module runtime
-//! (issue #4); until then this crate only holds the workspace's place.
+//! Modules are WebAssembly components (`wasm32-wasip2`) of the `module`
+//! world in `sdk/wit/plaza.wit`, the one definition of the contract between
+//! the host and its modules (`tests/contract.rs` keeps it honest). The
+//! guest bindings and the author-facing router are built on it by the
+//! module runtime work (issue #4).

@@ -1,0 +1,58 @@
+//! The WIT contract parses, and its `module` world imports exactly the
+//! host capabilities and exports exactly the module's entry points.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use wit_parser::{Resolve, WorldItem, WorldKey};
+
+fn key_name(resolve: &Resolve, key: &WorldKey) -> String {
+    match key {
+        WorldKey::Name(n) => n.clone(),
+        WorldKey::Interface(id) => resolve.interfaces[*id].name.clone().unwrap_or_default(),
+    }
+}
+
+#[test]
+fn the_module_world_imports_the_capabilities_and_exports_the_entry_points() {
+    let mut resolve = Resolve::default();
+    let (pkg, _) = resolve.push_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("wit")).expect("the WIT parses");
+    let package = &resolve.packages[pkg];
+    assert_eq!(package.name.to_string(), "plaza:module@1.0.0");
+    let world = resolve.select_world(&[pkg], Some("module")).expect("a `module` world");
+    let world = &resolve.worlds[world];
+
+    let imports: BTreeSet<String> = world
+        .imports
+        .iter()
+        .filter(|(_, item)| matches!(item, WorldItem::Interface { .. }))
+        .map(|(k, _)| key_name(&resolve, k))
+        .collect();
+    let expected: BTreeSet<String> =
+        ["types", "sql", "kv", "blob", "http", "events", "config", "log", "crypto"].map(String::from).into();
+    assert_eq!(imports, expected, "the world imports only Plaza's capabilities");
+
+    let exports: BTreeSet<String> = world.exports.keys().map(|k| key_name(&resolve, k)).collect();
+    let expected: BTreeSet<String> = ["manifest", "handle", "on-event", "run-job"].map(String::from).into();
+    assert_eq!(exports, expected);
+    for (key, item) in &world.exports {
+        assert!(matches!(item, WorldItem::Function(_)), "{} is a function", key_name(&resolve, key));
+    }
+}
+
+#[test]
+fn nothing_in_the_contract_names_a_tenant_or_module_to_act_on() {
+    // Scoping is the host's job: no import takes a tenant or module argument.
+    let mut resolve = Resolve::default();
+    resolve.push_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("wit")).unwrap();
+    for (_, iface) in resolve.interfaces.iter() {
+        for (name, func) in &iface.functions {
+            for param in &func.params {
+                let p = param.name.as_str();
+                assert!(p != "tenant" && p != "module", "{name} takes a `{p}` parameter");
+            }
+        }
+    }
+}
