@@ -144,6 +144,14 @@ async fn challenge(s: &TestServer) -> String {
     body["mfa_token"].as_str().unwrap().to_owned()
 }
 
+/// The `amr` claim of a JWT (read without verifying: the server did that).
+fn amr_of(jwt: &str) -> Value {
+    use base64::Engine;
+    let payload = jwt.split('.').nth(1).unwrap();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap();
+    serde_json::from_slice::<Value>(&bytes).unwrap()["amr"].clone()
+}
+
 fn totp_at(secret: &str, unix: u64) -> String {
     let totp = totp_rs::Builder::new().with_secret(totp_rs::Secret::try_from_base32(secret).unwrap()).build().unwrap();
     totp.generate(unix).to_string()
@@ -188,6 +196,9 @@ async fn mfa_with_totp_and_one_time_recovery_codes() {
     // The MFA token is not an access token.
     assert_problem(as_user(&s, Method::GET, "/api/v1/auth/me", &mfa_token).send().await.unwrap(), 401).await;
 
+    // A refresh keeps saying the session was opened with a second factor.
+    let refreshed: Value = refresh(&s, signed["refresh_token"].as_str().unwrap()).await.json().await.unwrap();
+    assert_eq!(amr_of(refreshed["access_token"].as_str().unwrap()), json!(["pwd", "mfa"]));
     let access = signed["access_token"].as_str().unwrap();
     let me: Value = as_user(&s, Method::GET, "/api/v1/auth/me", access).send().await.unwrap().json().await.unwrap();
     assert_eq!(me["mfa_enabled"], true);

@@ -47,6 +47,7 @@ CREATE TABLE refresh_tokens (
     family_id   TEXT NOT NULL,
     user_id     TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
     token_hash  TEXT NOT NULL UNIQUE,
+    amr         TEXT NOT NULL,                -- how the family signed in (space-separated), kept on refresh
     created_at  TEXT NOT NULL,
     expires_at  TEXT NOT NULL,
     used_at     TEXT,

@@ -214,13 +214,14 @@ async fn issue_tokens(
     let now = chrono::Utc::now();
     let ttl = i64::try_from(identity.refresh_ttl_secs).unwrap_or(i64::MAX / 2);
     sqlx::query(
-        "INSERT INTO refresh_tokens (id, family_id, user_id, token_hash, created_at, expires_at) \
-         VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO refresh_tokens (id, family_id, user_id, token_hash, amr, created_at, expires_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(uuid::Uuid::now_v7().to_string())
     .bind(family)
     .bind(user_id)
     .bind(secrets::digest(&refresh))
+    .bind(amr.join(" "))
     .bind(db::format_time(now))
     .bind(db::format_time(now + chrono::Duration::seconds(ttl)))
     .execute(&mut *conn)
@@ -241,8 +242,8 @@ async fn issue_tokens(
     })
 }
 
-/// (id, family, user, used_at, revoked_at) of a refresh token.
-type RefreshRow = (String, String, String, Option<String>, Option<String>);
+/// (id, family, user, amr, used_at, revoked_at) of a refresh token.
+type RefreshRow = (String, String, String, String, Option<String>, Option<String>);
 
 /// Exchanges a refresh token for new tokens. A token is good once: a second
 /// use means it was stolen, so its whole family (every token descended from
@@ -250,13 +251,14 @@ type RefreshRow = (String, String, String, Option<String>, Option<String>);
 pub async fn refresh(db: &Db, identity: &Identity, refresh_token: &str) -> Result<(String, Tokens), AuthError> {
     let mut tx = db.pool().begin().await?;
     let row: Option<RefreshRow> = sqlx::query_as(
-        "SELECT id, family_id, user_id, used_at, revoked_at FROM refresh_tokens WHERE token_hash = $1 AND expires_at > $2",
+        "SELECT id, family_id, user_id, amr, used_at, revoked_at FROM refresh_tokens \
+         WHERE token_hash = $1 AND expires_at > $2",
     )
     .bind(secrets::digest(refresh_token))
     .bind(db::now())
     .fetch_optional(&mut *tx)
     .await?;
-    let (id, family, user_id, used, revoked) =
+    let (id, family, user_id, amr, used, revoked) =
         row.ok_or(AuthError::InvalidToken("unknown or expired refresh token"))?;
     if revoked.is_some() && used.is_none() {
         // Signed out, or its family was revoked already: simply refused.
@@ -288,7 +290,9 @@ pub async fn refresh(db: &Db, identity: &Identity, refresh_token: &str) -> Resul
     if marked.rows_affected() == 0 {
         return Err(AuthError::RefreshReused);
     }
-    let tokens = issue_tokens(tx.acquire().await?, identity, &user_id, &["pwd"], &family).await?;
+    // The new tokens say how the session was opened (a refresh is no new sign-in).
+    let amr: Vec<&str> = amr.split_whitespace().collect();
+    let tokens = issue_tokens(tx.acquire().await?, identity, &user_id, &amr, &family).await?;
     tx.commit().await?;
     Ok((user_id, tokens))
 }
