@@ -50,7 +50,7 @@ pub enum Command {
 
 #[derive(Subcommand, Debug)]
 pub enum UserCommand {
-    /// Create an account. The password is read from stdin (one line) or PLAZA_USER_PASSWORD.
+    /// Create an account. The password comes from PLAZA_USER_PASSWORD, else a prompt (not echoed), else one line of stdin.
     Create {
         /// Email address (the sign-in name).
         #[arg(long)]
@@ -162,8 +162,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 fn read_password() -> anyhow::Result<String> {
+    use std::io::IsTerminal;
     if let Ok(p) = std::env::var("PLAZA_USER_PASSWORD") {
         return Ok(p);
+    }
+    if std::io::stdin().is_terminal() {
+        // Typed by a person: prompt, and do not echo it.
+        return rpassword::prompt_password("Password: ").context("reading the password");
     }
     let mut line = String::new();
     std::io::stdin().read_line(&mut line).context("reading the password from stdin")?;
