@@ -13,6 +13,7 @@ pub mod config;
 pub mod db;
 pub mod http;
 pub mod metrics;
+pub mod runtime;
 pub mod server;
 pub mod storage;
 pub mod telemetry;

@@ -1,0 +1,57 @@
+//! The engine's configuration, decided once per process.
+//!
+//! The pooling allocator pre-reserves slots so that a fresh store per call
+//! costs microseconds; epoch interruption bounds wall-clock time without
+//! the per-instruction cost of fuel. A WASIp2 component holds several core
+//! instances and memories, so the pool is sized in those units too.
+
+use std::time::Duration;
+
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+use super::RuntimeError;
+
+/// Engine-wide settings (operator caps), with defaults for one host.
+#[derive(Debug, Clone)]
+pub struct EngineSettings {
+    /// Component instances alive at once (concurrent calls).
+    pub max_concurrent_calls: u32,
+    /// Core instances a component may hold (WASI adapters add a few).
+    pub core_instances_per_component: u32,
+    /// Largest linear memory of any module, in bytes: the operator's cap.
+    pub max_memory_bytes: usize,
+    /// Granularity of deadlines.
+    pub epoch_tick: Duration,
+}
+
+impl Default for EngineSettings {
+    fn default() -> Self {
+        Self {
+            max_concurrent_calls: 64,
+            core_instances_per_component: 16,
+            max_memory_bytes: 128 << 20,
+            epoch_tick: Duration::from_millis(10),
+        }
+    }
+}
+
+/// Builds the one engine of the process.
+pub fn build(settings: &EngineSettings) -> Result<Engine, RuntimeError> {
+    let calls = settings.max_concurrent_calls.max(1);
+    let per = settings.core_instances_per_component.max(1);
+    let mut pool = PoolingAllocationConfig::default();
+    pool.total_component_instances(calls)
+        .total_core_instances(calls * per)
+        .total_memories(calls * per)
+        .total_tables(calls * per)
+        .total_stacks(calls)
+        .max_core_instances_per_component(per)
+        .max_memories_per_component(per)
+        .max_memory_size(settings.max_memory_bytes);
+    let mut config = Config::new();
+    config
+        .wasm_component_model(true)
+        .epoch_interruption(true)
+        .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    Engine::new(&config).map_err(|e| RuntimeError::Engine(e.to_string()))
+}

@@ -1,0 +1,73 @@
+//! The module runtime: one wasmtime engine for the process, components
+//! compiled once per (module, version) and cached on disk, and per-call
+//! limits enforced by the engine (epoch deadlines, memory caps).
+//!
+//! - [`engine`]: the engine's configuration (pooling allocator, epochs).
+//! - [`ticker`]: the single thread that advances epochs.
+//! - [`cache`]: compiled artefacts, in memory and on disk.
+//! - [`limits`]: the per-call store limits.
+
+pub mod cache;
+pub mod engine;
+pub mod limits;
+pub mod ticker;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+pub use cache::ComponentCache;
+pub use engine::EngineSettings;
+pub use limits::CallLimits;
+pub use ticker::EpochTicker;
+
+/// Why the runtime could not load or run a module.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    #[error("invalid engine settings: {0}")]
+    Engine(String),
+    #[error("not a valid component: {0}")]
+    Compile(String),
+    #[error("component cache {path}: {source}")]
+    Cache { path: String, source: std::io::Error },
+}
+
+/// The runtime of one host process: engine, epoch ticker and cache.
+pub struct Runtime {
+    engine: wasmtime::Engine,
+    cache: ComponentCache,
+    ticker: EpochTicker,
+    settings: EngineSettings,
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime").field("settings", &self.settings).finish()
+    }
+}
+
+impl Runtime {
+    /// Builds the engine, starts its one epoch ticker and opens the cache directory.
+    pub fn new(settings: EngineSettings, cache_dir: PathBuf) -> Result<Arc<Self>, RuntimeError> {
+        let engine = engine::build(&settings)?;
+        let cache = ComponentCache::open(&engine, cache_dir)?;
+        let ticker = EpochTicker::start(engine.clone(), settings.epoch_tick);
+        Ok(Arc::new(Self { engine, cache, ticker, settings }))
+    }
+
+    pub fn engine(&self) -> &wasmtime::Engine {
+        &self.engine
+    }
+
+    pub fn cache(&self) -> &ComponentCache {
+        &self.cache
+    }
+
+    pub fn settings(&self) -> &EngineSettings {
+        &self.settings
+    }
+
+    /// Epoch ticks that make up `deadline` (at least one).
+    pub fn ticks_for(&self, deadline: std::time::Duration) -> u64 {
+        self.ticker.ticks_for(deadline)
+    }
+}
