@@ -58,6 +58,7 @@ async fn serve<E: Endpoint>(ep: Arc<E>, mut req: Request, layers: &Layers) -> Re
         ctx,
         async {
             if let Err(e) = limit_body(&mut req, layers) {
+                drain(req.take_body()).await;
                 return e.into_response();
             }
             if let Err(e) = super::auth::cookie_to_bearer(&mut req) {
@@ -119,21 +120,59 @@ fn limit_body(req: &mut Request, layers: &Layers) -> Result<(), ApiError> {
         }
         Some(_) => Ok(()),
         None => {
-            let body = req.take_body();
-            let mut seen: u64 = 0;
-            let capped = body.into_bytes_stream().map(move |chunk| {
-                let chunk = chunk?;
-                seen += chunk.len() as u64;
-                if seen > limit {
-                    Err(std::io::Error::other(format!("{BODY_TOO_LARGE} ({limit} bytes)")))
-                } else {
-                    Ok(chunk)
-                }
-            });
+            let body = req.take_body().into_bytes_stream();
+            // Pass chunks through until the limit; past it, read (and drop)
+            // what the client still sends, bounded, then fail the stream.
+            let capped =
+                futures_util::stream::unfold((body, 0u64, false), move |(mut body, mut seen, done)| async move {
+                    if done {
+                        return None;
+                    }
+                    match body.next().await? {
+                        Err(e) => Some((Err(e), (body, seen, true))),
+                        Ok(chunk) => {
+                            seen += chunk.len() as u64;
+                            if seen <= limit {
+                                return Some((Ok(chunk), (body, seen, false)));
+                            }
+                            drain_stream(&mut body).await;
+                            let err = std::io::Error::other(format!("{BODY_TOO_LARGE} ({limit} bytes)"));
+                            Some((Err(err), (body, seen, true)))
+                        }
+                    }
+                });
             req.set_body(Body::from_bytes_stream(capped));
             Ok(())
         }
     }
+}
+
+/// Most bytes of a refused body read (and dropped) before answering.
+const DRAIN_MAX: u64 = 8 << 20;
+/// Longest time spent reading a refused body.
+const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Reads and drops what the client is still sending of a refused body, up
+/// to a bound, so that it reads the 413 instead of a broken pipe (a client
+/// writing its body does not read the answer until it is done).
+async fn drain(body: Body) {
+    drain_stream(&mut body.into_bytes_stream()).await;
+}
+
+async fn drain_stream<S>(stream: &mut S)
+where
+    S: futures_util::Stream<Item = Result<bytes::Bytes, std::io::Error>> + Unpin,
+{
+    let mut seen: u64 = 0;
+    let _ = tokio::time::timeout(DRAIN_TIME, async {
+        while let Some(Ok(chunk)) = stream.next().await {
+            seen += chunk.len() as u64;
+            if seen > DRAIN_MAX {
+                break;
+            }
+        }
+    })
+    .await;
 }
 
 /// The text of the stream error raised when a body of unknown length runs over its limit.
