@@ -183,6 +183,12 @@ fn session(app: &App, tokens: Tokens, cookie_mode: bool) -> (Session, Vec<String
     (session, cookies)
 }
 
+/// A session as the whole answer (MFA step, refresh).
+fn session_response(app: &App, tokens: Tokens, cookie_mode: bool) -> Response<Json<Session>> {
+    let (session, cookies) = session(app, tokens, cookie_mode);
+    with_cookies(Response::new(Json(session)), cookies)
+}
+
 fn with_cookies<T>(mut resp: Response<T>, cookies: Vec<String>) -> Response<T> {
     for c in cookies {
         resp = resp.header("set-cookie", c);
@@ -271,10 +277,7 @@ impl AuthApi {
         let keys = [ip_key(&client_ip(req)), format!("mfa-user:{user_id}")];
         app.identity.limits.check(&keys)?;
         match accounts::complete_mfa(&app.db, &app.identity, &user_id, &body.code).await {
-            Ok(tokens) => {
-                let (s, cookies) = session(app, tokens, body.cookie);
-                Ok(with_cookies(Response::new(Json(s)), cookies))
-            }
+            Ok(tokens) => Ok(session_response(app, tokens, body.cookie)),
             Err(e) => {
                 app.identity.limits.failed(&keys);
                 audit_failure(app, "auth.mfa_failed", json!({})).await;
@@ -307,10 +310,7 @@ impl AuthApi {
             }
         };
         match accounts::refresh(&app.db, &app.identity, &token).await {
-            Ok((_, tokens)) => {
-                let (s, cookies) = session(app, tokens, cookie_mode);
-                Ok(with_cookies(Response::new(Json(s)), cookies))
-            }
+            Ok((_, tokens)) => Ok(session_response(app, tokens, cookie_mode)),
             Err(e) => {
                 app.identity.limits.failed(&keys);
                 Err(e.into())
