@@ -8,6 +8,7 @@ use crate::auth::operator::OperatorKey;
 use crate::config::Config;
 use crate::db::{Db, DbError};
 use crate::metrics::Metrics;
+use crate::modules::Modules;
 use crate::storage::{Storage, StorageError};
 
 /// Why the host could not start.
@@ -19,6 +20,8 @@ pub enum StartError {
     Storage(#[from] StorageError),
     #[error(transparent)]
     Keys(#[from] crate::auth::keys::KeyError),
+    #[error(transparent)]
+    Modules(#[from] crate::modules::ModuleError),
 }
 
 /// Everything a request handler may need.
@@ -29,6 +32,7 @@ pub struct App {
     pub metrics: Arc<Metrics>,
     pub operator: OperatorKey,
     pub identity: Identity,
+    pub modules: Arc<Modules>,
 }
 
 impl App {
@@ -42,6 +46,7 @@ impl App {
         let operator = OperatorKey::load_or_create(&db, &config.operator_token).await?;
         let metrics = Arc::new(Metrics::new(config.db_max_connections));
         let identity = Identity::from_config(&config)?;
-        Ok(Arc::new(App { config, db, storage, metrics, operator, identity }))
+        let modules = Modules::start(&config, &db, &storage, &metrics).await?;
+        Ok(Arc::new(App { config, db, storage, metrics, operator, identity, modules }))
     }
 }

@@ -46,6 +46,64 @@ pub enum Command {
     /// Manage the keys that sign host-issued tokens.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Modules: those in PLAZA_MODULES_DIR, and which tenant runs which.
+    #[command(subcommand)]
+    Module(ModuleCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ModuleCommand {
+    /// List the modules this host can run (from PLAZA_MODULES_DIR), or a tenant's installs.
+    List {
+        /// Show this tenant's installs instead.
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+    /// Enable a module for a tenant: create its namespace, run its migrations.
+    Enable {
+        #[arg(long)]
+        tenant: String,
+        /// Module name.
+        name: String,
+    },
+    /// Disable a module for a tenant (its data is kept).
+    Disable {
+        #[arg(long)]
+        tenant: String,
+        name: String,
+    },
+    /// Sign a module component with a publisher key (writes COMPONENT.sig, JSON).
+    Sign {
+        /// The publisher's secret key file (from `plaza keys generate`).
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
+        /// The component (.wasm).
+        component: PathBuf,
+        /// Where to write the signature (default: COMPONENT.sig).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Check a component's signature against trusted publisher keys.
+    Verify {
+        /// Trusted public keys, comma-separated (default: PLAZA_TRUSTED_PUBLISHERS).
+        #[arg(long, env = "PLAZA_TRUSTED_PUBLISHERS", value_name = "KEYS")]
+        trusted: String,
+        component: PathBuf,
+        /// The signature file (default: COMPONENT.sig).
+        #[arg(long, value_name = "FILE")]
+        signature: Option<PathBuf>,
+    },
+    /// Set a module's setting (a JSON value) or, with --secret, a secret for a tenant.
+    SetConfig {
+        #[arg(long)]
+        tenant: String,
+        name: String,
+        key: String,
+        /// A JSON value (`'"text"'`, `42`, `{"a":1}`); a secret is any text. Read from stdin when `-`.
+        value: String,
+        #[arg(long)]
+        secret: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -88,6 +146,15 @@ pub enum KeysCommand {
     List,
     /// Add a new signing key; older keys keep verifying until their files are removed.
     Rotate,
+    /// Make a module publisher's key pair: the secret goes to FILE (mode 0600), the public key to stdout.
+    Generate {
+        /// Where to write the secret key.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// Replace FILE if it exists.
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -158,7 +225,97 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Tenant(cmd) => tenant(&config, cmd).await,
         Command::User(cmd) => user(&config, cmd).await,
         Command::Keys(cmd) => keys(&config, cmd),
+        Command::Module(cmd) => module(&config, cmd).await,
     }
+}
+
+async fn module(config: &Config, cmd: ModuleCommand) -> anyhow::Result<()> {
+    let cmd = match cmd {
+        ModuleCommand::Sign { key, component, out } => return sign_component(&key, &component, out),
+        ModuleCommand::Verify { trusted, component, signature } => {
+            return verify_component(&trusted, &component, signature);
+        }
+        other => other,
+    };
+    let db = connect(config).await?;
+    db.migrate().await.context("migration failed")?;
+    let storage = Storage::from_config(config)?;
+    let metrics = std::sync::Arc::new(crate::metrics::Metrics::new(2));
+    let modules = crate::modules::Modules::start(config, &db, &storage, &metrics).await?;
+    let actor = Actor::cli();
+    match cmd {
+        ModuleCommand::List { tenant: None } => {
+            if config.modules_dir.is_empty() {
+                println!("no PLAZA_MODULES_DIR set: no modules loaded");
+            }
+            println!("{:<20} {:<12} {:<16} DESCRIPTION", "NAME", "VERSION", "SHA256");
+            for m in modules.list() {
+                println!("{:<20} {:<12} {:<16} {}", m.name(), m.version(), &m.sha256[..16], m.manifest.description);
+            }
+        }
+        ModuleCommand::List { tenant: Some(t) } => {
+            tenancy::get(&db, &t).await?;
+            println!("{:<20} {:<12} {:<10} UPDATED", "MODULE", "VERSION", "STATUS");
+            for i in crate::modules::installs::list(&db, &t).await? {
+                println!("{:<20} {:<12} {:<10} {}", i.module, i.version, i.status, i.updated_at);
+            }
+        }
+        ModuleCommand::Enable { tenant, name } => {
+            let i = modules.enable(&tenant, &name, &actor).await?;
+            println!("module {} {} enabled for tenant {}", i.module, i.version, i.tenant);
+        }
+        ModuleCommand::Disable { tenant, name } => {
+            modules.disable(&tenant, &name, &actor).await?;
+            println!("module {name} disabled for tenant {tenant} (its data is kept)");
+        }
+        // Handled above, without a database.
+        ModuleCommand::Sign { .. } | ModuleCommand::Verify { .. } => {}
+        ModuleCommand::SetConfig { tenant, name, key, value, secret } => {
+            tenancy::get(&db, &tenant).await?;
+            let value = if value == "-" {
+                let mut v = String::new();
+                std::io::Read::read_to_string(&mut std::io::stdin(), &mut v)?;
+                v.trim_end_matches(['\r', '\n']).to_owned()
+            } else {
+                value
+            };
+            crate::capabilities::config::set(&db, &tenant, &name, &key, &value, secret).await?;
+            println!("{} {key} of module {name} set for tenant {tenant}", if secret { "secret" } else { "setting" });
+        }
+    }
+    db.close().await;
+    Ok(())
+}
+
+fn signature_path(component: &std::path::Path) -> PathBuf {
+    let mut name = component.as_os_str().to_owned();
+    name.push(".sig");
+    PathBuf::from(name)
+}
+
+fn sign_component(key: &std::path::Path, component: &std::path::Path, out: Option<PathBuf>) -> anyhow::Result<()> {
+    let secret = std::fs::read_to_string(key).with_context(|| format!("cannot read {}", key.display()))?;
+    let key = plaza_registry::PublisherKey::from_secret_text(&secret)?;
+    let wasm = std::fs::read(component).with_context(|| format!("cannot read {}", component.display()))?;
+    let signature = key.sign(&wasm);
+    let out = out.unwrap_or_else(|| signature_path(component));
+    std::fs::write(&out, signature.to_json()).with_context(|| format!("cannot write {}", out.display()))?;
+    println!("signed {} (sha256 {}) as {}", component.display(), signature.sha256, signature.key);
+    Ok(())
+}
+
+fn verify_component(trusted: &str, component: &std::path::Path, signature: Option<PathBuf>) -> anyhow::Result<()> {
+    let trusted = plaza_registry::TrustedKeys::parse(trusted)?;
+    if trusted.is_empty() {
+        bail!("no trusted publisher keys: pass --trusted or set PLAZA_TRUSTED_PUBLISHERS");
+    }
+    let wasm = std::fs::read(component).with_context(|| format!("cannot read {}", component.display()))?;
+    let path = signature.unwrap_or_else(|| signature_path(component));
+    let text = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    let signature = plaza_registry::PackageSignature::from_json(&text)?;
+    trusted.check(&wasm, &signature)?;
+    println!("{}: signed by trusted key {}", component.display(), signature.key);
+    Ok(())
 }
 
 fn read_password() -> anyhow::Result<String> {
@@ -232,6 +389,24 @@ fn keys(config: &Config, cmd: KeysCommand) -> anyhow::Result<()> {
             let kid = keys::generate(&keys::dir(&config.data_dir))?;
             println!("new signing key {kid}; restart the servers to sign with it (older keys keep verifying)");
         }
+        KeysCommand::Generate { out, force } => {
+            use std::io::Write;
+            use std::os::unix::fs::OpenOptionsExt;
+            let key = plaza_registry::PublisherKey::generate()?;
+            let mut options = std::fs::OpenOptions::new();
+            options.write(true).mode(0o600);
+            if force {
+                options.create(true).truncate(true)
+            } else {
+                options.create_new(true)
+            };
+            let mut file = options
+                .open(&out)
+                .with_context(|| format!("cannot create {} (use --force to replace it)", out.display()))?;
+            writeln!(file, "{}", key.secret_text())?;
+            eprintln!("secret key written to {}; keep it private", out.display());
+            println!("{}", key.public_text());
+        }
     }
     Ok(())
 }
@@ -293,6 +468,9 @@ async fn tenant(config: &Config, cmd: TenantCommand) -> anyhow::Result<()> {
                 bail!("deleting tenant {id} removes its files; run again with --yes to confirm");
             }
             let storage = Storage::from_config(config)?;
+            tenancy::get(&db, &id).await?;
+            let namespaces = crate::capabilities::sql::Namespaces::open(config, db.backend()).await?;
+            crate::modules::installs::drop_namespaces(&namespaces, &db, &id).await?;
             tenancy::delete(&db, &storage, &actor, &id).await?;
             println!("tenant {id} deleted");
         }

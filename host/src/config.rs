@@ -46,6 +46,15 @@ pub const ENV_VARS: &[&str] = &[
     "PLAZA_AUTH_RATE_PER_MINUTE",
     "PLAZA_SMTP_URL",
     "PLAZA_SMTP_FROM",
+    "PLAZA_MODULES_DIR",
+    "PLAZA_MODULE_DEADLINE_MS",
+    "PLAZA_MODULE_MEMORY_BYTES",
+    "PLAZA_MODULE_RESPONSE_BYTES",
+    "PLAZA_MODULE_SQL_STATEMENTS",
+    "PLAZA_MODULE_SQL_ROWS",
+    "PLAZA_MODULE_HTTP_REQUESTS",
+    "PLAZA_MODULE_ALLOW_PRIVATE_HOSTS",
+    "PLAZA_MODULE_CONCURRENCY",
 ];
 
 /// Who may create an account.
@@ -132,6 +141,24 @@ pub struct Config {
     pub smtp_url: String,
     /// Sender of invitation mail.
     pub smtp_from: String,
+    /// Directory of module components (`*.wasm`) loaded at start; empty: none.
+    pub modules_dir: String,
+    /// Operator cap: wall-clock time of one module call.
+    pub module_deadline_ms: u64,
+    /// Operator cap: linear memory of one module instance.
+    pub module_memory_bytes: u64,
+    /// Operator cap: size of one module response body.
+    pub module_response_bytes: u64,
+    /// Operator cap: SQL statements one module call may run.
+    pub module_sql_statements: u32,
+    /// Operator cap: rows one module call may read.
+    pub module_sql_rows: u32,
+    /// Operator cap: outbound HTTP requests of one module call.
+    pub module_http_requests: u32,
+    /// Let modules reach loopback, private and link-local addresses (development only).
+    pub module_allow_private_hosts: bool,
+    /// Module calls running at once in this process (pool slots).
+    pub module_concurrency: u32,
 }
 
 impl Default for Config {
@@ -165,6 +192,15 @@ impl Default for Config {
             auth_rate_per_minute: 30,
             smtp_url: String::new(),
             smtp_from: "Plaza <plaza@localhost>".into(),
+            modules_dir: String::new(),
+            module_deadline_ms: 5_000,
+            module_memory_bytes: 64 << 20,
+            module_response_bytes: 8 << 20,
+            module_sql_statements: 1_000,
+            module_sql_rows: 10_000,
+            module_http_requests: 10,
+            module_allow_private_hosts: false,
+            module_concurrency: 64,
         }
     }
 }
@@ -223,6 +259,15 @@ impl Config {
         if self.access_token_ttl_secs == 0 || self.refresh_token_ttl_secs == 0 || self.auth_rate_per_minute == 0 {
             return Err(ConfigError::Value("token lifetimes and auth rates must be above zero".into()));
         }
+        if self.module_deadline_ms == 0
+            || self.module_memory_bytes < (1 << 20)
+            || self.module_response_bytes == 0
+            || self.module_concurrency == 0
+        {
+            return Err(ConfigError::Value(
+                "module limits must be above zero (and module_memory_bytes at least 1 MiB)".into(),
+            ));
+        }
         if self.db_max_connections == 0 {
             return Err(ConfigError::Value("db_max_connections must be above zero".into()));
         }
@@ -264,7 +309,7 @@ impl Config {
     /// A one-line summary safe to log: secrets and URL passwords redacted.
     pub fn redacted_summary(&self) -> String {
         format!(
-            "listen={} data_dir={} database={} pool_max={} storage={} s3_endpoint={} log={} log_format={:?} cors=[{}] max_body={} max_upload={} operator_token={} shutdown_grace={}s public_url={} registration={:?} jwks={} smtp={}",
+            "listen={} data_dir={} database={} pool_max={} storage={} s3_endpoint={} log={} log_format={:?} cors=[{}] max_body={} max_upload={} operator_token={} shutdown_grace={}s public_url={} registration={:?} jwks={} smtp={} modules_dir={} module_deadline={}ms module_memory={} module_concurrency={}",
             self.listen,
             self.data_dir.display(),
             redact_url(&self.effective_database_url()),
@@ -282,6 +327,10 @@ impl Config {
             self.registration,
             if self.jwks_url.is_empty() { "-".into() } else { redact_url(&self.jwks_url) },
             if self.smtp_url.is_empty() { "-".into() } else { redact_url(&self.smtp_url) },
+            if self.modules_dir.is_empty() { "-" } else { &self.modules_dir },
+            self.module_deadline_ms,
+            self.module_memory_bytes,
+            self.module_concurrency,
         )
     }
 }

@@ -8,11 +8,13 @@
 pub mod app;
 pub mod audit;
 pub mod auth;
+pub mod capabilities;
 pub mod cli;
 pub mod config;
 pub mod db;
 pub mod http;
 pub mod metrics;
+pub mod modules;
 pub mod runtime;
 pub mod server;
 pub mod storage;

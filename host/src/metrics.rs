@@ -26,6 +26,35 @@ pub struct RouteLabels {
     pub route: String,
 }
 
+/// Labels of a module's calls.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ModuleCallLabels {
+    pub module: String,
+    pub version: String,
+    /// `ok`, `error_status` (5xx from the module), `deadline`, `memory`, `trap`, `response_too_large`, `busy`.
+    pub outcome: String,
+}
+
+/// Labels naming a module (and version).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ModuleLabels {
+    pub module: String,
+    pub version: String,
+}
+
+/// Labels of a refused capability use.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RefusalLabels {
+    pub module: String,
+    pub capability: String,
+}
+
+/// Labels naming a module.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ModuleNameLabels {
+    pub module: String,
+}
+
 /// Every metric the host exports.
 pub struct Metrics {
     registry: Registry,
@@ -34,6 +63,19 @@ pub struct Metrics {
     pub db_connections: Gauge,
     pub db_idle_connections: Gauge,
     pub db_max_connections: Gauge,
+    pub module_calls: Family<ModuleCallLabels, Counter>,
+    pub module_call_seconds: Family<ModuleNameLabels, Histogram>,
+    pub module_compiles: Family<ModuleLabels, Counter>,
+    pub module_sql_parses: Family<ModuleNameLabels, Counter>,
+    pub module_refusals: Family<RefusalLabels, Counter>,
+    pub module_log_lines: Family<LogLabels, Counter>,
+}
+
+/// Labels of module log lines.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct LogLabels {
+    pub module: String,
+    pub level: String,
 }
 
 impl Metrics {
@@ -56,7 +98,82 @@ impl Metrics {
         let db_max_connections = Gauge::default();
         db_max_connections.set(i64::from(db_max));
         registry.register("db_pool_max_connections", "Configured pool size", db_max_connections.clone());
-        Self { registry, requests, latency, db_connections, db_idle_connections, db_max_connections }
+        let module_calls = Family::<ModuleCallLabels, Counter>::default();
+        registry.register("module_calls", "Module calls, by outcome", module_calls.clone());
+        let module_call_seconds = Family::<ModuleNameLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new([0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 30.0])
+        });
+        registry.register("module_call_duration_seconds", "Time of module calls", module_call_seconds.clone());
+        let module_compiles = Family::<ModuleLabels, Counter>::default();
+        registry.register(
+            "module_compiles",
+            "Module components compiled by this process (not loaded from the cache)",
+            module_compiles.clone(),
+        );
+        let module_sql_parses = Family::<ModuleNameLabels, Counter>::default();
+        registry.register(
+            "module_sql_parses",
+            "Module SQL statements parsed and vetted (each distinct statement once)",
+            module_sql_parses.clone(),
+        );
+        let module_refusals = Family::<RefusalLabels, Counter>::default();
+        registry.register(
+            "module_capability_refusals",
+            "Capability uses refused: undeclared, or against policy",
+            module_refusals.clone(),
+        );
+        let module_log_lines = Family::<LogLabels, Counter>::default();
+        registry.register("module_log_lines", "Log lines written by modules, by level", module_log_lines.clone());
+        Self {
+            module_log_lines,
+            registry,
+            requests,
+            latency,
+            db_connections,
+            db_idle_connections,
+            db_max_connections,
+            module_calls,
+            module_call_seconds,
+            module_compiles,
+            module_sql_parses,
+            module_refusals,
+        }
+    }
+
+    /// Counts one module call by its outcome.
+    pub fn module_call(&self, module: &str, version: &str, outcome: &str, seconds: f64) {
+        self.module_calls
+            .get_or_create(&ModuleCallLabels {
+                module: module.to_owned(),
+                version: version.to_owned(),
+                outcome: outcome.to_owned(),
+            })
+            .inc();
+        self.module_call_seconds.get_or_create(&ModuleNameLabels { module: module.to_owned() }).observe(seconds);
+    }
+
+    /// Counts a compile of a module version.
+    pub fn module_compile(&self, module: &str, version: &str) {
+        self.module_compiles
+            .get_or_create(&ModuleLabels { module: module.to_owned(), version: version.to_owned() })
+            .inc();
+    }
+
+    /// Counts a parse of a module's SQL statement.
+    pub fn module_sql_parse(&self, module: &str) {
+        self.module_sql_parses.get_or_create(&ModuleNameLabels { module: module.to_owned() }).inc();
+    }
+
+    /// Counts a module's log line.
+    pub fn module_log(&self, module: &str, level: &str) {
+        self.module_log_lines.get_or_create(&LogLabels { module: module.to_owned(), level: level.to_owned() }).inc();
+    }
+
+    /// Counts a refused capability use.
+    pub fn module_refusal(&self, module: &str, capability: &str) {
+        self.module_refusals
+            .get_or_create(&RefusalLabels { module: module.to_owned(), capability: capability.to_owned() })
+            .inc();
     }
 
     /// Counts one request.

@@ -414,3 +414,41 @@ fn an_operator_account_retires_the_generated_bootstrap_token() {
     assert_eq!(reqwest::blocking_get_auth(&format!("http://{addr}/api/v1/tenants"), minted.trim()), 200);
     terminate(served);
 }
+
+#[test]
+fn publisher_keys_sign_and_verify_components() {
+    let p = Plaza::new();
+    let dir = p.dir.path();
+    let public = p.ok(&["keys", "generate", "--out", "publisher.key"]);
+    let public = public.trim();
+    assert!(public.starts_with("ed25519:"), "{public}");
+    let key_file = std::fs::metadata(dir.join("publisher.key")).unwrap();
+    assert_eq!(std::os::unix::fs::PermissionsExt::mode(&key_file.permissions()) & 0o777, 0o600);
+    let again = p.run(&["keys", "generate", "--out", "publisher.key"]);
+    assert!(!again.status.success(), "an existing key file is not overwritten");
+
+    std::fs::write(dir.join("m.wasm"), b"\0asm\x0d\0\x01\0 pretend component").unwrap();
+    let signed = p.ok(&["module", "sign", "--key", "publisher.key", "m.wasm"]);
+    assert!(signed.contains(public), "{signed}");
+    let verified = p.ok(&["module", "verify", "--trusted", public, "m.wasm"]);
+    assert!(verified.contains("signed by trusted key"), "{verified}");
+
+    // Another publisher's key is not trusted.
+    let other = p.ok(&["keys", "generate", "--out", "other.key"]);
+    let out = p.run(&["module", "verify", "--trusted", other.trim(), "m.wasm"]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("does not trust"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // A tampered component fails, with the reason.
+    std::fs::write(dir.join("m.wasm"), b"\0asm\x0d\0\x01\0 tampered component").unwrap();
+    let out = p.run(&["module", "verify", "--trusted", public, "m.wasm"]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("another component"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -7,9 +7,10 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use plaza::runtime::{CallLimits, EngineSettings, Runtime};
+use plaza::runtime::limits::Limiter;
+use plaza::runtime::{EngineSettings, Runtime};
 use wasmtime::component::{Component, InstancePre, Linker};
-use wasmtime::{Store, StoreLimits, Trap};
+use wasmtime::{Store, Trap};
 
 /// A component with three exports: `spin` never returns, `grow` grows its
 /// memory until refused, `add` adds two numbers.
@@ -29,7 +30,13 @@ const COMPONENT: &str = r#"
 "#;
 
 struct State {
-    limits: StoreLimits,
+    limits: Limiter,
+}
+
+/// The limits of one call in these tests.
+struct Limits {
+    deadline: Duration,
+    memory_bytes: usize,
 }
 
 fn wasm() -> Vec<u8> {
@@ -47,15 +54,15 @@ fn pre(rt: &Runtime, component: &Component) -> InstancePre<State> {
 }
 
 /// A fresh store for one call, with its deadline and memory cap.
-fn store(rt: &Runtime, limits: CallLimits) -> Store<State> {
-    let mut store = Store::new(rt.engine(), State { limits: limits.store_limits() });
+fn store(rt: &Runtime, limits: Limits) -> Store<State> {
+    let mut store = Store::new(rt.engine(), State { limits: Limiter::new(limits.memory_bytes) });
     store.limiter(|s| &mut s.limits);
     store.set_epoch_deadline(rt.ticks_for(limits.deadline));
     store.epoch_deadline_trap();
     store
 }
 
-const LIMITS: CallLimits = CallLimits { deadline: Duration::from_millis(200), memory_bytes: 4 << 20 };
+const LIMITS: Limits = Limits { deadline: Duration::from_millis(200), memory_bytes: 4 << 20 };
 
 #[test]
 fn a_component_is_compiled_once_then_loaded_from_disk() {

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
-use crate::util;
+use crate::{plugins, util};
 
 #[derive(Debug, clap::Args)]
 pub struct DevArgs {
@@ -32,6 +32,8 @@ const DEMO_PASSWORD: &str = "demo-password-123";
 
 pub fn run(args: &DevArgs) -> Result<ExitCode> {
     util::ensure_wasm_target()?;
+    plugins::build()?;
+    let modules_dir = plugins::modules_dir();
 
     let mut build = util::cargo();
     build.args(["build", "-p", "plaza"]);
@@ -54,7 +56,8 @@ pub fn run(args: &DevArgs) -> Result<ExitCode> {
         cmd.args(args)
             .current_dir(util::workspace_root())
             .env("PLAZA_DATA_DIR", &data_dir)
-            .env("PLAZA_OPERATOR_TOKEN", &token);
+            .env("PLAZA_OPERATOR_TOKEN", &token)
+            .env("PLAZA_MODULES_DIR", &modules_dir);
         cmd
     };
     util::run(&mut host(&["migrate"]))?;
@@ -76,6 +79,9 @@ pub fn run(args: &DevArgs) -> Result<ExitCode> {
     create_user.env("PLAZA_USER_PASSWORD", DEMO_PASSWORD);
     util::run(&mut create_user)?;
     let user_token = util::capture(&mut host(&["user", "token", "--email", DEMO_EMAIL, "--ttl-secs", "86400"]))?;
+    // The example module, for the demo tenant (again on every start: a
+    // rebuilt module gets its pending migrations and its new version).
+    util::run(&mut host(&["module", "enable", "--tenant", DEMO_TENANT, "hello"]))?;
 
     let addr = util::connect_addr(args.listen);
     if util::port_open(addr) {
@@ -94,7 +100,7 @@ pub fn run(args: &DevArgs) -> Result<ExitCode> {
         let _ = child.wait();
         return Err(err);
     }
-    print_banner(addr, &data_dir, &token, &user_token);
+    print_banner(addr, &data_dir, &modules_dir, &token, &user_token);
     finish(&mut child)
 }
 
@@ -157,7 +163,7 @@ fn finish(child: &mut Child) -> Result<ExitCode> {
     }
 }
 
-fn print_banner(addr: SocketAddr, data_dir: &Path, token: &str, user_token: &str) {
+fn print_banner(addr: SocketAddr, data_dir: &Path, modules_dir: &Path, token: &str, user_token: &str) {
     let base = format!("http://{addr}");
     let rows = [
         ("API base URL", base.clone()),
@@ -166,7 +172,9 @@ fn print_banner(addr: SocketAddr, data_dir: &Path, token: &str, user_token: &str
         ("Health", format!("{base}/health")),
         ("Metrics", format!("{base}/metrics")),
         ("Demo files", format!("{base}/t/{DEMO_TENANT}/files")),
+        ("Demo module", format!("{base}/t/{DEMO_TENANT}/hello/")),
         ("Data dir", data_dir.display().to_string()),
+        ("Modules dir", modules_dir.display().to_string()),
         ("Operator token", token.to_owned()),
         ("Demo account", format!("{DEMO_EMAIL} / {DEMO_PASSWORD} (owner of {DEMO_TENANT})")),
         ("Demo token", format!("{user_token} (24 h)")),
@@ -179,6 +187,9 @@ fn print_banner(addr: SocketAddr, data_dir: &Path, token: &str, user_token: &str
         format!("  export TOKEN={user_token}"),
         format!("  curl -H \"Authorization: Bearer $TOKEN\" {base}/api/v1/auth/me"),
         format!("  curl -H \"Authorization: Bearer $TOKEN\" {base}/t/{DEMO_TENANT}/files"),
+        format!(
+            "  curl -H \"Authorization: Bearer $TOKEN\" -H 'content-type: application/json' -d '{{\"name\":\"Ana\"}}' {base}/t/{DEMO_TENANT}/hello/greetings"
+        ),
         String::new(),
         "Ctrl-C stops the server.".to_owned(),
     ]);

@@ -6,11 +6,17 @@
 //!   (SQLite + local files, PostgreSQL, an S3-compatible server), then
 //!   format and lint checks.
 //! - `ci`: `test` with every pass, after printing tool versions.
+//! - `plugins`: build the bundled modules (plugins/) as components into
+//!   `target/modules/` (`test` and `dev` do it first).
+//! - `walkthrough`: extract the example project of docs/module-authors.md,
+//!   build it and run its tests (`test` runs it too).
 
 mod dev;
+mod plugins;
 mod services;
 mod test;
 mod util;
+mod walkthrough;
 
 use std::process::ExitCode;
 
@@ -31,6 +37,10 @@ enum Command {
     Test(test::TestArgs),
     /// What CI runs: tool versions, then `test` with every pass.
     Ci,
+    /// Build the bundled modules (plugins/) for wasm32-wasip2 into target/modules/.
+    Plugins,
+    /// Extract the example module of docs/module-authors.md, build it and run its tests.
+    Walkthrough,
 }
 
 fn main() -> ExitCode {
@@ -42,6 +52,8 @@ fn main() -> ExitCode {
         Command::Dev(args) => dev::run(&args),
         Command::Test(args) => test::run(&args),
         Command::Ci => test::ci(),
+        Command::Plugins => plugins::run(),
+        Command::Walkthrough => walkthrough::run(),
     };
     match result {
         Ok(code) => code,

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
+use crate::plugins;
 use crate::services::{chromium, postgres, s3};
 use crate::util::{self, Apt};
 
@@ -37,6 +38,7 @@ pub fn ci() -> Result<ExitCode> {
             Err(_) => println!("{tool}: not installed"),
         }
     }
+    util::lean_builds();
     run_passes(true)
 }
 
@@ -63,9 +65,12 @@ const BUCKET: &str = "plaza-test";
 
 fn run_passes(lint: bool) -> Result<ExitCode> {
     util::ensure_wasm_target()?;
+    // The host's tests load target/modules/*.wasm.
+    plugins::build()?;
 
     let mut passes = vec![
         Pass { what: "workspace tests", backend: "SQLite + local files", run: workspace_tests },
+        Pass { what: "module authors' walkthrough", backend: "SQLite + local files", run: walkthrough },
         Pass { what: "HTTP, storage and identity suites", backend: "PostgreSQL + local files", run: http_on_postgres },
         Pass { what: "storage suite", backend: "SQLite + S3-compatible server (moto)", run: storage_on_s3 },
     ];
@@ -84,6 +89,9 @@ fn run_passes(lint: bool) -> Result<ExitCode> {
         }
         let on = if pass.backend.is_empty() { String::new() } else { format!(" on {}", pass.backend) };
         println!("\n==> pass {}/{total}: {}{on}", i + 1, pass.what);
+        if let Some(free) = util::disk_free() {
+            println!("disk: {free} free");
+        }
         let started = Instant::now();
         let mut result = (pass.run)(&mut ctx);
         if result.is_ok() && util::interrupted() {
@@ -176,27 +184,47 @@ fn workspace_tests(ctx: &mut Ctx) -> Result<()> {
     run_counting(&mut cmd, &mut ctx.counts)
 }
 
-/// Pass 2: the HTTP suites (host API, files, identity, token attacks)
+/// Pass 2: the example project of docs/module-authors.md, built and tested
+/// as its reader would (right after pass 1, whose artefacts it reuses).
+fn walkthrough(ctx: &mut Ctx) -> Result<()> {
+    crate::walkthrough::check(&mut |cmd| run_counting(cmd, &mut ctx.counts))
+}
+
+/// Pass 3: the HTTP suites (host API, files, identity, token attacks)
 /// against a private PostgreSQL cluster.
 fn http_on_postgres(ctx: &mut Ctx) -> Result<()> {
     let install = postgres::ensure(&mut ctx.apt)?;
     let cluster = postgres::PgCluster::start(&install)?;
     println!("backend: {}", install.label());
     let mut cmd = cargo_test();
-    cmd.args(["-p", "plaza", "--test", "http", "--test", "storage", "--test", "auth", "--test", "tokens"])
-        .env("PLAZA_TEST_DATABASE_URL", cluster.admin_url());
+    // `--workspace` (not `-p plaza`) keeps pass 1's feature set, so the
+    // dependencies built there are reused instead of built a second time.
+    cmd.args([
+        "--workspace",
+        "--test",
+        "http",
+        "--test",
+        "storage",
+        "--test",
+        "auth",
+        "--test",
+        "tokens",
+        "--test",
+        "modules",
+    ])
+    .env("PLAZA_TEST_DATABASE_URL", cluster.admin_url());
     let result = run_counting(&mut cmd, &mut ctx.counts);
     drop(cluster);
     result
 }
 
-/// Pass 3: the storage suite against moto's S3 server.
+/// Pass 4: the storage suite against moto's S3 server.
 fn storage_on_s3(ctx: &mut Ctx) -> Result<()> {
     let moto = s3::ensure(&mut ctx.apt)?;
     let server = s3::MotoServer::start(&moto)?;
     server.create_bucket(BUCKET)?;
     let mut cmd = cargo_test();
-    cmd.args(["-p", "plaza", "--test", "storage"])
+    cmd.args(["--workspace", "--test", "storage"])
         .env("PLAZA_TEST_STORAGE_URL", format!("s3://{BUCKET}"))
         .env("PLAZA_S3_ENDPOINT", server.endpoint())
         .env("AWS_ACCESS_KEY_ID", "test")
@@ -207,10 +235,12 @@ fn storage_on_s3(ctx: &mut Ctx) -> Result<()> {
     result
 }
 
-/// Pass 4: formatting and lints, warnings denied.
+/// Pass 5: formatting and lints, warnings denied (the workspace, then the
+/// bundled modules' own workspace).
 fn fmt_and_clippy(_ctx: &mut Ctx) -> Result<()> {
     util::run(util::cargo().args(["fmt", "--all", "--", "--check"]))?;
-    util::run(util::cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))
+    util::run(util::cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
+    plugins::lint()
 }
 
 /// Test counts read from libtest's `test result:` lines.

@@ -45,6 +45,15 @@ pub fn target_dir() -> PathBuf {
 }
 
 /// `cargo` (the one that runs us, when known), in the workspace root.
+/// Set by `cargo xtask ci`: nested cargo runs build without incremental
+/// caches, which CI never reuses and which take gigabytes of its disk.
+static LEAN_BUILDS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Makes every later [`cargo`] command build without incremental caches.
+pub fn lean_builds() {
+    LEAN_BUILDS.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
 pub fn cargo() -> Command {
     let program = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(program);
@@ -58,7 +67,17 @@ pub fn cargo() -> Command {
             cmd.env_remove(key.as_ref());
         }
     }
+    if LEAN_BUILDS.load(std::sync::atomic::Ordering::Relaxed) {
+        cmd.env("CARGO_INCREMENTAL", "0");
+    }
     cmd
+}
+
+/// Free space where the build writes, for the log (CI disks can be small).
+pub fn disk_free() -> Option<String> {
+    let out = Command::new("df").args(["-h", "--output=avail"]).arg(workspace_root()).output().ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.lines().nth(1).map(|line| line.trim().to_owned())
 }
 
 /// A command line as a human would type it, for logs.

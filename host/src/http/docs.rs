@@ -45,7 +45,7 @@ const INIT_JS: &str = r#"window.addEventListener('load', function () {
 "#;
 
 /// The page's content security policy: scripts only from this origin.
-const DOCS_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+pub const DOCS_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
 img-src 'self' data:; font-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
 /// The HTML page of Swagger UI for the spec at `spec_url` (escaped for an attribute).

@@ -187,8 +187,11 @@ fn problem_for_plain_errors(resp: Response) -> Response {
     let status = resp.status();
     let is_problem =
         resp.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(PROBLEM_JSON.as_bytes()));
+    // A module's own answer is its own: its errors may have any shape.
+    let from_module = resp.data::<super::modules::ModuleRoute>().is_some();
     if (status.is_client_error() || status.is_server_error())
         && !is_problem
+        && !from_module
         && status != StatusCode::RANGE_NOT_SATISFIABLE
     {
         let op = resp.data::<OperationId>().copied();
@@ -205,6 +208,9 @@ fn problem_for_plain_errors(resp: Response) -> Response {
 fn route_label(resp: &Response, path: &str, status: StatusCode, routes: &HashMap<String, String>) -> String {
     if let Some(route) = resp.data::<OperationId>().and_then(|op| routes.get(op.0)) {
         return route.clone();
+    }
+    if let Some(route) = resp.data::<super::modules::ModuleRoute>() {
+        return route.0.clone();
     }
     if STATIC_ROUTES.contains(&path) || path.starts_with("/docs/assets/") {
         return path.to_owned();

@@ -8,6 +8,7 @@ pub mod context;
 pub mod docs;
 mod errors;
 pub mod middleware;
+pub mod modules;
 pub mod problem;
 
 use std::collections::HashMap;
@@ -85,7 +86,28 @@ pub fn router(app: Arc<App>) -> impl Endpoint<Output = Response> + 'static {
         Some(assets) => routes = routes.nest("/docs", docs::endpoint(assets, "Plaza API", "/openapi.json")),
         None => tracing::error!("Swagger UI assets not found in poem-openapi's page; /docs disabled"),
     }
-    let routes = routes.nest("/", service);
+    let mut host_segments: Vec<String> = doc["paths"]
+        .as_object()
+        .map(|paths| {
+            paths
+                .keys()
+                .filter_map(|p| p.strip_prefix("/t/{tenant}/"))
+                .filter_map(|rest| rest.split('/').next())
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default();
+    host_segments.extend(crate::modules::manifest::RESERVED_NAMES.iter().map(|s| (*s).to_owned()));
+    host_segments.sort();
+    host_segments.dedup();
+    let routes = routes.nest(
+        "/",
+        modules::ModulesOrApi {
+            api: poem::IntoEndpoint::into_endpoint(service),
+            host_segments,
+            host_spec: Arc::new(doc.clone()),
+        },
+    );
 
     let origins = app.config.cors_origin_list();
     let inner = routes.with(CatchPanic::new().with_handler(middleware::panic_to_problem)).data(app);

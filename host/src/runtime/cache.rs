@@ -54,19 +54,24 @@ impl ComponentCache {
     /// The component of `wasm`: from memory, else from disk, else compiled
     /// (and written to disk). CPU-heavy on a miss: call it off async threads.
     pub fn load(&self, wasm: &[u8]) -> Result<(String, Component), RuntimeError> {
+        self.load_reporting(wasm).map(|(sha, c, _)| (sha, c))
+    }
+
+    /// As [`Self::load`], also telling whether this load compiled.
+    pub fn load_reporting(&self, wasm: &[u8]) -> Result<(String, Component, bool), RuntimeError> {
         let sha = hex::encode(Sha256::digest(wasm));
         if let Some(c) = self.loaded.read().ok().and_then(|m| m.get(&sha).cloned()) {
-            return Ok((sha, c));
+            return Ok((sha, c, false));
         }
         let path = self.dir.join(format!("{sha}-{}.cwasm", self.compat));
-        let component = match self.load_artefact(&path) {
-            Some(c) => c,
-            None => self.compile(wasm, &path)?,
+        let (component, compiled) = match self.load_artefact(&path) {
+            Some(c) => (c, false),
+            None => (self.compile(wasm, &path)?, true),
         };
         if let Ok(mut m) = self.loaded.write() {
             m.insert(sha.clone(), component.clone());
         }
-        Ok((sha, component))
+        Ok((sha, component, compiled))
     }
 
     fn load_artefact(&self, path: &Path) -> Option<Component> {

@@ -5,9 +5,13 @@
 //! - [`engine`]: the engine's configuration (pooling allocator, epochs).
 //! - [`ticker`]: the single thread that advances epochs.
 //! - [`cache`]: compiled artefacts, in memory and on disk.
-//! - [`limits`]: the per-call store limits.
+//! - [`limits`]: the per-call limits and the memory limiter.
+//! - [`bindings`]: the host side of the WIT contract, generated.
+//! - [`call`]: one call, from a fresh store to a classified outcome.
 
+pub mod bindings;
 pub mod cache;
+pub mod call;
 pub mod engine;
 pub mod limits;
 pub mod ticker;
@@ -16,6 +20,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 pub use cache::ComponentCache;
+pub use call::{CallError, Invocation, Output};
 pub use engine::EngineSettings;
 pub use limits::CallLimits;
 pub use ticker::EpochTicker;
@@ -37,6 +42,8 @@ pub struct Runtime {
     cache: ComponentCache,
     ticker: EpochTicker,
     settings: EngineSettings,
+    /// One permit per pool slot: calls wait for a slot instead of failing.
+    slots: tokio::sync::Semaphore,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -51,7 +58,8 @@ impl Runtime {
         let engine = engine::build(&settings)?;
         let cache = ComponentCache::open(&engine, cache_dir)?;
         let ticker = EpochTicker::start(engine.clone(), settings.epoch_tick);
-        Ok(Arc::new(Self { engine, cache, ticker, settings }))
+        let slots = tokio::sync::Semaphore::new(settings.max_concurrent_calls.max(1) as usize);
+        Ok(Arc::new(Self { engine, cache, ticker, settings, slots }))
     }
 
     pub fn engine(&self) -> &wasmtime::Engine {
@@ -60,6 +68,10 @@ impl Runtime {
 
     pub fn cache(&self) -> &ComponentCache {
         &self.cache
+    }
+
+    pub(crate) fn slots(&self) -> &tokio::sync::Semaphore {
+        &self.slots
     }
 
     pub fn settings(&self) -> &EngineSettings {

@@ -178,6 +178,49 @@ pub fn bytes(len: usize, seed: u64) -> Vec<u8> {
         .collect()
 }
 
+/// The directory `cargo xtask plugins` builds the bundled modules into.
+pub fn modules_dir() -> std::path::PathBuf {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/modules");
+    assert!(
+        dir.join("hello.wasm").exists() && dir.join("hostile.wasm").exists(),
+        "the test modules are not built: run `cargo xtask plugins` (cargo xtask test does)"
+    );
+    dir
+}
+
+impl TestServer {
+    /// Creates an API key of `tenant` with `roles`, returning its secret.
+    pub async fn api_key(&self, tenant: &str, roles: &[&str]) -> String {
+        let resp = self
+            .req(Method::POST, &format!("/t/{tenant}/api-keys"))
+            .json(&serde_json::json!({ "name": format!("test {}", roles.join(" ")), "roles": roles }))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(resp.status(), 201, "create API key");
+        let body: Value = resp.json().await.expect("JSON");
+        body["secret"].as_str().expect("secret").to_owned()
+    }
+
+    /// Creates a tenant and enables `modules` for it.
+    pub async fn tenant_with(&self, tenant: &str, modules: &[&str]) {
+        self.create_tenant(tenant).await;
+        for m in modules {
+            self.app.modules.enable(tenant, m, &plaza::audit::Actor::new("test")).await.expect("enable module");
+        }
+    }
+
+    /// The value of one sample of `/metrics` (0 when absent).
+    pub async fn metric(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
+        let text = self.anon(Method::GET, "/metrics").send().await.expect("metrics").text().await.expect("text");
+        text.lines()
+            .filter(|l| l.starts_with(name) && l[name.len()..].starts_with(['{', ' ']))
+            .filter(|l| labels.iter().all(|(k, v)| l.contains(&format!("{k}=\"{v}\""))))
+            .filter_map(|l| l.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()))
+            .sum()
+    }
+}
+
 pub fn sha256_hex(data: &[u8]) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(data))

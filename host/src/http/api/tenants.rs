@@ -12,7 +12,7 @@ use super::Tag;
 use crate::app::App;
 use crate::audit::{self, AuditEntry};
 use crate::http::auth::Auth;
-use crate::http::problem::ApiResult;
+use crate::http::problem::{ApiError, ApiResult};
 use crate::tenancy::{self, Tenant, TenantStatus};
 
 pub struct TenantsApi;
@@ -117,6 +117,10 @@ impl TenantsApi {
     #[oai(path = "/:tenant", method = "delete", operation_id = "deleteTenant")]
     async fn delete(&self, Data(app): Data<&Arc<App>>, auth: Auth, tenant: Path<String>) -> ApiResult<Deleted> {
         let actor = auth.require_operator()?.actor();
+        tenancy::get(&app.db, &tenant).await?;
+        crate::modules::installs::drop_namespaces(&app.modules.services().sql, &app.db, &tenant)
+            .await
+            .map_err(|e| ApiError::internal(&e))?;
         tenancy::delete(&app.db, &app.storage, &actor, &tenant).await?;
         Ok(Deleted::Deleted)
     }

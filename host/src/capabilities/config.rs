@@ -1,0 +1,108 @@
+//! The `config` capability: the settings and secrets a tenant gave a module.
+//!
+//! Settings are JSON values; secrets are strings the host never logs (the
+//! CLI and API show them redacted). A module reads only its own, for the
+//! calling tenant.
+
+use super::{CallState, CapError};
+use crate::db::{Db, DbError};
+use crate::runtime::bindings::Capability;
+use crate::runtime::bindings::plaza::module::config::Host;
+
+/// Longest setting or secret name.
+const MAX_KEY_BYTES: usize = 128;
+/// Largest value.
+const MAX_VALUE_BYTES: usize = 64 * 1024;
+
+/// Why a setting could not be stored.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("invalid setting name {0:?}: use 1 to 128 letters, digits, `.`, `_` or `-`")]
+    Name(String),
+    #[error("the value of a setting must be JSON: {0}")]
+    NotJson(String),
+    #[error("a value may be {MAX_VALUE_BYTES} bytes")]
+    TooLarge,
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+fn valid_name(key: &str) -> bool {
+    !key.is_empty()
+        && key.len() <= MAX_KEY_BYTES
+        && key.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+/// Stores a setting (`secret = false`, `value` is JSON text) or a secret.
+pub async fn set(db: &Db, tenant: &str, module: &str, key: &str, value: &str, secret: bool) -> Result<(), ConfigError> {
+    if !valid_name(key) {
+        return Err(ConfigError::Name(key.to_owned()));
+    }
+    if value.len() > MAX_VALUE_BYTES {
+        return Err(ConfigError::TooLarge);
+    }
+    if !secret && let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(value) {
+        return Err(ConfigError::NotJson(e.to_string()));
+    }
+    sqlx::query(
+        "INSERT INTO module_config (tenant_id, module, key, value, is_secret, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (tenant_id, module, key) \
+         DO UPDATE SET value = excluded.value, is_secret = excluded.is_secret, updated_at = excluded.updated_at",
+    )
+    .bind(tenant)
+    .bind(module)
+    .bind(key)
+    .bind(value)
+    .bind(secret)
+    .bind(crate::db::now())
+    .execute(db.pool())
+    .await
+    .map_err(DbError::from)?;
+    Ok(())
+}
+
+/// The names of a module's settings for a tenant, each with its value, or
+/// `None` for secrets (never shown).
+pub async fn list(db: &Db, tenant: &str, module: &str) -> Result<Vec<(String, Option<String>)>, DbError> {
+    let rows: Vec<(String, String, i64)> = sqlx::query_as(
+        "SELECT key, value, CAST(CASE WHEN is_secret THEN 1 ELSE 0 END AS BIGINT) FROM module_config \
+         WHERE tenant_id = $1 AND module = $2 ORDER BY key",
+    )
+    .bind(tenant)
+    .bind(module)
+    .fetch_all(db.pool())
+    .await?;
+    Ok(rows.into_iter().map(|(k, v, secret)| (k, (secret == 0).then_some(v))).collect())
+}
+
+async fn read(state: &mut CallState, key: &str, secret: bool) -> Result<Option<String>, CapError> {
+    let scope = state.scope_for(Capability::Config)?;
+    if !valid_name(key) {
+        return Err(CapError::invalid(format!("invalid setting name {key:?}")));
+    }
+    let row: Option<(String,)> = sqlx::query_as(
+        "SELECT value FROM module_config WHERE tenant_id = $1 AND module = $2 AND key = $3 \
+         AND CAST(CASE WHEN is_secret THEN 1 ELSE 0 END AS BIGINT) = $4",
+    )
+    .bind(&scope.tenant)
+    .bind(scope.module())
+    .bind(key)
+    .bind(i64::from(secret))
+    .fetch_optional(state.services().db.pool())
+    .await
+    .map_err(|e| {
+        tracing::error!(error = %e, "config capability failed");
+        CapError::unavailable("settings are not available; try again")
+    })?;
+    Ok(row.map(|(v,)| v))
+}
+
+impl Host for CallState {
+    async fn get(&mut self, key: String) -> Result<Option<String>, CapError> {
+        read(self, &key, false).await
+    }
+
+    async fn secret(&mut self, key: String) -> Result<Option<String>, CapError> {
+        read(self, &key, true).await
+    }
+}

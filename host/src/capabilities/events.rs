@@ -1,0 +1,139 @@
+//! The `events` capability: domain events, published with the module's data.
+//!
+//! Inside a module transaction an event is written to the namespace's own
+//! outbox (`_plaza_outbox`) in that transaction, so the event exists if and
+//! only if the data does; once the transaction commits it is moved to the
+//! host's `event_outbox`, where delivery (jobs and events) reads it. An event
+//! published outside a transaction is kept until the call ends and written
+//! only if the call succeeded.
+
+use std::sync::Arc;
+
+use sqlx::AssertSqlSafe;
+
+use super::{CallState, CapError, Scope, Services};
+use crate::db::DbError;
+use crate::runtime::bindings::Capability;
+use crate::runtime::bindings::plaza::module::events::Host;
+
+/// Events one call may publish.
+const MAX_EVENTS_PER_CALL: usize = 100;
+/// Size of one payload (JSON text).
+const MAX_PAYLOAD_BYTES: usize = 64 * 1024;
+
+/// An event published by a call, not yet in the host's outbox.
+#[derive(Debug, Clone)]
+pub struct PendingEvent {
+    pub id: String,
+    pub event_type: String,
+    pub payload: String,
+    pub request_id: Option<String>,
+    pub published_at: String,
+}
+
+/// Events published outside a transaction, kept until the call ends.
+pub type Pending = Vec<PendingEvent>;
+
+/// Event types: `blog.post-published`, `hello.greeted`: dotted lower-case words.
+fn valid_type(t: &str) -> bool {
+    (3..=128).contains(&t.len())
+        && t.as_bytes()[0].is_ascii_lowercase()
+        && t.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'-' | b'_'))
+        && t.contains('.')
+}
+
+impl Host for CallState {
+    async fn publish(&mut self, event_type: String, payload: String) -> Result<String, CapError> {
+        let scope = self.scope_for(Capability::Events)?;
+        if !valid_type(&event_type) {
+            return Err(CapError::invalid(format!(
+                "event type {event_type:?}: use dotted lower-case words such as \"{}.created\"",
+                scope.module()
+            )));
+        }
+        if payload.len() > MAX_PAYLOAD_BYTES {
+            return Err(CapError::limit(format!("an event payload may be {MAX_PAYLOAD_BYTES} bytes")));
+        }
+        if serde_json::from_str::<serde::de::IgnoredAny>(&payload).is_err() {
+            return Err(CapError::invalid("the payload must be JSON text"));
+        }
+        if self.events.len() + self.sql_tx_event_count() >= MAX_EVENTS_PER_CALL {
+            return Err(CapError::limit(format!("a call may publish {MAX_EVENTS_PER_CALL} events")));
+        }
+        let event = PendingEvent {
+            id: uuid::Uuid::now_v7().to_string(),
+            event_type,
+            payload,
+            request_id: Some(scope.request_id.clone()),
+            published_at: crate::db::now(),
+        };
+        let id = event.id.clone();
+        if self.sql.in_transaction() {
+            self.sql.write_outbox(event).await?;
+        } else {
+            self.events.push(event);
+        }
+        Ok(id)
+    }
+}
+
+impl CallState {
+    fn sql_tx_event_count(&self) -> usize {
+        self.sql.tx_event_count()
+    }
+}
+
+/// Writes events to the host's outbox in one transaction.
+pub async fn write_committed(services: &Services, scope: &Scope, events: Vec<PendingEvent>) -> Result<(), DbError> {
+    let mut tx = services.db.pool().begin().await?;
+    for e in &events {
+        sqlx::query(
+            "INSERT INTO event_outbox (id, tenant_id, module, event_type, payload, request_id, published_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(&e.id)
+        .bind(&scope.tenant)
+        .bind(scope.module())
+        .bind(&e.event_type)
+        .bind(&e.payload)
+        .bind(e.request_id.clone())
+        .bind(&e.published_at)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Moves events of a committed module transaction from the namespace's
+/// outbox to the host's. A failure leaves them in the namespace's outbox,
+/// where the next relay of that namespace finds them.
+pub async fn relay(services: &Arc<Services>, scope: &Scope, events: Vec<PendingEvent>) {
+    let ids: Vec<String> = events.iter().map(|e| e.id.clone()).collect();
+    if let Err(e) = write_committed(services, scope, events).await {
+        tracing::error!(tenant = %scope.tenant, module = %scope.module(), error = %e, "events stay in the module outbox");
+        return;
+    }
+    let ns = &services.sql;
+    let result: Result<(), sqlx::Error> = async {
+        if let Ok(Some(pool)) = ns.sqlite(&scope.tenant, scope.module()) {
+            for id in &ids {
+                sqlx::query("DELETE FROM _plaza_outbox WHERE id = $1").bind(id).execute(&pool).await?;
+            }
+        } else if let Some(pool) = ns.pg() {
+            let names = ns.pg_names(&scope.tenant, scope.module());
+            let mut conn = pool.acquire().await?;
+            for id in &ids {
+                sqlx::query(AssertSqlSafe(format!("DELETE FROM {}._plaza_outbox WHERE id = $1", names.schema)))
+                    .bind(id)
+                    .execute(&mut *conn)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+    .await;
+    if let Err(e) = result {
+        tracing::warn!(error = %e, "relayed events not removed from the module outbox (delivery dedupes by id)");
+    }
+}

@@ -1,0 +1,305 @@
+//! The `sql` capability: a module's own SQL namespace for the calling tenant.
+//!
+//! - [`namespace`]: where the namespace lives (a SQLite file, or a
+//!   PostgreSQL schema with its own role), creation and migrations.
+//! - [`vet`]: every statement is parsed and vetted before it runs; what runs
+//!   is the vetted AST printed back, never the module's text.
+//! - [`values`]: binding parameters and decoding rows, per engine.
+//!
+//! Statements outside a transaction commit on their own; `begin`/`commit`/
+//! `rollback` group them, and a transaction left open when the call ends is
+//! rolled back. Each call has budgets for statements and rows read.
+
+pub mod namespace;
+pub mod values;
+pub mod vet;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+pub use namespace::{NamespaceError, Namespaces};
+use values::Outcome;
+use vet::{Dialect, VetError, Vetted};
+
+use super::events::PendingEvent;
+use super::{CallState, CapError, Scope, Services};
+use crate::runtime::bindings::Capability;
+use crate::runtime::bindings::plaza::module::sql::{Host, Rows, Value};
+
+/// Distinct statements of one module version kept vetted.
+const STATEMENT_CACHE_SIZE: usize = 1024;
+/// Parameters one statement may take.
+const MAX_PARAMS: usize = 1000;
+
+/// The vetted statements of one module version, by text: parsed once.
+pub struct StatementCache(quick_cache::sync::Cache<(Dialect, String), Arc<Vetted>>);
+
+impl std::fmt::Debug for StatementCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StatementCache").field("len", &self.0.len()).finish()
+    }
+}
+
+impl Default for StatementCache {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl StatementCache {
+    pub fn new() -> Self {
+        Self(quick_cache::sync::Cache::new(STATEMENT_CACHE_SIZE))
+    }
+
+    /// The vetted form of `text`, parsing it only the first time (`parsed`
+    /// is called on each parse, for the metrics). Refusals are not cached.
+    pub fn get(&self, dialect: Dialect, text: &str, parsed: impl FnOnce()) -> Result<Arc<Vetted>, VetError> {
+        let key = (dialect, text.to_owned());
+        if let Some(v) = self.0.get(&key) {
+            return Ok(v);
+        }
+        parsed();
+        let vetted = Arc::new(vet::vet_one(dialect, text)?);
+        self.0.insert(key, Arc::clone(&vetted));
+        Ok(vetted)
+    }
+}
+
+/// An open module transaction.
+enum Tx {
+    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+}
+
+/// The SQL state of one call.
+#[derive(Default)]
+pub struct Session {
+    tx: Option<Tx>,
+    /// Events written to the namespace's outbox in the open transaction.
+    tx_events: Vec<PendingEvent>,
+}
+
+impl Session {
+    pub fn in_transaction(&self) -> bool {
+        self.tx.is_some()
+    }
+
+    pub fn tx_event_count(&self) -> usize {
+        self.tx_events.len()
+    }
+
+    /// Rolls back a transaction left open; true if there was one.
+    pub async fn rollback_open(&mut self) -> bool {
+        self.tx_events.clear();
+        match self.tx.take() {
+            Some(Tx::Sqlite(tx)) => {
+                let _ = tx.rollback().await;
+                true
+            }
+            Some(Tx::Postgres(tx)) => {
+                let _ = tx.rollback().await;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Writes an event to the namespace's outbox inside the open transaction.
+    pub(crate) async fn write_outbox(&mut self, event: PendingEvent) -> Result<(), CapError> {
+        const INSERT: &str = "INSERT INTO _plaza_outbox (id, event_type, payload, request_id, published_at) \
+                              VALUES ($1, $2, $3, $4, $5)";
+        // The same insert on either engine's transaction.
+        macro_rules! insert {
+            ($tx:expr) => {
+                sqlx::query(INSERT)
+                    .bind(&event.id)
+                    .bind(&event.event_type)
+                    .bind(&event.payload)
+                    .bind(&event.request_id)
+                    .bind(&event.published_at)
+                    .execute(&mut **$tx)
+                    .await
+                    .map_err(values::db_error)?
+            };
+        }
+        match &mut self.tx {
+            Some(Tx::Sqlite(tx)) => {
+                insert!(tx);
+            }
+            Some(Tx::Postgres(tx)) => {
+                insert!(tx);
+            }
+            None => return Err(CapError::invalid("no transaction is open")),
+        }
+        self.tx_events.push(event);
+        Ok(())
+    }
+}
+
+impl CallState {
+    /// Counts a statement against the call's budget.
+    fn spend_statement(&mut self) -> Result<(), CapError> {
+        if self.usage.sql_statements >= self.limits().sql_statements {
+            return Err(CapError::limit(format!(
+                "a call may run {} SQL statements; this one ran them all",
+                self.limits().sql_statements
+            )));
+        }
+        self.usage.sql_statements += 1;
+        Ok(())
+    }
+
+    fn vetted(&self, scope: &Scope, text: &str) -> Result<Arc<Vetted>, CapError> {
+        let services = self.services();
+        scope
+            .grant
+            .statements
+            .get(services.sql.dialect(), text, || services.metrics.module_sql_parse(scope.module()))
+            .map_err(|e| match e {
+                VetError::Refused(why) => {
+                    services.metrics.module_refusal(scope.module(), "sql");
+                    tracing::warn!(tenant = %scope.tenant, module = %scope.module(), reason = %why, "SQL refused");
+                    CapError::refused(why)
+                }
+                other => CapError::invalid(other.to_string()),
+            })
+    }
+
+    /// Vets and runs one statement in the call's namespace.
+    async fn run(&mut self, text: &str, params: &[Value], want_rows: bool) -> Result<Outcome, CapError> {
+        let scope = self.scope_for(Capability::Sql)?;
+        self.spend_statement()?;
+        if params.len() > MAX_PARAMS {
+            return Err(CapError::invalid(format!("a statement takes at most {MAX_PARAMS} parameters")));
+        }
+        let vetted = self.vetted(&scope, text)?;
+        let max_rows = self.limits().sql_rows.saturating_sub(self.usage.sql_rows);
+        let deadline = self.deadline();
+        let services = Arc::clone(self.services());
+        let outcome = match &mut self.sql.tx {
+            Some(Tx::Sqlite(tx)) => values::run_sqlite(tx, &vetted.sql, params, want_rows, max_rows).await?,
+            Some(Tx::Postgres(tx)) => values::run_postgres(tx, &vetted.sql, params, want_rows, max_rows).await?,
+            None => autocommit(&services, &scope, &vetted, params, want_rows, max_rows, deadline).await?,
+        };
+        self.usage.sql_rows += u32::try_from(outcome.rows.len()).unwrap_or(u32::MAX);
+        Ok(outcome)
+    }
+
+    async fn begin_tx(&mut self) -> Result<(), CapError> {
+        let scope = self.scope_for(Capability::Sql)?;
+        if self.sql.tx.is_some() {
+            return Err(CapError::invalid("a transaction is already open; commit or roll it back first"));
+        }
+        self.spend_statement()?;
+        let deadline = self.deadline();
+        let services = Arc::clone(self.services());
+        let ns = &services.sql;
+        let tx = if let Some(pool) = ns.sqlite(&scope.tenant, scope.module()).map_err(unavailable)? {
+            let mut tx = pool.begin().await.map_err(values::db_error)?;
+            namespace::watch_deadline(&mut tx, deadline).await.map_err(values::db_error)?;
+            Tx::Sqlite(tx)
+        } else if let Some(pool) = ns.pg() {
+            let names = ns.pg_names(&scope.tenant, scope.module());
+            let mut tx = pool.begin().await.map_err(values::db_error)?;
+            namespace::enter(&mut tx, &names, deadline.saturating_duration_since(Instant::now()))
+                .await
+                .map_err(values::db_error)?;
+            Tx::Postgres(tx)
+        } else {
+            return Err(CapError::unavailable("no SQL namespace"));
+        };
+        self.sql.tx = Some(tx);
+        Ok(())
+    }
+
+    async fn commit_tx(&mut self) -> Result<(), CapError> {
+        let scope = self.scope_for(Capability::Sql)?;
+        let result = match self.sql.tx.take() {
+            Some(Tx::Sqlite(tx)) => tx.commit().await,
+            Some(Tx::Postgres(tx)) => tx.commit().await,
+            None => return Err(CapError::invalid("no transaction is open")),
+        };
+        let events = std::mem::take(&mut self.sql.tx_events);
+        result.map_err(values::db_error)?;
+        if !events.is_empty() {
+            let services = Arc::clone(self.services());
+            super::events::relay(&services, &scope, events).await;
+        }
+        Ok(())
+    }
+}
+
+fn unavailable(e: NamespaceError) -> CapError {
+    tracing::error!(error = %e, "module namespace unavailable");
+    CapError::unavailable("the module's database is not available")
+}
+
+/// One statement in its own transaction.
+async fn autocommit(
+    services: &Services,
+    scope: &Scope,
+    vetted: &Vetted,
+    params: &[Value],
+    want_rows: bool,
+    max_rows: u32,
+    deadline: Instant,
+) -> Result<Outcome, CapError> {
+    let ns = &services.sql;
+    if let Some(pool) = ns.sqlite(&scope.tenant, scope.module()).map_err(unavailable)? {
+        let mut conn = pool.acquire().await.map_err(values::db_error)?;
+        namespace::watch_deadline(&mut conn, deadline).await.map_err(values::db_error)?;
+        return values::run_sqlite(&mut conn, &vetted.sql, params, want_rows, max_rows).await;
+    }
+    let Some(pool) = ns.pg() else { return Err(CapError::unavailable("no SQL namespace")) };
+    let names = ns.pg_names(&scope.tenant, scope.module());
+    let mut tx = pool.begin().await.map_err(values::db_error)?;
+    namespace::enter(&mut tx, &names, deadline.saturating_duration_since(Instant::now()))
+        .await
+        .map_err(values::db_error)?;
+    let out = values::run_postgres(&mut tx, &vetted.sql, params, want_rows, max_rows).await?;
+    tx.commit().await.map_err(values::db_error)?;
+    Ok(out)
+}
+
+impl Host for CallState {
+    async fn query(&mut self, statement: String, params: Vec<Value>) -> Result<Rows, CapError> {
+        let out = self.run(&statement, &params, true).await?;
+        Ok(Rows { columns: out.columns, rows: out.rows })
+    }
+
+    async fn execute(&mut self, statement: String, params: Vec<Value>) -> Result<u64, CapError> {
+        Ok(self.run(&statement, &params, false).await?.changed)
+    }
+
+    async fn batch(&mut self, statements: String) -> Result<(), CapError> {
+        let scope = self.scope_for(Capability::Sql)?;
+        let dialect = self.services().sql.dialect();
+        let parts = vet::vet_all(dialect, &statements).map_err(|e| match e {
+            VetError::Refused(why) => {
+                self.services().metrics.module_refusal(scope.module(), "sql");
+                CapError::refused(why)
+            }
+            other => CapError::invalid(other.to_string()),
+        })?;
+        for part in parts {
+            self.run(&part.sql, &[], false).await?;
+        }
+        Ok(())
+    }
+
+    async fn begin(&mut self) -> Result<(), CapError> {
+        self.begin_tx().await
+    }
+
+    async fn commit(&mut self) -> Result<(), CapError> {
+        self.commit_tx().await
+    }
+
+    async fn rollback(&mut self) -> Result<(), CapError> {
+        self.scope_for(Capability::Sql)?;
+        if !self.sql.rollback_open().await {
+            return Err(CapError::invalid("no transaction is open"));
+        }
+        Ok(())
+    }
+}

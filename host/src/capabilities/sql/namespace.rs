@@ -1,0 +1,335 @@
+//! SQL namespaces: one per (tenant, module), created when a module is
+//! enabled for a tenant.
+//!
+//! - SQLite (the host's database is SQLite): one database file per pair,
+//!   with ATTACH made impossible on every connection (`SQLITE_LIMIT_ATTACHED`
+//!   = 0), so no statement can reach another file even past the vetter.
+//! - PostgreSQL: one schema per pair, owned by a NOLOGIN role of its own.
+//!   Module statements run in a transaction with `SET LOCAL ROLE` to that
+//!   role and `search_path` to that schema only, so the database itself
+//!   refuses other schemas, the host's tables and server-side functions.
+//!
+//! Each namespace holds two host tables: `_plaza_migrations` (the module's
+//! applied migrations) and `_plaza_outbox` (events published in a module
+//! transaction, written in that same transaction).
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Executor, PgConnection, SqliteConnection};
+
+use super::vet::{self, Dialect};
+use crate::config::Config;
+use crate::db::Backend;
+use crate::runtime::bindings::Migration;
+
+/// Why a namespace could not be created, migrated or dropped.
+#[derive(Debug, thiserror::Error)]
+pub enum NamespaceError {
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("migration {version} ({name}) failed: {detail}")]
+    Migration { version: u32, name: String, detail: String },
+    #[error("migration {0} changed after it was applied; add a new migration instead")]
+    Changed(u32),
+    #[error("cannot create {path}: {source}")]
+    Io { path: String, source: std::io::Error },
+}
+
+/// The host tables of every namespace (portable SQL).
+const HOST_TABLES: &str = "\
+CREATE TABLE IF NOT EXISTS _plaza_migrations (\
+ version INTEGER PRIMARY KEY, name TEXT NOT NULL, checksum TEXT NOT NULL, applied_at TEXT NOT NULL);\
+CREATE TABLE IF NOT EXISTS _plaza_outbox (\
+ id TEXT PRIMARY KEY, event_type TEXT NOT NULL, payload TEXT NOT NULL, request_id TEXT, published_at TEXT NOT NULL);";
+
+/// Connections a module of a tenant may hold at once on SQLite.
+const SQLITE_POOL_SIZE: u32 = 4;
+
+/// The PostgreSQL schema and role of one pair, as quoted identifiers.
+#[derive(Debug, Clone)]
+pub struct PgNames {
+    pub schema: String,
+    pub role: String,
+}
+
+enum Store {
+    Sqlite { dir: PathBuf, pools: Mutex<HashMap<(String, String), SqlitePool>> },
+    Postgres { pool: PgPool, database: String },
+}
+
+/// Runs the migrations not yet recorded, recording each (a macro: the same
+/// code over a SQLite and a PostgreSQL connection).
+macro_rules! apply_migrations {
+    ($conn:expr, $dialect:expr, $ordered:expr) => {{
+        let conn = $conn;
+        let dialect: Dialect = $dialect;
+        let ordered: &[&Migration] = $ordered;
+        let done: Vec<(i64, String)> =
+            sqlx::query_as("SELECT CAST(version AS BIGINT), checksum FROM _plaza_migrations")
+                .fetch_all(&mut *conn)
+                .await?;
+        let done: HashMap<i64, String> = done.into_iter().collect();
+        let mut applied = Vec::new();
+        for m in ordered {
+            let text = match (dialect, &m.postgres_sql) {
+                (Dialect::Postgres, Some(pg)) => pg.as_str(),
+                _ => m.sql.as_str(),
+            };
+            let checksum = hex::encode(Sha256::digest(text.as_bytes()));
+            if let Some(known) = done.get(&i64::from(m.version)) {
+                if *known != checksum {
+                    return Err(NamespaceError::Changed(m.version));
+                }
+                continue;
+            }
+            let failed =
+                |detail: String| NamespaceError::Migration { version: m.version, name: m.name.clone(), detail };
+            let statements = vet::vet_all(dialect, text).map_err(|e| failed(e.to_string()))?;
+            for s in statements {
+                conn.execute(AssertSqlSafe(s.sql)).await.map_err(|e| failed(e.to_string()))?;
+            }
+            sqlx::query("INSERT INTO _plaza_migrations (version, name, checksum, applied_at) VALUES ($1, $2, $3, $4)")
+                .bind(i64::from(m.version))
+                .bind(m.name.clone())
+                .bind(checksum)
+                .bind(crate::db::now())
+                .execute(&mut *conn)
+                .await?;
+            applied.push(m.version);
+        }
+        applied
+    }};
+}
+
+/// Every module namespace of this host, on the host's database engine.
+pub struct Namespaces {
+    store: Store,
+}
+
+impl std::fmt::Debug for Namespaces {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Namespaces").field("dialect", &self.dialect()).finish()
+    }
+}
+
+impl Namespaces {
+    /// Opens the namespaces next to the host's database: a directory of
+    /// SQLite files, or a pool on the same PostgreSQL database.
+    pub async fn open(config: &Config, backend: Backend) -> Result<Self, NamespaceError> {
+        let store = match backend {
+            Backend::Sqlite => {
+                let dir = crate::config::absolute(&config.data_dir.join("modules"));
+                std::fs::create_dir_all(&dir)
+                    .map_err(|source| NamespaceError::Io { path: dir.display().to_string(), source })?;
+                Store::Sqlite { dir, pools: Mutex::new(HashMap::new()) }
+            }
+            Backend::Postgres => {
+                let options = PgConnectOptions::from_str(&config.effective_database_url())?.disable_statement_logging();
+                let pool = PgPoolOptions::new()
+                    .max_connections(config.db_max_connections)
+                    .min_connections(0)
+                    .acquire_timeout(Duration::from_secs(5))
+                    .idle_timeout(Some(Duration::from_secs(300)))
+                    .connect_with(options)
+                    .await?;
+                let database: String = sqlx::query_scalar("SELECT current_database()").fetch_one(&pool).await?;
+                Store::Postgres { pool, database }
+            }
+        };
+        Ok(Self { store })
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        match self.store {
+            Store::Sqlite { .. } => Dialect::Sqlite,
+            Store::Postgres { .. } => Dialect::Postgres,
+        }
+    }
+
+    /// The pool of a pair's SQLite file (opened on first use, then kept).
+    pub fn sqlite(&self, tenant: &str, module: &str) -> Result<Option<SqlitePool>, NamespaceError> {
+        let Store::Sqlite { dir, pools } = &self.store else { return Ok(None) };
+        let key = (tenant.to_owned(), module.to_owned());
+        let mut pools = pools.lock().map_err(|_| NamespaceError::Db(sqlx::Error::PoolClosed))?;
+        if let Some(pool) = pools.get(&key) {
+            return Ok(Some(pool.clone()));
+        }
+        let tenant_dir = dir.join(tenant);
+        std::fs::create_dir_all(&tenant_dir)
+            .map_err(|source| NamespaceError::Io { path: tenant_dir.display().to_string(), source })?;
+        let options = SqliteConnectOptions::new()
+            .filename(tenant_dir.join(format!("{module}.db")))
+            .create_if_missing(true)
+            .foreign_keys(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(5))
+            .pragma("trusted_schema", "OFF")
+            .disable_statement_logging();
+        let pool = SqlitePoolOptions::new()
+            .max_connections(SQLITE_POOL_SIZE)
+            .min_connections(0)
+            .acquire_timeout(Duration::from_secs(5))
+            .idle_timeout(Some(Duration::from_secs(60)))
+            .after_connect(|conn, _meta| Box::pin(async move { forbid_attach(conn).await }))
+            .connect_lazy_with(options);
+        pools.insert(key, pool.clone());
+        Ok(Some(pool))
+    }
+
+    /// The PostgreSQL pool, when the namespaces are schemas.
+    pub fn pg(&self) -> Option<&PgPool> {
+        match &self.store {
+            Store::Postgres { pool, .. } => Some(pool),
+            Store::Sqlite { .. } => None,
+        }
+    }
+
+    /// The schema and role of a pair: readable prefixes, and a hash of
+    /// (database, tenant, module) so that names never collide and fit
+    /// PostgreSQL's 63-byte identifiers.
+    pub fn pg_names(&self, tenant: &str, module: &str) -> PgNames {
+        let database = match &self.store {
+            Store::Postgres { database, .. } => database.as_str(),
+            Store::Sqlite { .. } => "",
+        };
+        let hash = hex::encode(Sha256::digest(format!("{database}\0{tenant}\0{module}")));
+        let clean = |s: &str, n: usize| s.chars().take(n).map(|c| if c == '-' { '_' } else { c }).collect::<String>();
+        let base = format!("{}_{}_{}", clean(tenant, 20), clean(module, 16), &hash[..10]);
+        PgNames { schema: format!("\"m_{base}\""), role: format!("\"plaza_m_{base}\"") }
+    }
+
+    /// Creates the namespace of a pair (idempotent).
+    pub async fn create(&self, tenant: &str, module: &str) -> Result<(), NamespaceError> {
+        if let Some(pool) = self.sqlite(tenant, module)? {
+            let mut conn = pool.acquire().await?;
+            conn.execute(HOST_TABLES).await?;
+            return Ok(());
+        }
+        let Some(pool) = self.pg() else { return Ok(()) };
+        let names = self.pg_names(tenant, module);
+        let mut conn = pool.acquire().await?;
+        if let Err(e) = conn.execute(AssertSqlSafe(format!("CREATE ROLE {} NOLOGIN", names.role))).await {
+            // Created already (or concurrently): fine, it is ours by name.
+            let exists =
+                matches!(&e, sqlx::Error::Database(d) if matches!(d.code().as_deref(), Some("42710" | "23505")));
+            if !exists {
+                return Err(e.into());
+            }
+        }
+        let mut tx = conn.begin().await?;
+        let role = &names.role;
+        let schema = &names.schema;
+        tx.execute(AssertSqlSafe(format!(
+            "GRANT {role} TO CURRENT_USER; \
+             CREATE SCHEMA IF NOT EXISTS {schema} AUTHORIZATION {role}; \
+             REVOKE ALL ON SCHEMA {schema} FROM PUBLIC; \
+             SET LOCAL search_path TO {schema}; {HOST_TABLES} \
+             GRANT SELECT, INSERT ON _plaza_migrations TO {role}; \
+             GRANT SELECT, INSERT, DELETE ON _plaza_outbox TO {role};"
+        )))
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Applies the pending `migrations` of a pair in ONE transaction: all of
+    /// them, or none (the namespace is left as it was). Every statement is
+    /// vetted like any other module statement. Returns the versions applied.
+    pub async fn migrate(
+        &self,
+        tenant: &str,
+        module: &str,
+        migrations: &[Migration],
+    ) -> Result<Vec<u32>, NamespaceError> {
+        let dialect = self.dialect();
+        let mut ordered: Vec<&Migration> = migrations.iter().collect();
+        ordered.sort_by_key(|m| m.version);
+        let deadline = Instant::now() + Duration::from_secs(120);
+        if let Some(pool) = self.sqlite(tenant, module)? {
+            let mut tx = pool.begin().await?;
+            watch_deadline(&mut tx, deadline).await?;
+            let applied = apply_migrations!(&mut *tx, dialect, &ordered);
+            tx.commit().await?;
+            return Ok(applied);
+        }
+        let Some(pool) = self.pg() else { return Ok(Vec::new()) };
+        let names = self.pg_names(tenant, module);
+        let mut tx = pool.begin().await?;
+        enter(&mut tx, &names, Duration::from_secs(120)).await?;
+        let applied = apply_migrations!(&mut *tx, dialect, &ordered);
+        tx.commit().await?;
+        Ok(applied)
+    }
+
+    /// Drops a pair's namespace and everything in it.
+    pub async fn drop_namespace(&self, tenant: &str, module: &str) -> Result<(), NamespaceError> {
+        match &self.store {
+            Store::Sqlite { dir, pools } => {
+                let pool = pools.lock().ok().and_then(|mut p| p.remove(&(tenant.to_owned(), module.to_owned())));
+                if let Some(pool) = pool {
+                    pool.close().await;
+                }
+                for suffix in ["db", "db-wal", "db-shm"] {
+                    let path = dir.join(tenant).join(format!("{module}.{suffix}"));
+                    match std::fs::remove_file(&path) {
+                        Ok(()) => {}
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                        Err(source) => return Err(NamespaceError::Io { path: path.display().to_string(), source }),
+                    }
+                }
+                Ok(())
+            }
+            Store::Postgres { pool, .. } => {
+                let names = self.pg_names(tenant, module);
+                let mut conn = pool.acquire().await?;
+                conn.execute(AssertSqlSafe(format!(
+                    "DROP SCHEMA IF EXISTS {} CASCADE; DROP ROLE IF EXISTS {}",
+                    names.schema, names.role
+                )))
+                .await?;
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Makes ATTACH impossible on a connection: `SQLITE_LIMIT_ATTACHED` = 0.
+async fn forbid_attach(conn: &mut SqliteConnection) -> Result<(), sqlx::Error> {
+    let mut handle = conn.lock_handle().await?;
+    let db = handle.as_raw_handle();
+    // SAFETY: `db` is the live handle of this connection, locked for us by
+    // `lock_handle` so no other thread uses it meanwhile; `sqlite3_limit`
+    // only reads and sets an integer limit on it.
+    #[allow(unsafe_code)]
+    unsafe {
+        libsqlite3_sys::sqlite3_limit(db.as_ptr(), libsqlite3_sys::SQLITE_LIMIT_ATTACHED, 0);
+    }
+    Ok(())
+}
+
+/// Interrupts any statement on this SQLite connection still running at `deadline`.
+pub(crate) async fn watch_deadline(conn: &mut SqliteConnection, deadline: Instant) -> Result<(), sqlx::Error> {
+    conn.lock_handle().await?.set_progress_handler(10_000, move || Instant::now() < deadline);
+    Ok(())
+}
+
+/// Enters a pair's namespace for the rest of the transaction: its role, its
+/// schema only, and a statement timeout.
+pub async fn enter(conn: &mut PgConnection, names: &PgNames, timeout: Duration) -> Result<(), sqlx::Error> {
+    let ms = timeout.as_millis().clamp(1, 3_600_000);
+    conn.execute(AssertSqlSafe(format!(
+        "SET LOCAL ROLE {}; SET LOCAL search_path TO {}; SET LOCAL statement_timeout = {ms}; \
+         SET LOCAL standard_conforming_strings = on",
+        names.role, names.schema
+    )))
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,242 @@
+//! Modules this host can run, and which tenant runs which.
+//!
+//! - [`Modules::load_wasm`]: compile (once per wasm, cached on disk), read
+//!   the manifest in a sandbox with no capabilities, check it, build the
+//!   route table and the `InstancePre`. Nothing of this repeats per call.
+//! - [`installs`]: enabling a module for a tenant creates its namespace and
+//!   runs its migrations; the install row says which version runs.
+//! - [`Modules::call`]: one request into one module for one tenant.
+//!
+//! Until the registry lands, modules come from `PLAZA_MODULES_DIR`.
+
+pub mod installs;
+pub mod manifest;
+pub mod openapi;
+pub mod routes;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, RwLock};
+use std::time::Instant;
+
+use wasmtime::component::Linker;
+
+use crate::capabilities::{self, CallState, Grant, Scope, Services};
+use crate::config::Config;
+use crate::db::Db;
+use crate::metrics::Metrics;
+use crate::runtime::bindings::{Manifest, ModulePre, Request, Response};
+use crate::runtime::limits::CallLimits;
+use crate::runtime::{CallError, EngineSettings, Invocation, Output, Runtime, RuntimeError};
+use crate::storage::Storage;
+pub use installs::Install;
+use routes::RouteTable;
+
+/// Why a module could not be loaded, enabled or called.
+#[derive(Debug, thiserror::Error)]
+pub enum ModuleError {
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
+    #[error("cannot read {path}: {source}")]
+    Io { path: String, source: std::io::Error },
+    #[error("the component does not fit the plaza:module world: {0}")]
+    Link(String),
+    #[error("reading the manifest failed: {0}")]
+    Manifest(String),
+    #[error(transparent)]
+    Invalid(#[from] manifest::ManifestError),
+    #[error(transparent)]
+    Routes(#[from] routes::RouteError),
+    #[error("module {0:?} is not available on this host")]
+    Unknown(String),
+    #[error("module {module:?} is not enabled for tenant {tenant:?}")]
+    NotEnabled { tenant: String, module: String },
+    #[error(transparent)]
+    Tenancy(#[from] crate::tenancy::TenancyError),
+    #[error(transparent)]
+    Namespace(#[from] capabilities::sql::NamespaceError),
+    #[error(transparent)]
+    Db(#[from] crate::db::DbError),
+    #[error("cannot start the module runtime: {0}")]
+    Start(String),
+}
+
+impl From<sqlx::Error> for ModuleError {
+    fn from(e: sqlx::Error) -> Self {
+        ModuleError::Db(e.into())
+    }
+}
+
+/// One module version, ready to call.
+pub struct LoadedModule {
+    pub manifest: Manifest,
+    pub sha256: String,
+    pub routes: RouteTable,
+    pub grant: Arc<Grant>,
+    pre: ModulePre<CallState>,
+}
+
+impl LoadedModule {
+    pub fn name(&self) -> &str {
+        &self.manifest.name
+    }
+
+    pub fn version(&self) -> &str {
+        &self.manifest.version
+    }
+}
+
+/// The modules of this host process.
+pub struct Modules {
+    runtime: Arc<Runtime>,
+    services: Arc<Services>,
+    linker: Linker<CallState>,
+    caps: CallLimits,
+    catalogue: RwLock<HashMap<String, Arc<LoadedModule>>>,
+}
+
+impl Modules {
+    /// Builds the runtime and the capabilities' shared state, then loads
+    /// the modules of `PLAZA_MODULES_DIR`, if set.
+    pub async fn start(
+        config: &Config,
+        db: &Db,
+        storage: &Storage,
+        metrics: &Arc<Metrics>,
+    ) -> Result<Arc<Self>, ModuleError> {
+        let caps = CallLimits::caps(config);
+        let settings = EngineSettings {
+            max_concurrent_calls: config.module_concurrency,
+            max_memory_bytes: caps.memory_bytes,
+            ..EngineSettings::default()
+        };
+        let cache_dir = crate::config::absolute(&config.data_dir.join("cache").join("components"));
+        let runtime = tokio::task::spawn_blocking(move || Runtime::new(settings, cache_dir))
+            .await
+            .map_err(|e| ModuleError::Start(e.to_string()))??;
+        let services = Arc::new(Services {
+            db: db.clone(),
+            storage: storage.clone(),
+            sql: capabilities::sql::Namespaces::open(config, db.backend()).await?,
+            http: capabilities::http::Outbound::new(config.module_allow_private_hosts)
+                .map_err(|e| ModuleError::Start(e.to_string()))?,
+            keys: capabilities::crypto::KeyCache::default(),
+            metrics: Arc::clone(metrics),
+        });
+        let mut linker = Linker::new(runtime.engine());
+        capabilities::link(&mut linker).map_err(|e| ModuleError::Start(format!("{e:#}")))?;
+        let modules = Arc::new(Self { runtime, services, linker, caps, catalogue: RwLock::new(HashMap::new()) });
+        if !config.modules_dir.is_empty() {
+            modules.load_dir(Path::new(&config.modules_dir)).await?;
+        }
+        Ok(modules)
+    }
+
+    pub fn services(&self) -> &Arc<Services> {
+        &self.services
+    }
+
+    pub fn runtime(&self) -> &Arc<Runtime> {
+        &self.runtime
+    }
+
+    /// Loads every `*.wasm` of `dir`, in name order.
+    pub async fn load_dir(&self, dir: &Path) -> Result<Vec<Arc<LoadedModule>>, ModuleError> {
+        let io = |source| ModuleError::Io { path: dir.display().to_string(), source };
+        let mut paths: Vec<_> = std::fs::read_dir(dir)
+            .map_err(io)?
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "wasm"))
+            .collect();
+        paths.sort();
+        let mut loaded = Vec::new();
+        for path in paths {
+            let wasm = tokio::fs::read(&path)
+                .await
+                .map_err(|source| ModuleError::Io { path: path.display().to_string(), source })?;
+            let module = self.load_wasm(wasm).await?;
+            tracing::info!(module = module.name(), version = module.version(), sha256 = %module.sha256, path = %path.display(), "module loaded");
+            loaded.push(module);
+        }
+        Ok(loaded)
+    }
+
+    /// Compiles (or loads from the cache) a component, reads and checks its
+    /// manifest, and adds it to the catalogue under its name.
+    pub async fn load_wasm(&self, wasm: Vec<u8>) -> Result<Arc<LoadedModule>, ModuleError> {
+        let runtime = Arc::clone(&self.runtime);
+        let (sha256, component, compiled) = tokio::task::spawn_blocking(move || runtime.cache().load_reporting(&wasm))
+            .await
+            .map_err(|e| ModuleError::Start(e.to_string()))??;
+        let pre = self.linker.instantiate_pre(&component).map_err(|e| ModuleError::Link(format!("{e:#}")))?;
+        let pre = ModulePre::new(pre).map_err(|e| ModuleError::Link(format!("{e:#}")))?;
+        let sandbox = CallState::new(Arc::clone(&self.services), None, CallLimits::sandbox(&self.caps));
+        let manifest = match self.runtime.invoke(&pre, sandbox, Invocation::Manifest).await {
+            Ok(Output::Manifest(m)) => *m,
+            Ok(_) => return Err(ModuleError::Manifest("unexpected output".into())),
+            Err(e) => return Err(ModuleError::Manifest(e.to_string())),
+        };
+        manifest::validate(&manifest)?;
+        if compiled {
+            self.services.metrics.module_compile(&manifest.name, &manifest.version);
+        }
+        let routes = RouteTable::build(&manifest.routes)?;
+        let grant = Arc::new(Grant::new(
+            manifest.name.clone(),
+            manifest.version.clone(),
+            manifest.capabilities.clone(),
+            manifest.allowed_hosts.clone(),
+            CallLimits::capped(&manifest.limits, &self.caps),
+        ));
+        let module = Arc::new(LoadedModule { manifest, sha256, routes, grant, pre });
+        if let Ok(mut c) = self.catalogue.write() {
+            c.insert(module.name().to_owned(), Arc::clone(&module));
+        }
+        Ok(module)
+    }
+
+    /// The loaded module of that name.
+    pub fn get(&self, name: &str) -> Option<Arc<LoadedModule>> {
+        self.catalogue.read().ok().and_then(|c| c.get(name).cloned())
+    }
+
+    /// Every loaded module, by name.
+    pub fn list(&self) -> Vec<Arc<LoadedModule>> {
+        let mut all: Vec<_> = self.catalogue.read().map(|c| c.values().cloned().collect()).unwrap_or_default();
+        all.sort_by(|a, b| a.name().cmp(b.name()));
+        all
+    }
+
+    /// Serves one request with `module` for `tenant`, counting the outcome.
+    pub async fn call(
+        &self,
+        module: &LoadedModule,
+        tenant: &str,
+        request_id: &str,
+        request: Request,
+    ) -> Result<Response, CallError> {
+        let scope = Arc::new(Scope {
+            tenant: tenant.to_owned(),
+            grant: Arc::clone(&module.grant),
+            request_id: request_id.to_owned(),
+        });
+        let state = CallState::new(Arc::clone(&self.services), Some(scope), module.grant.limits);
+        let started = Instant::now();
+        let result = self.runtime.invoke(&module.pre, state, Invocation::Handle(request)).await;
+        let outcome = match &result {
+            Ok(Output::Response(r)) if r.status >= 500 => "error_status",
+            Ok(_) => "ok",
+            Err(e) => e.outcome(),
+        };
+        self.services.metrics.module_call(module.name(), module.version(), outcome, started.elapsed().as_secs_f64());
+        match result {
+            Ok(Output::Response(r)) => Ok(r),
+            Ok(_) => Err(CallError::Trap("the module answered a request with something else".into())),
+            Err(e) => {
+                tracing::warn!(tenant, module = module.name(), version = module.version(), error = %e, "module call failed");
+                Err(e)
+            }
+        }
+    }
+}

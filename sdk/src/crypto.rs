@@ -1,0 +1,50 @@
+//! Hashes, MACs and Ed25519 signatures (capability `crypto`). Signing uses
+//! the tenant's key for this module, which the host keeps: the module never
+//! sees the private half.
+
+use crate::Result;
+use crate::bindings::plaza::module::crypto as wit;
+
+/// SHA-256 of `data`.
+pub fn sha256(data: &[u8]) -> Vec<u8> {
+    wit::sha256(data)
+}
+
+/// HMAC-SHA-256 of `data` under `key`.
+pub fn hmac_sha256(key: &[u8], data: &[u8]) -> Vec<u8> {
+    wit::hmac_sha256(key, data)
+}
+
+/// An Ed25519 signature of `data` with the tenant's key for this module.
+pub fn sign(data: &[u8]) -> Result<Vec<u8>> {
+    Ok(wit::sign(data)?)
+}
+
+/// The public half of that key (32 bytes).
+pub fn public_key() -> Result<Vec<u8>> {
+    Ok(wit::public_key()?)
+}
+
+/// Whether `signature` is a valid Ed25519 signature of `data` by `public_key`.
+pub fn verify(data: &[u8], signature: &[u8], public_key: &[u8]) -> bool {
+    wit::verify(data, signature, public_key)
+}
+
+/// Lower-case hex, the usual way to show a digest.
+pub fn to_hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for &b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn hex_is_lower_case() {
+        assert_eq!(super::to_hex(&[0x00, 0xab, 0x0f, 0xff]), "00ab0fff");
+    }
+}
