@@ -46,24 +46,65 @@ pub enum Command {
     /// Manage the keys that sign host-issued tokens.
     #[command(subcommand)]
     Keys(KeysCommand),
-    /// Modules: those in PLAZA_MODULES_DIR, and which tenant runs which.
+    /// Modules: the registry, and which tenant runs which.
     #[command(subcommand)]
     Module(ModuleCommand),
 }
 
 #[derive(Subcommand, Debug)]
 pub enum ModuleCommand {
-    /// List the modules this host can run (from PLAZA_MODULES_DIR), or a tenant's installs.
+    /// List the registry's modules (with PLAZA_MODULES_DIR's bundled ones), or a tenant's installs.
     List {
         /// Show this tenant's installs instead.
         #[arg(long)]
         tenant: Option<String>,
     },
-    /// Enable a module for a tenant: create its namespace, run its migrations.
+    /// Publish a module version to the registry (signature from COMPONENT.sig unless given).
+    Publish {
+        /// The component (.wasm).
+        component: PathBuf,
+        /// The signature file (default: COMPONENT.sig, when it exists).
+        #[arg(long, value_name = "FILE", conflicts_with = "key")]
+        signature: Option<PathBuf>,
+        /// Sign with this publisher secret key file instead of reading a signature.
+        #[arg(long, value_name = "FILE")]
+        key: Option<PathBuf>,
+        /// Succeed when this name and version are published already (a warning
+        /// is printed when the bytes differ: versions are never overwritten).
+        #[arg(long)]
+        skip_existing: bool,
+    },
+    /// Yank a published version (no new installs), or restore it with --undo.
+    Yank {
+        name: String,
+        #[arg(value_name = "VERSION")]
+        release: String,
+        #[arg(long)]
+        undo: bool,
+    },
+    /// Enable a module for a tenant, with its dependencies: namespaces, migrations, install.
     Enable {
         #[arg(long)]
         tenant: String,
         /// Module name.
+        name: String,
+        /// Version range, e.g. `^1.2` (default: the newest version).
+        #[arg(long, value_name = "RANGE")]
+        range: Option<String>,
+    },
+    /// Upgrade a tenant's module (pending migrations in one transaction; nothing changes if one fails).
+    Upgrade {
+        #[arg(long)]
+        tenant: String,
+        name: String,
+        /// Version range (default: the newest version).
+        #[arg(long, value_name = "RANGE")]
+        range: Option<String>,
+    },
+    /// Go back to the version before the last upgrade (when its migrations allow it).
+    Rollback {
+        #[arg(long)]
+        tenant: String,
         name: String,
     },
     /// Disable a module for a tenant (its data is kept).
@@ -71,6 +112,15 @@ pub enum ModuleCommand {
         #[arg(long)]
         tenant: String,
         name: String,
+    },
+    /// Delete a module's data for a tenant for good: SQL namespace, blobs, KV, settings.
+    Purge {
+        #[arg(long)]
+        tenant: String,
+        name: String,
+        /// Required: confirms that the data is to be deleted.
+        #[arg(long)]
+        yes: bool,
     },
     /// Sign a module component with a publisher key (writes COMPONENT.sig, JSON).
     Sign {
@@ -169,6 +219,9 @@ pub enum TenantCommand {
         /// Succeed without change when the tenant already exists.
         #[arg(long)]
         if_not_exists: bool,
+        /// The database for its module namespaces: `main` or a name from PLAZA_DATABASES.
+        #[arg(long, default_value = "main")]
+        database: String,
     },
     /// List tenants.
     List {
@@ -245,28 +298,91 @@ async fn module(config: &Config, cmd: ModuleCommand) -> anyhow::Result<()> {
     let actor = Actor::cli();
     match cmd {
         ModuleCommand::List { tenant: None } => {
-            if config.modules_dir.is_empty() {
-                println!("no PLAZA_MODULES_DIR set: no modules loaded");
-            }
-            println!("{:<20} {:<12} {:<16} DESCRIPTION", "NAME", "VERSION", "SHA256");
-            for m in modules.list() {
-                println!("{:<20} {:<12} {:<16} {}", m.name(), m.version(), &m.sha256[..16], m.manifest.description);
+            println!("{:<20} {:<12} {:<40} DESCRIPTION", "NAME", "LATEST", "VERSIONS");
+            for m in crate::modules::registry::list(&db).await? {
+                let latest = m.latest.as_deref().unwrap_or("(yanked)");
+                println!("{:<20} {:<12} {:<40} {}", m.name, latest, m.versions.join(", "), m.description);
             }
         }
         ModuleCommand::List { tenant: Some(t) } => {
             tenancy::get(&db, &t).await?;
-            println!("{:<20} {:<12} {:<10} UPDATED", "MODULE", "VERSION", "STATUS");
+            println!("{:<20} {:<12} {:<10} {:<12} UPDATED", "MODULE", "VERSION", "STATUS", "PREVIOUS");
             for i in crate::modules::installs::list(&db, &t).await? {
-                println!("{:<20} {:<12} {:<10} {}", i.module, i.version, i.status, i.updated_at);
+                let previous = i.previous_version.as_deref().unwrap_or("-");
+                println!("{:<20} {:<12} {:<10} {:<12} {}", i.module, i.version, i.status, previous, i.updated_at);
             }
         }
-        ModuleCommand::Enable { tenant, name } => {
-            let i = modules.enable(&tenant, &name, &actor).await?;
+        ModuleCommand::Publish { component, signature, key, skip_existing } => {
+            let wasm = std::fs::read(&component).with_context(|| format!("cannot read {}", component.display()))?;
+            let signature = match (key, signature) {
+                (Some(key), _) => {
+                    let secret =
+                        std::fs::read_to_string(&key).with_context(|| format!("cannot read {}", key.display()))?;
+                    Some(plaza_registry::PublisherKey::from_secret_text(&secret)?.sign(&wasm))
+                }
+                (None, Some(path)) => Some(read_signature(&path)?),
+                (None, None) => {
+                    let path = signature_path(&component);
+                    if path.exists() { Some(read_signature(&path)?) } else { None }
+                }
+            };
+            let v = match modules.publish(wasm, signature, &actor).await {
+                Err(crate::modules::ModuleError::VersionExists { name, version, same }) if skip_existing => {
+                    if same {
+                        println!("{name} {version} is published already");
+                    } else {
+                        eprintln!(
+                            "warning: {name} {version} is published with other bytes; bump the version to publish this build"
+                        );
+                    }
+                    db.close().await;
+                    return Ok(());
+                }
+                other => other?,
+            };
+            println!(
+                "published {} {} (sha256 {}, signed by {})",
+                v.name,
+                v.version,
+                v.sha256,
+                v.publisher.as_deref().unwrap_or("nobody: development switch")
+            );
+        }
+        ModuleCommand::Yank { name, release, undo } => {
+            let v = crate::modules::registry::set_yanked(&db, &actor, &name, &release, !undo).await?;
+            println!("{} {} {}", v.name, v.version, if v.yanked { "yanked" } else { "installable again" });
+        }
+        ModuleCommand::Enable { tenant, name, range } => {
+            let change = modules.enable(&tenant, &name, range.as_deref(), &actor).await?;
+            for i in &change.also_enabled {
+                println!("dependency {} {} enabled for tenant {}", i.module, i.version, i.tenant);
+            }
+            let i = &change.install;
             println!("module {} {} enabled for tenant {}", i.module, i.version, i.tenant);
+        }
+        ModuleCommand::Upgrade { tenant, name, range } => {
+            let change = modules.upgrade(&tenant, &name, range.as_deref(), &actor).await?;
+            let i = &change.install;
+            let applied = change.migrations_applied.get(&name).map(Vec::len).unwrap_or(0);
+            println!(
+                "module {} upgraded to {} for tenant {} ({applied} migration(s) applied)",
+                i.module, i.version, i.tenant
+            );
+        }
+        ModuleCommand::Rollback { tenant, name } => {
+            let change = modules.rollback(&tenant, &name, &actor).await?;
+            println!("module {} rolled back to {} for tenant {}", name, change.install.version, tenant);
         }
         ModuleCommand::Disable { tenant, name } => {
             modules.disable(&tenant, &name, &actor).await?;
             println!("module {name} disabled for tenant {tenant} (its data is kept)");
+        }
+        ModuleCommand::Purge { tenant, name, yes } => {
+            if !yes {
+                anyhow::bail!("purging deletes {name}'s data for tenant {tenant} for good: add --yes to confirm");
+            }
+            modules.purge(&tenant, &name, &actor).await?;
+            println!("module {name} purged for tenant {tenant}: its data is gone");
         }
         // Handled above, without a database.
         ModuleCommand::Sign { .. } | ModuleCommand::Verify { .. } => {}
@@ -279,12 +395,17 @@ async fn module(config: &Config, cmd: ModuleCommand) -> anyhow::Result<()> {
             } else {
                 value
             };
-            crate::capabilities::config::set(&db, &tenant, &name, &key, &value, secret).await?;
+            crate::capabilities::config::set_audited(&db, &actor, &tenant, &name, &key, &value, secret).await?;
             println!("{} {key} of module {name} set for tenant {tenant}", if secret { "secret" } else { "setting" });
         }
     }
     db.close().await;
     Ok(())
+}
+
+fn read_signature(path: &std::path::Path) -> anyhow::Result<plaza_registry::PackageSignature> {
+    let text = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(plaza_registry::PackageSignature::from_json(&text)?)
 }
 
 fn signature_path(component: &std::path::Path) -> PathBuf {
@@ -421,9 +542,13 @@ async fn tenant(config: &Config, cmd: TenantCommand) -> anyhow::Result<()> {
     db.migrate().await.context("migration failed")?;
     let actor = Actor::cli();
     match cmd {
-        TenantCommand::Create { id, name, if_not_exists } => {
+        TenantCommand::Create { id, name, if_not_exists, database } => {
             let name = name.unwrap_or_else(|| id.clone());
-            match tenancy::create(&db, &actor, &id, &name).await {
+            let known = config.database_list()?.iter().any(|(n, _)| *n == database);
+            if database != "main" && !known {
+                bail!("--database {database}: not in PLAZA_DATABASES");
+            }
+            match tenancy::create_placed(&db, &actor, &id, &name, &database).await {
                 Ok(t) => println!("created tenant {} ({})", t.id, t.name),
                 Err(TenancyError::AlreadyExists(_)) if if_not_exists => println!("tenant {id} already exists"),
                 Err(e) => return Err(e.into()),
@@ -498,6 +623,13 @@ pub fn error_chain(err: &anyhow::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        // clap checks every subcommand's arguments here (a clash with the
+        // propagated --version flag would otherwise panic at run time).
+        <Cli as clap::CommandFactory>::command().debug_assert();
+    }
 
     #[test]
     fn error_chains_say_each_cause_once() {

@@ -55,6 +55,9 @@ pub const ENV_VARS: &[&str] = &[
     "PLAZA_MODULE_HTTP_REQUESTS",
     "PLAZA_MODULE_ALLOW_PRIVATE_HOSTS",
     "PLAZA_MODULE_CONCURRENCY",
+    "PLAZA_TRUSTED_PUBLISHERS",
+    "PLAZA_ALLOW_UNSIGNED_MODULES",
+    "PLAZA_DATABASES",
 ];
 
 /// Who may create an account.
@@ -159,6 +162,12 @@ pub struct Config {
     pub module_allow_private_hosts: bool,
     /// Module calls running at once in this process (pool slots).
     pub module_concurrency: u32,
+    /// Publisher keys (`ed25519:…`, comma-separated) whose packages the registry accepts.
+    pub trusted_publishers: String,
+    /// Development switch: accept unsigned packages, and packages signed by untrusted keys.
+    pub allow_unsigned_modules: bool,
+    /// More PostgreSQL databases tenants can be placed on: `name=postgres://…`, comma-separated.
+    pub databases: String,
 }
 
 impl Default for Config {
@@ -201,6 +210,9 @@ impl Default for Config {
             module_http_requests: 10,
             module_allow_private_hosts: false,
             module_concurrency: 64,
+            trusted_publishers: String::new(),
+            allow_unsigned_modules: false,
+            databases: String::new(),
         }
     }
 }
@@ -245,6 +257,13 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
+        self.database_list()?;
+        if !self.databases.trim().is_empty() && !self.effective_database_url().starts_with("postgres") {
+            return Err(ConfigError::Value("databases: placing tenants on other databases needs PostgreSQL".into()));
+        }
+        if let Err(e) = plaza_registry::TrustedKeys::parse(&self.trusted_publishers) {
+            return Err(ConfigError::Value(format!("trusted_publishers: {e}")));
+        }
         if self.max_upload_bytes == 0 || self.max_body_bytes == 0 {
             return Err(ConfigError::Value("body and upload limits must be above zero".into()));
         }
@@ -309,7 +328,7 @@ impl Config {
     /// A one-line summary safe to log: secrets and URL passwords redacted.
     pub fn redacted_summary(&self) -> String {
         format!(
-            "listen={} data_dir={} database={} pool_max={} storage={} s3_endpoint={} log={} log_format={:?} cors=[{}] max_body={} max_upload={} operator_token={} shutdown_grace={}s public_url={} registration={:?} jwks={} smtp={} modules_dir={} module_deadline={}ms module_memory={} module_concurrency={}",
+            "listen={} data_dir={} database={} pool_max={} storage={} s3_endpoint={} log={} log_format={:?} cors=[{}] max_body={} max_upload={} operator_token={} shutdown_grace={}s public_url={} registration={:?} jwks={} smtp={} modules_dir={} module_deadline={}ms module_memory={} module_concurrency={} trusted_publishers={} allow_unsigned_modules={} databases=[{}]",
             self.listen,
             self.data_dir.display(),
             redact_url(&self.effective_database_url()),
@@ -331,7 +350,37 @@ impl Config {
             self.module_deadline_ms,
             self.module_memory_bytes,
             self.module_concurrency,
+            self.trusted_publishers.split(',').filter(|k| !k.trim().is_empty()).count(),
+            self.allow_unsigned_modules,
+            self.database_list()
+                .map(|list| list.iter().map(|(n, u)| format!("{n}={}", redact_url(u))).collect::<Vec<_>>().join(","))
+                .unwrap_or_else(|e| e.to_string()),
         )
+    }
+
+    /// `PLAZA_DATABASES` as `(name, url)` pairs.
+    pub fn database_list(&self) -> Result<Vec<(String, String)>, ConfigError> {
+        let mut out: Vec<(String, String)> = Vec::new();
+        for item in self.databases.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            let (name, url) = item.split_once('=').ok_or_else(|| {
+                ConfigError::Value(format!("databases: expected name=postgres://…, got {:?}", redact_url(item)))
+            })?;
+            let name = name.trim();
+            let ok_name = !name.is_empty()
+                && name.len() <= 32
+                && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                && name != "main";
+            if !ok_name || out.iter().any(|(n, _)| n == name) {
+                return Err(ConfigError::Value(format!(
+                    "databases: {name:?} must be a unique name of lower-case letters, digits and hyphens (not `main`)"
+                )));
+            }
+            if !url.trim().starts_with("postgres://") && !url.trim().starts_with("postgresql://") {
+                return Err(ConfigError::Value(format!("databases: {name} must be a postgres:// URL")));
+            }
+            out.push((name.to_owned(), url.trim().to_owned()));
+        }
+        Ok(out)
     }
 }
 

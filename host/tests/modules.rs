@@ -353,7 +353,7 @@ async fn every_sql_escape_is_refused() {
     let s = hostile_server().await;
     s.tenant_with("acme", &["hostile"]).await;
     let ns = &s.app.modules.services().sql;
-    let acme_schema = ns.pg_names("acme", "hostile").schema;
+    let acme_schema = ns.pg_names("acme", "hostile").await.unwrap().schema;
     let (status, _) = sql_error(&s, "acme", "INSERT INTO notes (id, body) VALUES (1, 'acme private')", false).await;
     assert_eq!(status, 200);
     let escapes = [
@@ -417,8 +417,8 @@ async fn the_database_refuses_escapes_the_vetter_would_miss() {
         assert!(err.to_string().contains("too many attached databases"), "{err}");
     } else {
         let pool = ns.pg().unwrap();
-        let acme = ns.pg_names("acme", "hostile");
-        let evil = ns.pg_names("evil", "hostile");
+        let acme = ns.pg_names("acme", "hostile").await.unwrap();
+        let evil = ns.pg_names("evil", "hostile").await.unwrap();
         for escape in [
             format!("SELECT * FROM {}.notes", acme.schema),
             "SELECT * FROM public.tenants".to_owned(),
@@ -481,7 +481,7 @@ async fn disabled_modules_stop_answering_and_keep_their_data() {
     let actor = plaza::audit::Actor::new("test");
     s.app.modules.disable("acme", "hello", &actor).await.unwrap();
     assert_problem(with_key(&s, Method::GET, "/t/acme/hello/greetings", &key).send().await.unwrap(), 404).await;
-    s.app.modules.enable("acme", "hello", &actor).await.unwrap();
+    s.app.modules.enable("acme", "hello", None, &actor).await.unwrap();
     let list: Value =
         with_key(&s, Method::GET, "/t/acme/hello/greetings", &key).send().await.unwrap().json().await.unwrap();
     assert_eq!(list["items"].as_array().unwrap().len(), 1, "data kept across disable and enable");
@@ -548,7 +548,15 @@ async fn a_tenants_openapi_document_has_the_routes_of_its_modules() {
     let post = &acme["paths"]["/t/acme/hello/greetings"]["post"];
     assert_eq!(post["tags"], json!(["hello"]));
     assert!(post["operationId"].as_str().unwrap().starts_with("hello_"), "{post}");
-    assert!(post["requestBody"]["content"]["application/json"]["schema"]["properties"]["name"].is_object(), "{post}");
+    let body_ref = post["requestBody"]["content"]["application/json"]["schema"]["$ref"].as_str().unwrap();
+    let name = body_ref.strip_prefix("#/components/schemas/").unwrap();
+    assert!(name.starts_with("hello."), "request types are components of the module: {name}");
+    assert!(acme["components"]["schemas"][name]["properties"]["name"].is_object(), "{post}");
+    assert!(post["responses"]["201"]["content"]["application/json"]["schema"]["$ref"].is_string(), "{post}");
+    // Raw-body routes take bytes; a route without a response schema may answer 204.
+    let put_kv = &acme["paths"]["/t/acme/hello/kv/{key}"]["put"];
+    assert!(put_kv["requestBody"]["content"]["application/octet-stream"].is_object(), "{put_kv}");
+    assert!(put_kv["responses"]["204"].is_object(), "{put_kv}");
     assert_eq!(post["security"], json!([{ "bearerAuth": [] }, { "apiKey": [] }]));
     assert_eq!(acme["paths"]["/t/acme/hello/"]["get"]["security"], json!([]), "public routes need no auth");
     let get_one = &acme["paths"]["/t/acme/hello/greetings/{id}"]["get"];

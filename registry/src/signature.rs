@@ -29,6 +29,8 @@ pub enum SignatureError {
     WrongComponent { signed: String, actual: String },
     #[error("the signature does not verify with its key: the component or the signature was altered")]
     Invalid,
+    #[error("the package is not signed: sign it with `plaza module sign` and a publisher key this host trusts")]
+    Missing,
     #[error("the package is signed by {0}, which this host does not trust")]
     Untrusted(String),
     #[error("no random numbers from the operating system: {0}")]

@@ -25,6 +25,9 @@ pub struct DevArgs {
 }
 
 const TOKEN_FILE: &str = "dev-operator-token";
+/// The development publisher key (secret, mode 0600) and its public half.
+const PUBLISHER_KEY_FILE: &str = "dev-publisher.key";
+const PUBLISHER_PUB_FILE: &str = "dev-publisher.pub";
 const DEMO_TENANT: &str = "demo";
 const DEMO_EMAIL: &str = "demo@plaza.example";
 /// A development-only password, printed in the banner.
@@ -50,14 +53,18 @@ pub fn run(args: &DevArgs) -> Result<ExitCode> {
     let data_dir = data_dir()?;
     fs::create_dir_all(&data_dir).with_context(|| format!("cannot create {}", data_dir.display()))?;
     let token = operator_token(&data_dir)?;
+    let publisher = publisher_key(&plaza, &data_dir)?;
 
+    // The development switch lets unsigned packages in (a module author's
+    // local build); the bundled modules are still signed, by the dev key.
     let host = |args: &[&str]| {
         let mut cmd = Command::new(&plaza);
         cmd.args(args)
             .current_dir(util::workspace_root())
             .env("PLAZA_DATA_DIR", &data_dir)
             .env("PLAZA_OPERATOR_TOKEN", &token)
-            .env("PLAZA_MODULES_DIR", &modules_dir);
+            .env("PLAZA_TRUSTED_PUBLISHERS", &publisher)
+            .env("PLAZA_ALLOW_UNSIGNED_MODULES", "true");
         cmd
     };
     util::run(&mut host(&["migrate"]))?;
@@ -79,8 +86,13 @@ pub fn run(args: &DevArgs) -> Result<ExitCode> {
     create_user.env("PLAZA_USER_PASSWORD", DEMO_PASSWORD);
     util::run(&mut create_user)?;
     let user_token = util::capture(&mut host(&["user", "token", "--email", DEMO_EMAIL, "--ttl-secs", "86400"]))?;
-    // The example module, for the demo tenant (again on every start: a
-    // rebuilt module gets its pending migrations and its new version).
+    // The example module, signed with the dev key, published and enabled
+    // for the demo tenant (again on every start: a new version is upgraded to).
+    let hello = modules_dir.join("hello.wasm");
+    let key_file = data_dir.join(PUBLISHER_KEY_FILE);
+    let hello_arg = hello.display().to_string();
+    let key_arg = key_file.display().to_string();
+    util::run(&mut host(&["module", "publish", &hello_arg, "--key", &key_arg, "--skip-existing"]))?;
     util::run(&mut host(&["module", "enable", "--tenant", DEMO_TENANT, "hello"]))?;
 
     let addr = util::connect_addr(args.listen);
@@ -139,6 +151,29 @@ fn operator_token(data_dir: &Path) -> Result<String> {
     Ok(token)
 }
 
+/// The public half of the dev publisher key, made with `plaza keys
+/// generate` on first use and kept in the data dir.
+fn publisher_key(plaza: &Path, data_dir: &Path) -> Result<String> {
+    let public = data_dir.join(PUBLISHER_PUB_FILE);
+    let secret = data_dir.join(PUBLISHER_KEY_FILE);
+    if let Ok(text) = fs::read_to_string(&public)
+        && secret.is_file()
+        && !text.trim().is_empty()
+    {
+        return Ok(text.trim().to_owned());
+    }
+    let mut generate = Command::new(plaza);
+    generate.args(["keys", "generate", "--force", "--out"]).arg(&secret);
+    let key = util::capture(&mut generate)?;
+    let key = key.lines().map(str::trim).find(|l| l.starts_with("ed25519:")).unwrap_or_default().to_owned();
+    if key.is_empty() {
+        bail!("plaza keys generate printed no public key");
+    }
+    fs::write(&public, format!("{key}\n")).with_context(|| format!("cannot write {}", public.display()))?;
+    println!("new development publisher key: {key} ({})", secret.display());
+    Ok(key)
+}
+
 fn wait_healthy(child: &mut Child, addr: SocketAddr) -> Result<()> {
     util::wait_until(
         &format!("plaza at http://{addr}/health"),
@@ -174,7 +209,9 @@ fn print_banner(addr: SocketAddr, data_dir: &Path, modules_dir: &Path, token: &s
         ("Demo files", format!("{base}/t/{DEMO_TENANT}/files")),
         ("Demo module", format!("{base}/t/{DEMO_TENANT}/hello/")),
         ("Data dir", data_dir.display().to_string()),
-        ("Modules dir", modules_dir.display().to_string()),
+        ("Registry", format!("{base}/api/v1/registry/modules (hello from {})", modules_dir.display())),
+        ("Demo modules", format!("{base}/t/{DEMO_TENANT}/modules")),
+        ("Demo API docs", format!("{base}/t/{DEMO_TENANT}/docs")),
         ("Operator token", token.to_owned()),
         ("Demo account", format!("{DEMO_EMAIL} / {DEMO_PASSWORD} (owner of {DEMO_TENANT})")),
         ("Demo token", format!("{user_token} (24 h)")),

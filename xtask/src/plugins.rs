@@ -1,7 +1,13 @@
-//! `cargo xtask plugins`: builds the bundled modules under `plugins/` (their
-//! own Cargo workspace) as WebAssembly components and copies each to
-//! `target/modules/<name>.wasm`, the directory the dev server
-//! (`PLAZA_MODULES_DIR`) and the host's tests load modules from.
+//! `cargo xtask plugins`: builds the modules under `plugins/` (their own
+//! Cargo workspace) as WebAssembly components.
+//!
+//! - The bundled modules are copied to `target/modules/<name>.wasm`, the
+//!   directory the dev server (`PLAZA_MODULES_DIR`) and the host's tests load
+//!   modules from.
+//! - Packages for the registry's tests, which need other releases of a module
+//!   and modules with dependencies, are built from the same crates with Cargo
+//!   features (see [`PACKAGES`]) and copied to
+//!   `target/packages/<module>-<version>.wasm`.
 
 use std::fs;
 use std::io::Read;
@@ -15,6 +21,33 @@ use crate::util::{self, WASM_TARGET};
 /// What every component starts with: the `\0asm` magic, then version 0x0d
 /// and layer 1 (a core module has version 1, layer 0).
 const COMPONENT_PREAMBLE: [u8; 8] = [0x00, 0x61, 0x73, 0x6d, 0x0d, 0x00, 0x01, 0x00];
+
+/// Crates under `plugins/` that only build packages: never bundled.
+const NOT_BUNDLED: &[&str] = &["deptest"];
+
+/// One package for the registry's tests: a module release built from a crate
+/// with Cargo features.
+struct Package {
+    /// The crate under `plugins/`.
+    crate_name: &'static str,
+    /// Its features, comma separated; its default features are turned off.
+    features: &'static str,
+    /// The module name and version its manifest declares, which name the file.
+    module: &'static str,
+    version: &'static str,
+}
+
+/// Every package, built in this order.
+const PACKAGES: &[Package] = &[
+    // Upgrades of the bundled `hello` (1.0.0): one that adds a migration,
+    // one whose new migration fails.
+    Package { crate_name: "hello", features: "v1_1", module: "hello", version: "1.1.0" },
+    Package { crate_name: "hello", features: "broken", module: "hello", version: "1.2.0" },
+    // Dependencies: `greetbook` needs `hello`; `ping` and `pong` need each other.
+    Package { crate_name: "deptest", features: "greetbook", module: "greetbook", version: "1.0.0" },
+    Package { crate_name: "deptest", features: "ping", module: "ping", version: "1.0.0" },
+    Package { crate_name: "deptest", features: "pong", module: "pong", version: "1.0.0" },
+];
 
 /// One module built and copied.
 #[derive(Debug)]
@@ -39,6 +72,16 @@ pub fn modules_dir() -> PathBuf {
     util::target_dir().join("modules")
 }
 
+/// Where the packages for the registry's tests are collected: `<target>/packages`.
+pub fn packages_dir() -> PathBuf {
+    util::target_dir().join("packages")
+}
+
+/// The one target tree of the modules: `<target>/plugins`, beside the host's.
+fn plugins_target_dir() -> PathBuf {
+    util::target_dir().join("plugins")
+}
+
 /// `cargo` run in `plugins/`, so that its `.cargo/config.toml` applies too.
 fn plugins_cargo() -> std::process::Command {
     let mut cmd = util::cargo();
@@ -46,27 +89,49 @@ fn plugins_cargo() -> std::process::Command {
     cmd
 }
 
-/// Builds every module in release for `wasm32-wasip2`, checks each output
-/// is a component and copies it to [`modules_dir`].
+/// A `cargo <subcommand> --release --target wasm32-wasip2` in the modules'
+/// target tree.
+fn plugins_cargo_release(subcommand: &str) -> std::process::Command {
+    let mut cmd = plugins_cargo();
+    cmd.args([subcommand, "--release", "--target", WASM_TARGET, "--target-dir"]).arg(plugins_target_dir());
+    cmd
+}
+
+/// The component cargo last built from `crate_name`.
+fn built_wasm(crate_name: &str) -> PathBuf {
+    plugins_target_dir().join(WASM_TARGET).join("release").join(format!("{}.wasm", crate_name.replace('-', "_")))
+}
+
+/// Checks `wasm` is a component and copies it to `dest`.
+fn collect(wasm: &Path, dest: &Path) -> Result<u64> {
+    check_component(wasm)?;
+    fs::copy(wasm, dest).with_context(|| format!("cannot copy {} to {}", wasm.display(), dest.display()))
+}
+
+/// Builds the bundled modules into [`modules_dir`], then the packages into
+/// [`packages_dir`].
 pub fn build() -> Result<Vec<Built>> {
+    let modules = build_modules()?;
+    build_packages()?;
+    Ok(modules)
+}
+
+/// Builds every module in release for `wasm32-wasip2`, checks each output
+/// is a component and copies the bundled ones to [`modules_dir`].
+pub fn build_modules() -> Result<Vec<Built>> {
     println!("==> bundled modules ({WASM_TARGET})");
     util::ensure_wasm_target()?;
-    // One target tree for everything: <target>/plugins beside the host's.
-    let target_dir = util::target_dir().join("plugins");
-    let mut cmd = plugins_cargo();
-    cmd.args(["build", "--release", "--target", WASM_TARGET, "--target-dir"]).arg(&target_dir);
-    util::run(&mut cmd)?;
+    util::run(&mut plugins_cargo_release("build"))?;
 
-    let out_dir = target_dir.join(WASM_TARGET).join("release");
     let modules = modules_dir();
     fs::create_dir_all(&modules).with_context(|| format!("cannot create {}", modules.display()))?;
     let mut built = Vec::new();
     for package in cdylib_packages()? {
-        let wasm = out_dir.join(format!("{}.wasm", package.replace('-', "_")));
-        check_component(&wasm)?;
+        if NOT_BUNDLED.contains(&package.as_str()) {
+            continue;
+        }
         let dest = modules.join(format!("{package}.wasm"));
-        fs::copy(&wasm, &dest).with_context(|| format!("cannot copy {} to {}", wasm.display(), dest.display()))?;
-        let size = fs::metadata(&dest)?.len();
+        let size = collect(&built_wasm(&package), &dest)?;
         built.push(Built { name: package, path: dest, size });
     }
     if built.is_empty() {
@@ -78,18 +143,52 @@ pub fn build() -> Result<Vec<Built>> {
     Ok(built)
 }
 
+/// Builds every entry of [`PACKAGES`] and copies it to [`packages_dir`] as
+/// `<module>-<version>.wasm`.
+///
+/// The builds share the modules' target tree, so only the crate itself is
+/// recompiled; but builds of one crate write the same output file, so each
+/// is copied before the next starts.
+pub fn build_packages() -> Result<Vec<Built>> {
+    println!("==> module packages for the registry's tests ({WASM_TARGET})");
+    util::ensure_wasm_target()?;
+    let packages = packages_dir();
+    fs::create_dir_all(&packages).with_context(|| format!("cannot create {}", packages.display()))?;
+    let mut built = Vec::new();
+    for p in PACKAGES {
+        util::run(plugins_cargo_release("build").args(["--package", p.crate_name]).args(feature_args(p.features)))?;
+        let name = format!("{}-{}", p.module, p.version);
+        let dest = packages.join(format!("{name}.wasm"));
+        let size = collect(&built_wasm(p.crate_name), &dest)?;
+        built.push(Built { name, path: dest, size });
+    }
+    for b in &built {
+        println!("package {:<16} {:>10}  {}", b.name, format_size(b.size), b.path.display());
+    }
+    Ok(built)
+}
+
+/// Exactly `features`, without the crate's defaults (`deptest`'s are exclusive).
+fn feature_args(features: &str) -> [&str; 3] {
+    ["--no-default-features", "--features", features]
+}
+
 /// `cargo fmt --check` and clippy (warnings denied) on the modules, for
-/// the lint pass.
+/// the lint pass: the workspace as it builds by default, then each package's
+/// features (code behind a feature is only linted when it is on).
 pub fn lint() -> Result<()> {
     util::ensure_wasm_target()?;
-    let target_dir = util::target_dir().join("plugins");
     util::run(plugins_cargo().args(["fmt", "--all", "--", "--check"]))?;
-    util::run(
-        plugins_cargo()
-            .args(["clippy", "--release", "--target", WASM_TARGET, "--target-dir"])
-            .arg(&target_dir)
-            .args(["--", "-D", "warnings"]),
-    )
+    util::run(plugins_cargo_release("clippy").args(["--", "-D", "warnings"]))?;
+    for p in PACKAGES {
+        util::run(
+            plugins_cargo_release("clippy")
+                .args(["--package", p.crate_name])
+                .args(feature_args(p.features))
+                .args(["--", "-D", "warnings"]),
+        )?;
+    }
+    Ok(())
 }
 
 /// The packages under `plugins/*/` that build a `cdylib` (every module),
@@ -164,6 +263,14 @@ mod tests {
             "[workspace]\nname = \"no\"\n[package]\nname = \"hello\"\nversion = \"1.0.0\"\n[lib]\nname = \"x\"\n";
         assert_eq!(package_name(manifest).as_deref(), Some("hello"));
         assert_eq!(package_name("[lib]\nname = \"x\"\n"), None);
+    }
+
+    #[test]
+    fn packages_come_from_module_crates() {
+        let crates = cdylib_packages().unwrap();
+        for name in PACKAGES.iter().map(|p| p.crate_name).chain(NOT_BUNDLED.iter().copied()) {
+            assert!(crates.iter().any(|c| c == name), "no module crate `{name}` under plugins/");
+        }
     }
 
     #[test]

@@ -71,7 +71,11 @@ fn run_passes(lint: bool) -> Result<ExitCode> {
     let mut passes = vec![
         Pass { what: "workspace tests", backend: "SQLite + local files", run: workspace_tests },
         Pass { what: "module authors' walkthrough", backend: "SQLite + local files", run: walkthrough },
-        Pass { what: "HTTP, storage and identity suites", backend: "PostgreSQL + local files", run: http_on_postgres },
+        Pass {
+            what: "HTTP, storage, identity, module and registry suites",
+            backend: "PostgreSQL + local files",
+            run: http_on_postgres,
+        },
         Pass { what: "storage suite", backend: "SQLite + S3-compatible server (moto)", run: storage_on_s3 },
     ];
     if lint {
@@ -181,6 +185,9 @@ fn workspace_tests(ctx: &mut Ctx) -> Result<()> {
     if let Some(chromium) = chromium::ensure(&mut ctx.apt) {
         cmd.env("PLAZA_TEST_CHROMIUM", chromium);
     }
+    let python = crate::services::python::ensure(&mut ctx.apt)
+        .context("cannot install openapi-python-client for the generated Python client test")?;
+    cmd.env("PLAZA_TEST_OPENAPI_PYTHON_CLIENT", python.generator).env("PLAZA_TEST_PYTHON", python.python);
     run_counting(&mut cmd, &mut ctx.counts)
 }
 
@@ -190,8 +197,9 @@ fn walkthrough(ctx: &mut Ctx) -> Result<()> {
     crate::walkthrough::check(&mut |cmd| run_counting(cmd, &mut ctx.counts))
 }
 
-/// Pass 3: the HTTP suites (host API, files, identity, token attacks)
-/// against a private PostgreSQL cluster.
+/// Pass 3: the HTTP suites (host API, files, identity, token attacks,
+/// modules, the registry with two host processes and placement on a second
+/// database) against a private PostgreSQL cluster.
 fn http_on_postgres(ctx: &mut Ctx) -> Result<()> {
     let install = postgres::ensure(&mut ctx.apt)?;
     let cluster = postgres::PgCluster::start(&install)?;
@@ -211,6 +219,8 @@ fn http_on_postgres(ctx: &mut Ctx) -> Result<()> {
         "tokens",
         "--test",
         "modules",
+        "--test",
+        "registry",
     ])
     .env("PLAZA_TEST_DATABASE_URL", cluster.admin_url());
     let result = run_counting(&mut cmd, &mut ctx.counts);

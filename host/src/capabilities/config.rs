@@ -4,7 +4,11 @@
 //! CLI and API show them redacted). A module reads only its own, for the
 //! calling tenant.
 
+use serde_json::json;
+use sqlx::{Acquire, AnyConnection};
+
 use super::{CallState, CapError};
+use crate::audit::{self, Actor};
 use crate::db::{Db, DbError};
 use crate::runtime::bindings::Capability;
 use crate::runtime::bindings::plaza::module::config::Host;
@@ -35,6 +39,37 @@ fn valid_name(key: &str) -> bool {
 
 /// Stores a setting (`secret = false`, `value` is JSON text) or a secret.
 pub async fn set(db: &Db, tenant: &str, module: &str, key: &str, value: &str, secret: bool) -> Result<(), ConfigError> {
+    let mut conn = db.pool().acquire().await.map_err(DbError::from)?;
+    upsert(&mut conn, tenant, module, key, value, secret).await
+}
+
+/// [`set`], with its audit row in the same transaction (secrets' values never in it).
+pub async fn set_audited(
+    db: &Db,
+    actor: &Actor,
+    tenant: &str,
+    module: &str,
+    key: &str,
+    value: &str,
+    secret: bool,
+) -> Result<(), ConfigError> {
+    let mut conn = db.pool().acquire().await.map_err(DbError::from)?;
+    let mut tx = conn.begin().await.map_err(DbError::from)?;
+    upsert(&mut tx, tenant, module, key, value, secret).await?;
+    let action = if secret { "module.secret.set" } else { "module.setting.set" };
+    audit::record(&mut tx, actor, action, Some(tenant), json!({ "module": module, "key": key })).await?;
+    tx.commit().await.map_err(DbError::from)?;
+    Ok(())
+}
+
+async fn upsert(
+    conn: &mut AnyConnection,
+    tenant: &str,
+    module: &str,
+    key: &str,
+    value: &str,
+    secret: bool,
+) -> Result<(), ConfigError> {
     if !valid_name(key) {
         return Err(ConfigError::Name(key.to_owned()));
     }
@@ -55,10 +90,29 @@ pub async fn set(db: &Db, tenant: &str, module: &str, key: &str, value: &str, se
     .bind(value)
     .bind(secret)
     .bind(crate::db::now())
-    .execute(db.pool())
+    .execute(conn)
     .await
     .map_err(DbError::from)?;
     Ok(())
+}
+
+/// Removes a setting or secret, with its audit row; false when there was none.
+pub async fn delete(db: &Db, actor: &Actor, tenant: &str, module: &str, key: &str) -> Result<bool, DbError> {
+    let mut conn = db.pool().acquire().await?;
+    let mut tx = conn.begin().await?;
+    let done = sqlx::query("DELETE FROM module_config WHERE tenant_id = $1 AND module = $2 AND key = $3")
+        .bind(tenant)
+        .bind(module)
+        .bind(key)
+        .execute(&mut *tx)
+        .await?;
+    if done.rows_affected() == 0 {
+        return Ok(false);
+    }
+    audit::record(&mut tx, actor, "module.setting.delete", Some(tenant), json!({ "module": module, "key": key }))
+        .await?;
+    tx.commit().await?;
+    Ok(true)
 }
 
 /// The names of a module's settings for a tenant, each with its value, or

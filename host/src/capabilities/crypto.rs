@@ -24,6 +24,13 @@ impl Default for KeyCache {
     }
 }
 
+impl KeyCache {
+    /// Forgets the key of a pair (its row was deleted: purge).
+    pub fn remove(&self, tenant: &str, module: &str) {
+        self.0.remove(&(tenant.to_owned(), module.to_owned()));
+    }
+}
+
 fn failed(e: impl std::fmt::Display) -> CapError {
     tracing::error!(error = %e, "crypto capability failed");
     CapError::unavailable("the signing key is not available; try again")

@@ -120,8 +120,9 @@ pub async fn relay(services: &Arc<Services>, scope: &Scope, events: Vec<PendingE
             for id in &ids {
                 sqlx::query("DELETE FROM _plaza_outbox WHERE id = $1").bind(id).execute(&pool).await?;
             }
-        } else if let Some(pool) = ns.pg() {
-            let names = ns.pg_names(&scope.tenant, scope.module());
+        } else if let Ok(Some(crate::capabilities::sql::namespace::PgPlace { pool, names })) =
+            ns.pg_place(&scope.tenant, scope.module()).await
+        {
             let mut conn = pool.acquire().await?;
             for id in &ids {
                 sqlx::query(AssertSqlSafe(format!("DELETE FROM {}._plaza_outbox WHERE id = $1", names.schema)))

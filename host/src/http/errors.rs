@@ -85,3 +85,43 @@ impl From<crate::auth::principal::AccessError> for ApiError {
         }
     }
 }
+
+impl From<crate::modules::ModuleError> for ApiError {
+    fn from(e: crate::modules::ModuleError) -> Self {
+        use crate::capabilities::sql::NamespaceError;
+        use crate::modules::ModuleError as E;
+        use plaza_registry::{ResolveError, SignatureError};
+        let detail = e.to_string();
+        match e {
+            E::Link(_)
+            | E::Manifest(_)
+            | E::Invalid(_)
+            | E::Routes(_)
+            | E::Runtime(crate::runtime::RuntimeError::Compile(_)) => {
+                ApiError::unprocessable(format!("not a valid module package: {detail}"))
+            }
+            E::Unknown(_) | E::NoSuchVersion { .. } => ApiError::not_found("module-not-found", detail),
+            E::NotEnabled { .. } => ApiError::not_found("module-not-installed", detail),
+            E::VersionExists { .. } => ApiError::conflict("version-exists", detail),
+            E::TooLarge { .. } => ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large", detail),
+            E::Signature(SignatureError::Missing | SignatureError::Untrusted(_)) => {
+                ApiError::forbidden("untrusted-package", detail)
+            }
+            E::Signature(_) => ApiError::unprocessable(format!("bad signature: {detail}")),
+            E::Resolve(ResolveError::Unknown(_) | ResolveError::NoMatch { .. }) => {
+                ApiError::not_found("module-not-found", detail)
+            }
+            E::Resolve(ResolveError::BadRange(_) | ResolveError::BadVersion(_)) => ApiError::unprocessable(detail),
+            E::Resolve(ResolveError::Cycle(_) | ResolveError::Conflict { .. }) => {
+                ApiError::conflict("dependency-conflict", detail)
+            }
+            E::Refused(_) => ApiError::conflict("module-refused", detail),
+            E::Namespace(NamespaceError::Migration { .. } | NamespaceError::Changed(_)) => {
+                ApiError::conflict("migration-failed", detail)
+            }
+            E::Tenancy(t) => t.into(),
+            E::Db(db) => db.into(),
+            E::Blob(_) | E::Runtime(_) | E::Io { .. } | E::Start(_) | E::Namespace(_) => ApiError::internal(&detail),
+        }
+    }
+}

@@ -179,7 +179,8 @@ where
 pub const BODY_TOO_LARGE: &str = "request body is over the size limit";
 
 fn is_upload_path(path: &str) -> bool {
-    context::tenant_of_path(path).is_some() && path.split('/').nth(3) == Some("files")
+    path == "/api/v1/registry/modules"
+        || (context::tenant_of_path(path).is_some() && path.split('/').nth(3) == Some("files"))
 }
 
 /// Errors that poem answers itself (not through `ApiError`) get a problem body too.

@@ -16,7 +16,7 @@ use super::problem::ApiError;
 use crate::App;
 use crate::auth::principal::{self, Principal};
 use crate::auth::{self, api_keys};
-use crate::modules::{LoadedModule, installs, routes::Miss};
+use crate::modules::{LoadedModule, routes::Miss};
 use crate::runtime::CallError;
 use crate::runtime::bindings::{self as wit, Access, Method};
 use crate::tenancy::{self, TenancyError, TenantStatus};
@@ -88,12 +88,7 @@ async fn tenant_openapi(req: &Request, tenant: &str, host_spec: &serde_json::Val
     let result: Result<Response, ApiError> = async {
         let principal = caller(&app, req).await?.ok_or_else(|| ApiError::unauthorized("this needs credentials"))?;
         principal::authorize(&app.db, &principal, tenant, None).await?;
-        let installs = installs::list(&app.db, tenant).await.map_err(|e| ApiError::internal(&e))?;
-        let loaded: Vec<Arc<LoadedModule>> = installs
-            .iter()
-            .filter(|i| i.status == "enabled")
-            .filter_map(|i| app.modules.get(&i.module).filter(|m| m.sha256 == i.sha256))
-            .collect();
+        let loaded = app.modules.enabled(tenant).await?.loaded();
         let refs: Vec<&LoadedModule> = loaded.iter().map(Arc::as_ref).collect();
         let doc = crate::modules::openapi::tenant_document(host_spec, tenant, &refs);
         Ok(Response::builder().content_type("application/json").body(serde_json::to_vec(&doc).unwrap_or_default()))
@@ -184,19 +179,11 @@ async fn serve(app: &App, req: &mut Request, tenant: &str, name: &str, rest: &st
         Err(TenancyError::Db(e)) => return Err(ApiError::internal(&e)),
         Err(_) => return Err(ApiError::not_found("tenant-not-found", format!("tenant {tenant:?} does not exist"))),
     };
-    let install = installs::get(&app.db, tenant, name).await.map_err(|e| ApiError::internal(&e))?;
-    let install = install.filter(|i| i.status == "enabled").ok_or_else(|| no_module(tenant, name))?;
-    let module = app
-        .modules
-        .get(name)
-        .ok_or_else(|| ApiError::unavailable(format!("module {name:?} is enabled but not loaded on this host")))?;
-    if module.sha256 != install.sha256 {
-        return Err(ApiError::unavailable(format!(
-            "module {name:?} changed on this host ({} now, {} enabled); enable it again to apply its migrations",
-            module.version(),
-            install.version
-        )));
-    }
+    let enabled = app.modules.enabled(tenant).await?;
+    let active = enabled.get(name).ok_or_else(|| no_module(tenant, name))?;
+    let module = active.module.clone().map_err(|_| {
+        ApiError::unavailable(format!("module {name:?} {} cannot be loaded on this host", active.install.version))
+    })?;
     let method = Method::parse(req.method().as_str())
         .ok_or_else(|| ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed", "method not supported"))?;
     let (index, raw_params) = match module.routes.find(method, rest) {

@@ -3,6 +3,8 @@
 
 use std::collections::HashSet;
 
+use serde_json::{Value, json};
+
 use crate::capabilities::sql::vet::{self, Dialect};
 use crate::runtime::bindings::{Access, Manifest};
 
@@ -103,5 +105,105 @@ pub fn validate(m: &Manifest) -> Result<(), ManifestError> {
     {
         return fail("the config schema is not JSON".into());
     }
+    let mut needed = HashSet::new();
+    for d in &m.dependencies {
+        if d.name == m.name || !valid_name(&d.name) || !needed.insert(d.name.as_str()) {
+            return fail(format!("dependency {:?}: name another module, once", d.name));
+        }
+        if plaza_registry::resolve::parse_range(&d.version_req).is_err() {
+            return fail(format!("dependency {:?}: {:?} is not a version range (e.g. ^1.2)", d.name, d.version_req));
+        }
+    }
     Ok(())
+}
+
+/// The manifest as JSON: what the registry stores and lists. Schemas stay
+/// JSON (not text), migrations are listed with their SQL.
+pub fn to_json(m: &Manifest) -> Value {
+    let schema = |s: &Option<String>| s.as_deref().and_then(|t| serde_json::from_str::<Value>(t).ok());
+    let routes: Vec<Value> = m
+        .routes
+        .iter()
+        .map(|r| {
+            let access = match &r.access {
+                Access::Public => json!("public"),
+                Access::Roles(roles) => json!({ "roles": roles }),
+            };
+            json!({
+                "method": r.method.as_str(),
+                "path": r.path,
+                "operation_id": r.operation_id,
+                "summary": r.summary,
+                "description": r.description,
+                "request_schema": schema(&r.request_schema),
+                "response_schema": schema(&r.response_schema),
+                "access": access,
+                "deprecated": r.deprecated,
+            })
+        })
+        .collect();
+    let migrations: Vec<Value> = m
+        .migrations
+        .iter()
+        .map(|g| json!({ "version": g.version, "name": g.name, "sql": g.sql, "postgres_sql": g.postgres_sql }))
+        .collect();
+    let jobs: Vec<Value> = m
+        .jobs
+        .iter()
+        .map(
+            |j| json!({ "name": j.name, "schedule": j.schedule, "timezone": j.timezone, "deadline_ms": j.deadline_ms }),
+        )
+        .collect();
+    let dependencies: Vec<Value> =
+        m.dependencies.iter().map(|d| json!({ "name": d.name, "version_req": d.version_req })).collect();
+    let l = &m.limits;
+    json!({
+        "name": m.name,
+        "version": m.version,
+        "description": m.description,
+        "routes": routes,
+        "capabilities": m.capabilities.iter().map(|c| c.name()).collect::<Vec<_>>(),
+        "allowed_hosts": m.allowed_hosts,
+        "migrations": migrations,
+        "jobs": jobs,
+        "subscriptions": m.subscriptions,
+        "config_schema": schema(&m.config_schema),
+        "dependencies": dependencies,
+        "roles": m.roles,
+        "limits": {
+            "deadline_ms": l.deadline_ms, "memory_bytes": l.memory_bytes, "response_bytes": l.response_bytes,
+            "sql_statements": l.sql_statements, "sql_rows": l.sql_rows, "http_requests": l.http_requests,
+        },
+    })
+}
+
+/// `(name, range)` of each dependency in a manifest stored as JSON.
+pub fn dependencies_of(manifest: &Value) -> Vec<(String, String)> {
+    manifest["dependencies"]
+        .as_array()
+        .map(|deps| {
+            deps.iter()
+                .filter_map(|d| Some((d["name"].as_str()?.to_owned(), d["version_req"].as_str()?.to_owned())))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// `(version, checksum source text)` of each migration in a stored manifest:
+/// what rollback compares with the migrations a namespace has applied.
+pub fn migrations_of(manifest: &Value) -> Vec<(u32, String, Option<String>)> {
+    manifest["migrations"]
+        .as_array()
+        .map(|all| {
+            all.iter()
+                .filter_map(|g| {
+                    Some((
+                        u32::try_from(g["version"].as_u64()?).ok()?,
+                        g["sql"].as_str()?.to_owned(),
+                        g["postgres_sql"].as_str().map(str::to_owned),
+                    ))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
 }

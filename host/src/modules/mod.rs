@@ -1,17 +1,22 @@
 //! Modules this host can run, and which tenant runs which.
 //!
+//! - [`registry`]: published versions, signed and content-addressed.
 //! - [`Modules::load_wasm`]: compile (once per wasm, cached on disk), read
 //!   the manifest in a sandbox with no capabilities, check it, build the
-//!   route table and the `InstancePre`. Nothing of this repeats per call.
-//! - [`installs`]: enabling a module for a tenant creates its namespace and
-//!   runs its migrations; the install row says which version runs.
+//!   route table and the `InstancePre`. Nothing of this repeats per call;
+//!   loaded components are kept by their SHA-256.
+//! - [`lifecycle`]: enable, upgrade, roll back, disable, purge per tenant;
+//!   [`installs`]: which version runs for whom.
+//! - [`active`]: what each tenant runs, in memory, kept current across
+//!   host processes.
 //! - [`Modules::call`]: one request into one module for one tenant.
-//!
-//! Until the registry lands, modules come from `PLAZA_MODULES_DIR`.
 
+pub mod active;
 pub mod installs;
+pub mod lifecycle;
 pub mod manifest;
 pub mod openapi;
+pub mod registry;
 pub mod routes;
 
 use std::collections::HashMap;
@@ -47,8 +52,22 @@ pub enum ModuleError {
     Invalid(#[from] manifest::ManifestError),
     #[error(transparent)]
     Routes(#[from] routes::RouteError),
-    #[error("module {0:?} is not available on this host")]
+    #[error("module {0:?} is not in the registry")]
     Unknown(String),
+    #[error("{name} {version} is not in the registry")]
+    NoSuchVersion { name: String, version: String },
+    #[error("{name} {version} is already published{}; versions are never overwritten: publish a new version", if *.same { " (with these very bytes)" } else { " with other bytes" })]
+    VersionExists { name: String, version: String, same: bool },
+    #[error("the package is {size} bytes; at most {limit} are accepted")]
+    TooLarge { size: usize, limit: usize },
+    #[error(transparent)]
+    Signature(#[from] plaza_registry::SignatureError),
+    #[error(transparent)]
+    Resolve(plaza_registry::ResolveError),
+    #[error("{0}")]
+    Refused(String),
+    #[error("the registry's copy of a component cannot be read: {0}")]
+    Blob(String),
     #[error("module {module:?} is not enabled for tenant {tenant:?}")]
     NotEnabled { tenant: String, module: String },
     #[error(transparent)]
@@ -92,7 +111,12 @@ pub struct Modules {
     services: Arc<Services>,
     linker: Linker<CallState>,
     caps: CallLimits,
-    catalogue: RwLock<HashMap<String, Arc<LoadedModule>>>,
+    trust: registry::Trust,
+    /// Every component this process has loaded, by SHA-256.
+    loaded: RwLock<HashMap<String, Arc<LoadedModule>>>,
+    /// One load at a time: two requests for a new version compile it once.
+    loading: tokio::sync::Mutex<()>,
+    active: active::Active,
 }
 
 impl Modules {
@@ -125,10 +149,24 @@ impl Modules {
         });
         let mut linker = Linker::new(runtime.engine());
         capabilities::link(&mut linker).map_err(|e| ModuleError::Start(format!("{e:#}")))?;
-        let modules = Arc::new(Self { runtime, services, linker, caps, catalogue: RwLock::new(HashMap::new()) });
+        let trust = registry::Trust {
+            keys: plaza_registry::TrustedKeys::parse(&config.trusted_publishers)?,
+            allow_unsigned: config.allow_unsigned_modules,
+        };
+        let modules = Arc::new(Self {
+            runtime,
+            services,
+            linker,
+            caps,
+            trust,
+            loaded: RwLock::new(HashMap::new()),
+            loading: tokio::sync::Mutex::new(()),
+            active: active::Active::default(),
+        });
         if !config.modules_dir.is_empty() {
             modules.load_dir(Path::new(&config.modules_dir)).await?;
         }
+        modules.watch_changes().await?;
         Ok(modules)
     }
 
@@ -140,7 +178,13 @@ impl Modules {
         &self.runtime
     }
 
-    /// Loads every `*.wasm` of `dir`, in name order.
+    /// Forgets what this process cached of a deleted tenant.
+    pub fn forget_tenant(&self, tenant: &str) {
+        self.active.forget(tenant);
+        self.services.sql.forget_tenant(tenant);
+    }
+
+    /// Enters every `*.wasm` of `dir` into the registry as bundled, in name order.
     pub async fn load_dir(&self, dir: &Path) -> Result<Vec<Arc<LoadedModule>>, ModuleError> {
         let io = |source| ModuleError::Io { path: dir.display().to_string(), source };
         let mut paths: Vec<_> = std::fs::read_dir(dir)
@@ -155,15 +199,33 @@ impl Modules {
             let wasm = tokio::fs::read(&path)
                 .await
                 .map_err(|source| ModuleError::Io { path: path.display().to_string(), source })?;
-            let module = self.load_wasm(wasm).await?;
-            tracing::info!(module = module.name(), version = module.version(), sha256 = %module.sha256, path = %path.display(), "module loaded");
+            let module = self.register_bundled(wasm).await?;
+            tracing::info!(module = module.name(), version = module.version(), sha256 = %module.sha256, path = %path.display(), "bundled module loaded");
             loaded.push(module);
         }
         Ok(loaded)
     }
 
+    /// The component of that SHA-256: in memory, else read from the
+    /// registry's store (hash checked) and loaded.
+    pub async fn load_sha(&self, sha256: &str) -> Result<Arc<LoadedModule>, ModuleError> {
+        if let Some(hit) = self.loaded_sha(sha256) {
+            return Ok(hit);
+        }
+        let _one_at_a_time = self.loading.lock().await;
+        if let Some(hit) = self.loaded_sha(sha256) {
+            return Ok(hit);
+        }
+        let wasm = registry::fetch(&self.services.storage, sha256).await?;
+        self.load_wasm(wasm).await
+    }
+
+    fn loaded_sha(&self, sha256: &str) -> Option<Arc<LoadedModule>> {
+        self.loaded.read().ok().and_then(|l| l.get(sha256).cloned())
+    }
+
     /// Compiles (or loads from the cache) a component, reads and checks its
-    /// manifest, and adds it to the catalogue under its name.
+    /// manifest, and keeps it by its SHA-256.
     pub async fn load_wasm(&self, wasm: Vec<u8>) -> Result<Arc<LoadedModule>, ModuleError> {
         let runtime = Arc::clone(&self.runtime);
         let (sha256, component, compiled) = tokio::task::spawn_blocking(move || runtime.cache().load_reporting(&wasm))
@@ -190,22 +252,10 @@ impl Modules {
             CallLimits::capped(&manifest.limits, &self.caps),
         ));
         let module = Arc::new(LoadedModule { manifest, sha256, routes, grant, pre });
-        if let Ok(mut c) = self.catalogue.write() {
-            c.insert(module.name().to_owned(), Arc::clone(&module));
+        if let Ok(mut l) = self.loaded.write() {
+            l.insert(module.sha256.clone(), Arc::clone(&module));
         }
         Ok(module)
-    }
-
-    /// The loaded module of that name.
-    pub fn get(&self, name: &str) -> Option<Arc<LoadedModule>> {
-        self.catalogue.read().ok().and_then(|c| c.get(name).cloned())
-    }
-
-    /// Every loaded module, by name.
-    pub fn list(&self) -> Vec<Arc<LoadedModule>> {
-        let mut all: Vec<_> = self.catalogue.read().map(|c| c.values().cloned().collect()).unwrap_or_default();
-        all.sort_by(|a, b| a.name().cmp(b.name()));
-        all
     }
 
     /// Serves one request with `module` for `tenant`, counting the outcome.

@@ -64,14 +64,27 @@ fn operation(module: &str, route: &crate::runtime::bindings::Route, schemas: &mu
         .map(|p| json!({ "name": p, "in": "path", "required": true, "schema": { "type": "string" } }))
         .collect();
     let problem = json!({ "application/problem+json": { "schema": { "$ref": "#/components/schemas/Problem" } } });
-    let success = match &route.response_schema {
-        Some(s) => json!({ "description": "Success", "content": {
-            "application/json": { "schema": convert_document(module, s, schemas) } } }),
-        None => json!({ "description": "Success" }),
-    };
-    let success_status = if route.method == Method::Post { "201" } else { "200" };
+    // A manifest does not say which success status a route answers with,
+    // so the document admits each one it may use: a generated client then
+    // parses the answer instead of taking it for a problem.
     let mut responses = Map::new();
-    responses.insert(success_status.to_owned(), success);
+    match &route.response_schema {
+        Some(s) => {
+            let success = json!({ "description": "Success", "content": {
+                "application/json": { "schema": convert_document(module, s, schemas) } } });
+            if route.method == Method::Post {
+                responses.insert("201".to_owned(), json!({ "description": "Created", "content": success["content"] }));
+            }
+            responses.insert("200".to_owned(), success);
+        }
+        None => {
+            if route.method == Method::Post {
+                responses.insert("201".to_owned(), json!({ "description": "Created" }));
+            }
+            responses.insert("200".to_owned(), json!({ "description": "Success" }));
+            responses.insert("204".to_owned(), json!({ "description": "Done, no content" }));
+        }
+    }
     responses.insert("default".to_owned(), json!({ "description": "A problem", "content": problem }));
     let security = match &route.access {
         Access::Public => json!([]),
@@ -97,24 +110,58 @@ fn operation(module: &str, route: &crate::runtime::bindings::Route, schemas: &mu
     if route.deprecated {
         op["deprecated"] = json!(true);
     }
-    if let Some(s) = &route.request_schema {
-        op["requestBody"] = json!({ "required": true, "content": {
-            "application/json": { "schema": convert_document(module, s, schemas) } } });
+    match &route.request_schema {
+        Some(s) => {
+            op["requestBody"] = json!({ "required": true, "content": {
+                "application/json": { "schema": convert_document(module, s, schemas) } } });
+        }
+        // Routes that read raw bytes (a blob, a value) declare no schema.
+        None if matches!(route.method, Method::Post | Method::Put | Method::Patch) => {
+            op["requestBody"] = json!({ "required": false, "content": {
+                "application/octet-stream": { "schema": { "type": "string", "format": "binary" } } } });
+        }
+        None => {}
     }
     op
 }
 
 /// Converts one JSON Schema document (text) to an OpenAPI 3.0 schema; its
-/// `$defs` go to `schemas` as `{module}.{Name}`.
+/// `$defs` go to `schemas` as `{module}.{Name}`, and so does the document
+/// itself when it has a title (a Rust type's name): one component per type,
+/// however many routes use it.
 fn convert_document(module: &str, text: &str, schemas: &mut Map<String, Value>) -> Value {
     let Ok(doc) = serde_json::from_str::<Value>(text) else { return json!({}) };
     let mut doc = schema_value(&doc);
     if let Some(defs) = doc.as_object_mut().and_then(|o| o.remove("$defs").or_else(|| o.remove("definitions"))) {
         for (name, schema) in defs.as_object().into_iter().flatten() {
-            schemas.insert(format!("{module}.{name}"), convert(module, schema));
+            let name = format!("{module}.{name}");
+            schemas.insert(name.clone(), titled(convert(module, schema), &name));
         }
     }
-    convert(module, &doc)
+    let converted = convert(module, &doc);
+    let title = doc.get("title").and_then(Value::as_str).filter(|t| {
+        !t.is_empty()
+            && t.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            && converted.get("type") == Some(&json!("object"))
+    });
+    match title {
+        Some(title) => {
+            let name = format!("{module}.{title}");
+            schemas.entry(name.clone()).or_insert_with(|| titled(converted, &name));
+            json!({ "$ref": format!("#/components/schemas/{name}") })
+        }
+        None => converted,
+    }
+}
+
+/// A component titled with its namespaced name: generators name classes
+/// after titles (`hello.Greeting` → `HelloGreeting`), so two modules'
+/// `Greeting` types never meet.
+fn titled(mut schema: Value, name: &str) -> Value {
+    if let Some(o) = schema.as_object_mut() {
+        o.insert("title".into(), json!(name));
+    }
+    schema
 }
 
 /// JSON Schema 2020-12 → the OpenAPI 3.0 subset: `$ref`s to components,
@@ -198,7 +245,9 @@ mod tests {
         let text = r##"{"$schema":"https://json-schema.org/draft/2020-12/schema","title":"Post","type":"object",
             "properties":{"title":{"type":["string","null"]},"author":{"$ref":"#/$defs/Author"},
             "kind":{"const":"post"}},"$defs":{"Author":{"type":"object","properties":{"name":{"type":"string"}}}}}"##;
-        let s = convert_document("blog", text, &mut schemas);
+        let r = convert_document("blog", text, &mut schemas);
+        assert_eq!(r, json!({ "$ref": "#/components/schemas/blog.Post" }), "a titled type is a component");
+        let s = &schemas["blog.Post"];
         assert_eq!(s.get("$schema"), None);
         assert_eq!(s["properties"]["title"], json!({ "type": "string", "nullable": true }));
         assert_eq!(s["properties"]["author"]["$ref"], "#/components/schemas/blog.Author");

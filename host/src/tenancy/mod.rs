@@ -110,8 +110,20 @@ fn validate_name(name: &str) -> Result<&str, TenancyError> {
     Ok(name)
 }
 
-/// Creates an active tenant.
+/// Creates an active tenant whose module data lives on the host's own database.
 pub async fn create(db: &Db, actor: &Actor, slug: &str, name: &str) -> Result<Tenant, TenancyError> {
+    create_placed(db, actor, slug, name, "main").await
+}
+
+/// Creates an active tenant whose module namespaces live on `location`
+/// (`main`, or a database of `PLAZA_DATABASES`: the caller checks it exists).
+pub async fn create_placed(
+    db: &Db,
+    actor: &Actor,
+    slug: &str,
+    name: &str,
+    location: &str,
+) -> Result<Tenant, TenancyError> {
     validate_slug(slug)?;
     let name = validate_name(name)?;
     let now = db::now();
@@ -119,7 +131,7 @@ pub async fn create(db: &Db, actor: &Actor, slug: &str, name: &str) -> Result<Te
         id: slug.to_owned(),
         name: name.to_owned(),
         status: TenantStatus::Active,
-        db_location: "main".into(),
+        db_location: location.to_owned(),
         storage_prefix: format!("tenants/{slug}"),
         created_at: now.clone(),
         updated_at: now,
@@ -141,7 +153,14 @@ pub async fn create(db: &Db, actor: &Actor, slug: &str, name: &str) -> Result<Te
     if inserted.rows_affected() == 0 {
         return Err(TenancyError::AlreadyExists(slug.to_owned()));
     }
-    audit::record(tx.acquire().await?, actor, "tenant.create", Some(slug), json!({ "name": tenant.name })).await?;
+    audit::record(
+        tx.acquire().await?,
+        actor,
+        "tenant.create",
+        Some(slug),
+        json!({ "name": tenant.name, "db_location": location }),
+    )
+    .await?;
     tx.commit().await?;
     tracing::info!(tenant = slug, actor = %actor.name, "tenant created");
     Ok(tenant)

@@ -206,7 +206,7 @@ impl TestServer {
     pub async fn tenant_with(&self, tenant: &str, modules: &[&str]) {
         self.create_tenant(tenant).await;
         for m in modules {
-            self.app.modules.enable(tenant, m, &plaza::audit::Actor::new("test")).await.expect("enable module");
+            self.app.modules.enable(tenant, m, None, &plaza::audit::Actor::new("test")).await.expect("enable module");
         }
     }
 

@@ -3,7 +3,7 @@
 //! get real packages without a crate each:
 //!
 //! - `greetbook` (default): depends on `hello` ^1, and has a table of its own;
-//! - `ping` and `pong`: each depends on the other, a cycle to be refused.
+//! - `ping` and `pong`: each depends on the other: a cycle.
 //!
 //! Every one answers `GET /ping` with `{"module": <name>}`.
 
@@ -83,4 +83,28 @@ struct Pong {
 
 fn ping(_req: &Request) -> Result<Json<Pong>, Problem> {
     Ok(Json(Pong { module: variant::NAME }))
+}
+
+#[cfg(test)]
+mod tests {
+    use plaza_sdk::Module as _;
+
+    use super::*;
+
+    /// Each feature builds the module `cargo xtask plugins` names its package after.
+    #[test]
+    fn the_manifest_names_the_module_and_its_dependency() {
+        let manifest = DepTest::router().manifest();
+        let (name, needs) = if cfg!(feature = "ping") {
+            ("ping", "pong")
+        } else if cfg!(feature = "pong") {
+            ("pong", "ping")
+        } else {
+            ("greetbook", "hello")
+        };
+        assert_eq!((manifest.name.as_str(), manifest.version.as_str()), (name, "1.0.0"));
+        let dependencies: Vec<_> =
+            manifest.dependencies.iter().map(|d| (d.name.as_str(), d.version_req.as_str())).collect();
+        assert_eq!(dependencies, [(needs, "^1")]);
+    }
 }

@@ -486,3 +486,27 @@ fn sign(req: &Request) -> Result<Json<Signed>, Problem> {
         public_key: BASE64.encode(&public_key),
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use plaza_sdk::Module as _;
+
+    use super::*;
+
+    /// Each feature set builds the release `cargo xtask plugins` names its
+    /// package after, with that release's migrations.
+    #[test]
+    fn the_manifest_describes_the_release() {
+        let manifest = Hello::router().manifest();
+        let (version, migrations): (&str, &[u32]) = if cfg!(feature = "broken") {
+            ("1.2.0", &[1, 2, 3])
+        } else if cfg!(feature = "v1_1") {
+            ("1.1.0", &[1, 2])
+        } else {
+            ("1.0.0", &[1])
+        };
+        assert_eq!(manifest.version, version);
+        assert_eq!(manifest.migrations.iter().map(|m| m.version).collect::<Vec<_>>(), migrations);
+        assert!(manifest.routes.iter().any(|r| r.path == "/version"), "GET /version is declared");
+    }
+}

@@ -3,4 +3,5 @@
 
 pub mod chromium;
 pub mod postgres;
+pub mod python;
 pub mod s3;

@@ -198,8 +198,9 @@ impl CallState {
             let mut tx = pool.begin().await.map_err(values::db_error)?;
             namespace::watch_deadline(&mut tx, deadline).await.map_err(values::db_error)?;
             Tx::Sqlite(tx)
-        } else if let Some(pool) = ns.pg() {
-            let names = ns.pg_names(&scope.tenant, scope.module());
+        } else if let Some(namespace::PgPlace { pool, names }) =
+            ns.pg_place(&scope.tenant, scope.module()).await.map_err(unavailable)?
+        {
             let mut tx = pool.begin().await.map_err(values::db_error)?;
             namespace::enter(&mut tx, &names, deadline.saturating_duration_since(Instant::now()))
                 .await
@@ -250,8 +251,11 @@ async fn autocommit(
         namespace::watch_deadline(&mut conn, deadline).await.map_err(values::db_error)?;
         return values::run_sqlite(&mut conn, &vetted.sql, params, want_rows, max_rows).await;
     }
-    let Some(pool) = ns.pg() else { return Err(CapError::unavailable("no SQL namespace")) };
-    let names = ns.pg_names(&scope.tenant, scope.module());
+    let Some(namespace::PgPlace { pool, names }) =
+        ns.pg_place(&scope.tenant, scope.module()).await.map_err(unavailable)?
+    else {
+        return Err(CapError::unavailable("no SQL namespace"));
+    };
     let mut tx = pool.begin().await.map_err(values::db_error)?;
     namespace::enter(&mut tx, &names, deadline.saturating_duration_since(Instant::now()))
         .await

@@ -8,6 +8,8 @@
 //!   Module statements run in a transaction with `SET LOCAL ROLE` to that
 //!   role and `search_path` to that schema only, so the database itself
 //!   refuses other schemas, the host's tables and server-side functions.
+//!   A tenant's schemas live on the database its `db_location` names:
+//!   `main` (the host's own) or one of `PLAZA_DATABASES` (placement).
 //!
 //! Each namespace holds two host tables: `_plaza_migrations` (the module's
 //! applied migrations) and `_plaza_outbox` (events published in a module
@@ -40,6 +42,8 @@ pub enum NamespaceError {
     Changed(u32),
     #[error("cannot create {path}: {source}")]
     Io { path: String, source: std::io::Error },
+    #[error("tenant {tenant:?} is placed on database {location:?}, which this host is not configured with")]
+    Placement { tenant: String, location: String },
 }
 
 /// The host tables of every namespace (portable SQL).
@@ -59,9 +63,45 @@ pub struct PgNames {
     pub role: String,
 }
 
+/// One PostgreSQL database that holds namespaces.
+struct PgDatabase {
+    pool: PgPool,
+    /// Its name (`current_database()`), part of every schema's name hash.
+    database: String,
+}
+
 enum Store {
-    Sqlite { dir: PathBuf, pools: Mutex<HashMap<(String, String), SqlitePool>> },
-    Postgres { pool: PgPool, database: String },
+    Sqlite {
+        dir: PathBuf,
+        pools: Mutex<HashMap<(String, String), SqlitePool>>,
+    },
+    Postgres {
+        /// The host's own database (location `main`).
+        main: PgDatabase,
+        /// The other databases tenants can be placed on, by location name.
+        others: HashMap<String, PgDatabase>,
+        /// Tenant → location, read once per tenant (placement never changes).
+        placement: std::sync::RwLock<HashMap<String, String>>,
+    },
+}
+
+/// Where one pair's schema is: the pool of its database and its names.
+pub struct PgPlace {
+    pub pool: PgPool,
+    pub names: PgNames,
+}
+
+async fn connect_pg(url: &str, max_connections: u32) -> Result<PgDatabase, NamespaceError> {
+    let options = PgConnectOptions::from_str(url)?.disable_statement_logging();
+    let pool = PgPoolOptions::new()
+        .max_connections(max_connections)
+        .min_connections(0)
+        .acquire_timeout(Duration::from_secs(5))
+        .idle_timeout(Some(Duration::from_secs(300)))
+        .connect_with(options)
+        .await?;
+    let database: String = sqlx::query_scalar("SELECT current_database()").fetch_one(&pool).await?;
+    Ok(PgDatabase { pool, database })
 }
 
 /// Runs the migrations not yet recorded, recording each (a macro: the same
@@ -131,16 +171,15 @@ impl Namespaces {
                 Store::Sqlite { dir, pools: Mutex::new(HashMap::new()) }
             }
             Backend::Postgres => {
-                let options = PgConnectOptions::from_str(&config.effective_database_url())?.disable_statement_logging();
-                let pool = PgPoolOptions::new()
-                    .max_connections(config.db_max_connections)
-                    .min_connections(0)
-                    .acquire_timeout(Duration::from_secs(5))
-                    .idle_timeout(Some(Duration::from_secs(300)))
-                    .connect_with(options)
-                    .await?;
-                let database: String = sqlx::query_scalar("SELECT current_database()").fetch_one(&pool).await?;
-                Store::Postgres { pool, database }
+                let main = connect_pg(&config.effective_database_url(), config.db_max_connections).await?;
+                let mut others = HashMap::new();
+                let list = config
+                    .database_list()
+                    .map_err(|e| NamespaceError::Placement { tenant: String::new(), location: e.to_string() })?;
+                for (name, url) in list {
+                    others.insert(name, connect_pg(&url, config.db_max_connections).await?);
+                }
+                Store::Postgres { main, others, placement: std::sync::RwLock::new(HashMap::new()) }
             }
         };
         Ok(Self { store })
@@ -184,26 +223,64 @@ impl Namespaces {
         Ok(Some(pool))
     }
 
-    /// The PostgreSQL pool, when the namespaces are schemas.
+    /// The host's own PostgreSQL pool, when the namespaces are schemas.
     pub fn pg(&self) -> Option<&PgPool> {
         match &self.store {
-            Store::Postgres { pool, .. } => Some(pool),
+            Store::Postgres { main, .. } => Some(&main.pool),
             Store::Sqlite { .. } => None,
         }
     }
 
-    /// The schema and role of a pair: readable prefixes, and a hash of
-    /// (database, tenant, module) so that names never collide and fit
-    /// PostgreSQL's 63-byte identifiers.
-    pub fn pg_names(&self, tenant: &str, module: &str) -> PgNames {
-        let database = match &self.store {
-            Store::Postgres { database, .. } => database.as_str(),
-            Store::Sqlite { .. } => "",
+    /// Whether tenants can be placed on `location` (`main` always can).
+    pub fn has_location(&self, location: &str) -> bool {
+        location == "main" || matches!(&self.store, Store::Postgres { others, .. } if others.contains_key(location))
+    }
+
+    /// Where a pair's schema lives, on PostgreSQL: the database of the
+    /// tenant's placement (read from `tenants` once, then remembered).
+    pub async fn pg_place(&self, tenant: &str, module: &str) -> Result<Option<PgPlace>, NamespaceError> {
+        let Store::Postgres { main, others, placement } = &self.store else { return Ok(None) };
+        let known = placement.read().ok().and_then(|p| p.get(tenant).cloned());
+        let location = match known {
+            Some(l) => l,
+            None => {
+                let row: Option<String> = sqlx::query_scalar("SELECT db_location FROM tenants WHERE id = $1")
+                    .bind(tenant)
+                    .fetch_optional(&main.pool)
+                    .await?;
+                let location = row.unwrap_or_else(|| "main".to_owned());
+                if let Ok(mut p) = placement.write() {
+                    p.insert(tenant.to_owned(), location.clone());
+                }
+                location
+            }
         };
-        let hash = hex::encode(Sha256::digest(format!("{database}\0{tenant}\0{module}")));
-        let clean = |s: &str, n: usize| s.chars().take(n).map(|c| if c == '-' { '_' } else { c }).collect::<String>();
-        let base = format!("{}_{}_{}", clean(tenant, 20), clean(module, 16), &hash[..10]);
-        PgNames { schema: format!("\"m_{base}\""), role: format!("\"plaza_m_{base}\"") }
+        let db = if location == "main" {
+            main
+        } else {
+            others
+                .get(&location)
+                .ok_or_else(|| NamespaceError::Placement { tenant: tenant.to_owned(), location: location.clone() })?
+        };
+        Ok(Some(PgPlace { pool: db.pool.clone(), names: pg_names(&db.database, tenant, module) }))
+    }
+
+    /// The schema and role names of a pair (on SQLite, the names it would
+    /// have: tests use them to try reaching other schemas).
+    pub async fn pg_names(&self, tenant: &str, module: &str) -> Result<PgNames, NamespaceError> {
+        Ok(match self.pg_place(tenant, module).await? {
+            Some(place) => place.names,
+            None => pg_names("", tenant, module),
+        })
+    }
+
+    /// Forgets a tenant's placement (the tenant was deleted).
+    pub fn forget_tenant(&self, tenant: &str) {
+        if let Store::Postgres { placement, .. } = &self.store
+            && let Ok(mut p) = placement.write()
+        {
+            p.remove(tenant);
+        }
     }
 
     /// Creates the namespace of a pair (idempotent).
@@ -213,8 +290,7 @@ impl Namespaces {
             conn.execute(HOST_TABLES).await?;
             return Ok(());
         }
-        let Some(pool) = self.pg() else { return Ok(()) };
-        let names = self.pg_names(tenant, module);
+        let Some(PgPlace { pool, names }) = self.pg_place(tenant, module).await? else { return Ok(()) };
         let mut conn = pool.acquire().await?;
         if let Err(e) = conn.execute(AssertSqlSafe(format!("CREATE ROLE {} NOLOGIN", names.role))).await {
             // Created already (or concurrently): fine, it is ours by name.
@@ -260,8 +336,7 @@ impl Namespaces {
             tx.commit().await?;
             return Ok(applied);
         }
-        let Some(pool) = self.pg() else { return Ok(Vec::new()) };
-        let names = self.pg_names(tenant, module);
+        let Some(PgPlace { pool, names }) = self.pg_place(tenant, module).await? else { return Ok(Vec::new()) };
         let mut tx = pool.begin().await?;
         enter(&mut tx, &names, Duration::from_secs(120)).await?;
         let applied = apply_migrations!(&mut *tx, dialect, &ordered);
@@ -287,8 +362,8 @@ impl Namespaces {
                 }
                 Ok(())
             }
-            Store::Postgres { pool, .. } => {
-                let names = self.pg_names(tenant, module);
+            Store::Postgres { .. } => {
+                let Some(PgPlace { pool, names }) = self.pg_place(tenant, module).await? else { return Ok(()) };
                 let mut conn = pool.acquire().await?;
                 conn.execute(AssertSqlSafe(format!(
                     "DROP SCHEMA IF EXISTS {} CASCADE; DROP ROLE IF EXISTS {}",
@@ -299,6 +374,16 @@ impl Namespaces {
             }
         }
     }
+}
+
+/// The schema and role of a pair: readable prefixes, and a hash of
+/// (database, tenant, module) so that names never collide and fit
+/// PostgreSQL's 63-byte identifiers.
+fn pg_names(database: &str, tenant: &str, module: &str) -> PgNames {
+    let hash = hex::encode(Sha256::digest(format!("{database}\0{tenant}\0{module}")));
+    let clean = |s: &str, n: usize| s.chars().take(n).map(|c| if c == '-' { '_' } else { c }).collect::<String>();
+    let base = format!("{}_{}_{}", clean(tenant, 20), clean(module, 16), &hash[..10]);
+    PgNames { schema: format!("\"m_{base}\""), role: format!("\"plaza_m_{base}\"") }
 }
 
 /// Makes ATTACH impossible on a connection: `SQLITE_LIMIT_ATTACHED` = 0.

@@ -218,6 +218,40 @@ fn vet_text(dialect: Dialect, text: &str, exactly_one: bool) -> Result<Vec<Vette
     statements.iter().map(|statement| vet_statement(dialect, statement)).collect()
 }
 
+/// True when every statement of `text` only adds to a schema: CREATE TABLE,
+/// INDEX or VIEW, ALTER TABLE … ADD COLUMN that is nullable or has a
+/// default, INSERT. Code written for the schema before such a migration
+/// still works after it, which is what lets a tenant roll back to it.
+/// Anything else (or text that does not parse) is not additive.
+pub fn is_additive(dialect: Dialect, text: &str) -> bool {
+    if text.len() > MAX_SQL_BYTES {
+        return false;
+    }
+    std::thread::scope(|scope| {
+        std::thread::Builder::new()
+            .name("plaza-sql-vet".to_owned())
+            .stack_size(VET_THREAD_STACK_BYTES)
+            .spawn_scoped(scope, || parse(dialect, text).is_ok_and(|all| all.iter().all(adds_only)))
+            .ok()
+            .and_then(|handle| handle.join().ok())
+            .unwrap_or(false)
+    })
+}
+
+fn adds_only(statement: &Statement) -> bool {
+    match statement {
+        Statement::CreateTable(_) | Statement::CreateIndex(_) | Statement::CreateView(_) | Statement::Insert(_) => true,
+        Statement::AlterTable(alter) => alter.operations.iter().all(|op| match op {
+            AlterTableOperation::AddColumn { column_def, .. } => {
+                let has = |f: fn(&ColumnOption) -> bool| column_def.options.iter().any(|o| f(&o.option));
+                !has(|o| matches!(o, ColumnOption::NotNull)) || has(|o| matches!(o, ColumnOption::Default(_)))
+            }
+            _ => false,
+        }),
+        _ => false,
+    }
+}
+
 fn parse(dialect: Dialect, text: &str) -> Result<Vec<Statement>, String> {
     let parser_dialect: &dyn sqlparser::dialect::Dialect = match dialect {
         Dialect::Sqlite => &SQLiteDialect {},
@@ -2038,5 +2072,29 @@ mod tests {
         assert_eq!(shorten(&"x".repeat(500)).chars().count(), MAX_QUOTED_CHARS + 1);
         assert!(is_numbered_parameter("$1") && is_numbered_parameter("$12"));
         assert!(!is_numbered_parameter("$") && !is_numbered_parameter("$01") && !is_numbered_parameter("$a"));
+    }
+
+    #[test]
+    fn additive_migrations_are_told_from_the_others() {
+        for sql in [
+            "CREATE TABLE t (id INTEGER PRIMARY KEY)",
+            "ALTER TABLE greetings ADD COLUMN language TEXT NOT NULL DEFAULT 'en'",
+            "ALTER TABLE greetings ADD COLUMN note TEXT; CREATE INDEX g_note ON greetings (note)",
+            "INSERT INTO t (id) VALUES (1)",
+        ] {
+            assert!(is_additive(Dialect::Sqlite, sql), "{sql}");
+            assert!(is_additive(Dialect::Postgres, sql), "{sql}");
+        }
+        for sql in [
+            "ALTER TABLE greetings ADD COLUMN language TEXT NOT NULL",
+            "ALTER TABLE greetings DROP COLUMN name",
+            "ALTER TABLE greetings RENAME COLUMN name TO who",
+            "DROP TABLE greetings",
+            "UPDATE greetings SET name = 'x'",
+            "CREATE TABLE t (id INTEGER); DELETE FROM greetings",
+            "not sql at all",
+        ] {
+            assert!(!is_additive(Dialect::Sqlite, sql), "{sql}");
+        }
     }
 }

@@ -4,6 +4,8 @@ pub mod auth;
 pub mod files;
 pub mod members;
 pub mod ops;
+pub mod registry;
+pub mod tenant_modules;
 pub mod tenants;
 
 /// Tags group operations in the document and in Swagger UI.
@@ -22,13 +24,34 @@ pub enum Tag {
     /// A tenant's API keys (tenant admins).
     #[oai(rename = "API keys")]
     ApiKeys,
+    /// The module registry: publish, list, yank (publishing is the operator's).
+    Registry,
+    /// A tenant's modules: enable, upgrade, roll back, disable, purge, configure (tenant admins).
+    Modules,
 }
 
 /// Every operation of the host API.
-pub type HostApi =
-    (ops::OpsApi, auth::AuthApi, auth::JwksApi, tenants::TenantsApi, members::MembersApi, files::FilesApi);
+pub type HostApi = (
+    ops::OpsApi,
+    auth::AuthApi,
+    auth::JwksApi,
+    tenants::TenantsApi,
+    members::MembersApi,
+    files::FilesApi,
+    registry::RegistryApi,
+    tenant_modules::TenantModulesApi,
+);
 
 /// The host API's operations, ready to mount.
 pub fn host_api() -> HostApi {
-    (ops::OpsApi, auth::AuthApi, auth::JwksApi, tenants::TenantsApi, members::MembersApi, files::FilesApi)
+    (
+        ops::OpsApi,
+        auth::AuthApi,
+        auth::JwksApi,
+        tenants::TenantsApi,
+        members::MembersApi,
+        files::FilesApi,
+        registry::RegistryApi,
+        tenant_modules::TenantModulesApi,
+    )
 }

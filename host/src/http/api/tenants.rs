@@ -24,6 +24,10 @@ pub struct NewTenant {
     pub id: String,
     /// Display name, up to 200 characters.
     pub name: String,
+    /// Which database holds the tenant's module namespaces: `main` (the
+    /// host's own, the default) or a name from `PLAZA_DATABASES`. Fixed once
+    /// the tenant exists.
+    pub database: Option<String>,
 }
 
 /// One page of tenants.
@@ -55,7 +59,13 @@ impl TenantsApi {
     #[oai(path = "/", method = "post", operation_id = "createTenant")]
     async fn create(&self, Data(app): Data<&Arc<App>>, auth: Auth, body: Json<NewTenant>) -> ApiResult<Created> {
         let actor = auth.require_operator()?.actor();
-        let tenant = tenancy::create(&app.db, &actor, &body.id, &body.name).await?;
+        let location = body.database.as_deref().unwrap_or("main");
+        if !app.modules.services().sql.has_location(location) {
+            return Err(ApiError::unprocessable(format!(
+                "database: {location:?} is not a database this host can place tenants on (see PLAZA_DATABASES)"
+            )));
+        }
+        let tenant = tenancy::create_placed(&app.db, &actor, &body.id, &body.name, location).await?;
         let location = format!("/api/v1/tenants/{}", tenant.id);
         Ok(Created::Created(Json(tenant), location))
     }
@@ -122,6 +132,7 @@ impl TenantsApi {
             .await
             .map_err(|e| ApiError::internal(&e))?;
         tenancy::delete(&app.db, &app.storage, &actor, &tenant).await?;
+        app.modules.forget_tenant(&tenant);
         Ok(Deleted::Deleted)
     }
 

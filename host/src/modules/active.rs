@@ -1,0 +1,216 @@
+//! What each tenant runs right now, kept in memory, and how every host
+//! process learns that it changed.
+//!
+//! A request looks its module up here, not in the database. The entry of a
+//! tenant is built once (its enabled installs, each with its component
+//! loaded) and replaced whole when the tenant's modules change, so a
+//! request sees either the old set or the new one, never a half. Calls
+//! already running finish on the version they started with.
+//!
+//! Changes reach this process three ways:
+//! - this process made them: the lifecycle code refreshes the tenant;
+//! - PostgreSQL `NOTIFY plaza_modules, '<tenant>'`, sent in the same
+//!   transaction as the change, heard by a `LISTEN` task;
+//! - a safety net: every second the newest id of `module_changes` is read;
+//!   a higher one refreshes the tenants changed since. This also covers
+//!   SQLite, where a CLI process and a server share one database file.
+//!
+//! A refresh loads (and if need be compiles) the new components before it
+//! swaps the entry in, so no request waits for a compiler or fails between
+//! the old version and the new. Every process compiles a version as soon
+//! as it is published (`NOTIFY plaza_registry`), so that a later enable or
+//! upgrade has nothing left to compile anywhere.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, RwLock, Weak};
+use std::time::Duration;
+
+use super::{Install, LoadedModule, ModuleError, Modules, installs};
+
+/// The PostgreSQL channel lifecycle changes are announced on (payload: the tenant).
+pub const CHANNEL: &str = "plaza_modules";
+/// The channel new registry versions are announced on (payload: the SHA-256),
+/// so that every process compiles them before any tenant enables them.
+pub const PUBLISHED: &str = "plaza_registry";
+
+/// How often the safety net reads `module_changes`.
+const RECHECK: Duration = Duration::from_secs(1);
+
+/// One enabled module of a tenant.
+#[derive(Clone)]
+pub struct ActiveModule {
+    pub install: Install,
+    /// The loaded component, or why it could not be loaded.
+    pub module: Result<Arc<LoadedModule>, String>,
+}
+
+/// The enabled modules of one tenant, by name.
+#[derive(Default)]
+pub struct TenantModules {
+    pub modules: HashMap<String, ActiveModule>,
+}
+
+impl TenantModules {
+    pub fn get(&self, name: &str) -> Option<&ActiveModule> {
+        self.modules.get(name)
+    }
+
+    /// The loaded modules, by name (those that failed to load left out).
+    pub fn loaded(&self) -> Vec<Arc<LoadedModule>> {
+        let mut all: Vec<_> = self.modules.values().filter_map(|a| a.module.as_ref().ok().cloned()).collect();
+        all.sort_by(|a, b| a.name().cmp(b.name()));
+        all
+    }
+}
+
+/// The per-process cache of [`TenantModules`].
+#[derive(Default)]
+pub struct Active {
+    tenants: RwLock<HashMap<String, Arc<TenantModules>>>,
+    /// The newest `module_changes` id this process has acted on.
+    seen: AtomicI64,
+}
+
+impl Active {
+    fn cached(&self, tenant: &str) -> Option<Arc<TenantModules>> {
+        self.tenants.read().ok().and_then(|t| t.get(tenant).cloned())
+    }
+
+    fn store(&self, tenant: &str, modules: Arc<TenantModules>) {
+        if let Ok(mut t) = self.tenants.write() {
+            t.insert(tenant.to_owned(), modules);
+        }
+    }
+
+    /// Forgets a tenant (deleted): its next request reads it afresh.
+    pub fn forget(&self, tenant: &str) {
+        if let Ok(mut t) = self.tenants.write() {
+            t.remove(tenant);
+        }
+    }
+
+    fn forget_all(&self) {
+        if let Ok(mut t) = self.tenants.write() {
+            t.clear();
+        }
+    }
+}
+
+impl Modules {
+    /// The modules `tenant` has enabled: from memory, else read and loaded.
+    pub async fn enabled(&self, tenant: &str) -> Result<Arc<TenantModules>, ModuleError> {
+        if let Some(hit) = self.active.cached(tenant) {
+            return Ok(hit);
+        }
+        self.refresh(tenant).await
+    }
+
+    /// Reads a tenant's installs again, loads what they need, and swaps the
+    /// tenant's entry.
+    pub async fn refresh(&self, tenant: &str) -> Result<Arc<TenantModules>, ModuleError> {
+        let all = installs::list(&self.services.db, tenant).await?;
+        let mut modules = HashMap::new();
+        for install in all.into_iter().filter(|i| i.status == "enabled") {
+            let module = self.load_sha(&install.sha256).await.map_err(|e| {
+                tracing::error!(tenant, module = %install.module, sha256 = %install.sha256, error = %e, "enabled module cannot be loaded");
+                e.to_string()
+            });
+            modules.insert(install.module.clone(), ActiveModule { install, module });
+        }
+        let entry = Arc::new(TenantModules { modules });
+        self.active.store(tenant, Arc::clone(&entry));
+        Ok(entry)
+    }
+
+    /// Refreshes the tenants changed since the last look at `module_changes`.
+    async fn catch_up(&self) -> Result<(), ModuleError> {
+        let seen = self.active.seen.load(Ordering::Acquire);
+        let newest: Option<i64> =
+            sqlx::query_scalar("SELECT MAX(id) FROM module_changes").fetch_one(self.services.db.pool()).await?;
+        let newest = newest.unwrap_or(0);
+        if newest <= seen {
+            return Ok(());
+        }
+        let tenants: Vec<String> =
+            sqlx::query_scalar("SELECT DISTINCT tenant_id FROM module_changes WHERE id > $1 AND id <= $2")
+                .bind(seen)
+                .bind(newest)
+                .fetch_all(self.services.db.pool())
+                .await?;
+        for tenant in tenants {
+            if self.active.cached(&tenant).is_some() {
+                self.refresh(&tenant).await?;
+            }
+        }
+        self.active.seen.fetch_max(newest, Ordering::AcqRel);
+        Ok(())
+    }
+
+    /// Starts the tasks that keep this process's view current: the safety
+    /// net, and on PostgreSQL the `LISTEN` task. They stop with the process
+    /// (or when the modules are dropped).
+    pub(super) async fn watch_changes(self: &Arc<Self>) -> Result<(), ModuleError> {
+        let newest: Option<i64> =
+            sqlx::query_scalar("SELECT MAX(id) FROM module_changes").fetch_one(self.services.db.pool()).await?;
+        self.active.seen.store(newest.unwrap_or(0), Ordering::Release);
+        let weak = Arc::downgrade(self);
+        tokio::spawn(recheck(weak.clone()));
+        if let Some(pool) = self.services.sql.pg() {
+            let mut listener = sqlx::postgres::PgListener::connect_with(pool).await?;
+            listener.listen_all([CHANNEL, PUBLISHED]).await?;
+            tokio::spawn(listen(weak, listener));
+        }
+        Ok(())
+    }
+}
+
+async fn recheck(modules: Weak<Modules>) {
+    let mut tick = tokio::time::interval(RECHECK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let Some(modules) = modules.upgrade() else { return };
+        if let Err(e) = modules.catch_up().await {
+            tracing::warn!(error = %e, "cannot read module changes; retrying");
+        }
+    }
+}
+
+async fn listen(modules: Weak<Modules>, mut listener: sqlx::postgres::PgListener) {
+    loop {
+        let received = listener.try_recv().await;
+        let Some(modules) = modules.upgrade() else { return };
+        match received {
+            Ok(Some(note)) if note.channel() == PUBLISHED => {
+                let sha = note.payload().to_owned();
+                // In the background: a compile must not hold up notifications.
+                tokio::spawn(async move {
+                    if let Err(e) = modules.load_sha(&sha).await {
+                        tracing::warn!(sha256 = %sha, error = %e, "cannot prepare a newly published module");
+                    }
+                });
+            }
+            Ok(Some(note)) => {
+                let tenant = note.payload();
+                if modules.active.cached(tenant).is_some()
+                    && let Err(e) = modules.refresh(tenant).await
+                {
+                    tracing::warn!(tenant, error = %e, "cannot refresh a tenant's modules; dropping it from memory");
+                    modules.active.forget(tenant);
+                }
+            }
+            // The connection dropped (sqlx reconnects on the next call):
+            // notifications may have been missed, so nothing cached is trusted.
+            Ok(None) => {
+                tracing::warn!("module change notifications interrupted; reloading every tenant's modules");
+                modules.active.forget_all();
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "module change listener failed; retrying");
+                drop(modules);
+                tokio::time::sleep(RECHECK).await;
+            }
+        }
+    }
+}

@@ -1,0 +1,100 @@
+//! `openapi-python-client` from PyPI, for the test that generates a Python
+//! client from a tenant's OpenAPI document and calls a module with it. It
+//! lives in a virtual environment of its own under the target directory,
+//! with the libraries its clients import, every package pinned.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use anyhow::{Context, Result, bail};
+
+use crate::util::{self, Apt};
+
+/// What the environment holds. Generated clients import `httpx` (below
+/// 0.29, as their own metadata says) and `attrs`; dates are parsed with the
+/// standard library since 0.27, so `python-dateutil` is not needed. A change
+/// here rebuilds the environment at the next run.
+const REQUIREMENTS: &[&str] = &["openapi-python-client==0.29.1", "httpx==0.28.1", "attrs==26.1.0"];
+
+/// What the generated clients import, checked after the install.
+const IMPORTS: &str = "import httpx, attrs";
+
+/// The generator and the interpreter to run its clients with.
+#[derive(Debug, Clone)]
+pub struct OpenapiPythonClient {
+    /// The environment's `openapi-python-client` program.
+    pub generator: PathBuf,
+    /// The environment's `python`, which imports what generated clients need.
+    pub python: PathBuf,
+}
+
+impl OpenapiPythonClient {
+    fn in_venv(dir: &Path) -> Self {
+        let bin = dir.join("bin");
+        Self { generator: bin.join("openapi-python-client"), python: bin.join("python") }
+    }
+
+    /// Whether both programs start (a venv outlives the interpreter it was
+    /// made from, and then its `python` is a dangling link).
+    fn works(&self) -> bool {
+        succeeds(Command::new(&self.generator).arg("--version"))
+            && succeeds(Command::new(&self.python).args(["-c", IMPORTS]))
+    }
+}
+
+fn succeeds(cmd: &mut Command) -> bool {
+    cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|status| status.success())
+}
+
+/// The environment: `<target>/python-openapi`.
+fn venv_dir() -> PathBuf {
+    util::target_dir().join("python-openapi")
+}
+
+/// The pinned generator in its environment, created or brought up to date
+/// when needed (needs PyPI then; a later run with the same pins does not).
+pub fn ensure(apt: &mut Apt) -> Result<OpenapiPythonClient> {
+    let dir = venv_dir();
+    let tools = OpenapiPythonClient::in_venv(&dir);
+    // Written last, so an interrupted install is redone.
+    let stamp = dir.join("plaza-requirements.txt");
+    let wanted = format!("{}\n", REQUIREMENTS.join("\n"));
+    if fs::read_to_string(&stamp).is_ok_and(|pins| pins == wanted) && tools.works() {
+        return Ok(tools);
+    }
+    println!("installing {} from PyPI into {}", REQUIREMENTS.join(" "), dir.display());
+    create_venv(apt, &dir)?;
+    let mut pip = Command::new(&tools.python);
+    pip.args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--timeout", "60"]).args(REQUIREMENTS);
+    util::run(&mut pip).context("cannot install openapi-python-client with pip")?;
+    if !tools.works() {
+        bail!(
+            "openapi-python-client is installed in {} but `{} --version` or `{} -c '{IMPORTS}'` fails",
+            dir.display(),
+            tools.generator.display(),
+            tools.python.display()
+        );
+    }
+    fs::write(&stamp, wanted).with_context(|| format!("cannot write {}", stamp.display()))?;
+    Ok(tools)
+}
+
+/// A fresh venv at `dir` (`--clear` drops a broken or outdated one). Debian's
+/// `python3` makes venvs only with `python3-venv`, installed when missing.
+fn create_venv(apt: &mut Apt, dir: &Path) -> Result<()> {
+    if !succeeds(Command::new("python3").arg("--version")) {
+        apt.install(&["python3", "python3-venv"]).context("cannot install python3")?;
+    }
+    let venv = || {
+        let mut cmd = Command::new("python3");
+        cmd.args(["-m", "venv", "--clear"]).arg(dir);
+        cmd
+    };
+    if util::run(&mut venv()).is_err() {
+        println!("retrying after installing python3-venv");
+        apt.install(&["python3-venv"]).context("cannot install python3-venv")?;
+        util::run(&mut venv()).context("cannot create a Python virtual environment")?;
+    }
+    Ok(())
+}
