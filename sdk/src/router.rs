@@ -491,7 +491,8 @@ impl Router {
     /// parameters). An unknown template is a 404 and a known template with
     /// another method a 405 (with `allow`); `HEAD` falls back to `GET`
     /// without the body. A handler's problem becomes a problem+json answer
-    /// carrying the request path and id. Panics are not caught: they trap,
+    /// carrying the request id and the path the client sent
+    /// (`/t/{tenant}/{module}/…`). Panics are not caught: they trap,
     /// and the host answers 500 naming the module.
     pub fn handle(&self, req: &Request) -> Response {
         let find = |method: Method| self.routes.iter().find(|e| e.route.method == method && e.route.path == req.route);
@@ -503,7 +504,10 @@ impl Router {
             },
             None => Err(self.no_route(req)),
         };
-        result.unwrap_or_else(|problem| problem.to_response(Some(&req.path), Some(&req.caller.request_id)))
+        result.unwrap_or_else(|problem| {
+            let instance = format!("/t/{}/{}{}", req.caller.tenant, self.name, req.path);
+            problem.to_response(Some(&instance), Some(&req.caller.request_id))
+        })
     }
 
     fn no_route(&self, req: &Request) -> Problem {
@@ -727,7 +731,10 @@ mod tests {
         assert_eq!(resp.status, 404);
         assert_eq!(resp.header("content-type"), Some("application/problem+json"));
         let doc: Value = resp.body_json().unwrap();
-        assert_eq!((doc["instance"].as_str(), doc["request_id"].as_str()), (Some("/things/1"), Some("req-1")));
+        assert_eq!(
+            (doc["instance"].as_str(), doc["request_id"].as_str()),
+            (Some("/t/acme/things/things/1"), Some("req-1"))
+        );
 
         let mut head = req.clone();
         head.method = Method::Head;

@@ -197,10 +197,7 @@ impl Modules {
     pub async fn disable(&self, tenant: &str, name: &str, actor: &Actor) -> Result<Install, ModuleError> {
         let db = &self.services.db;
         let all = installs::list(db, tenant).await?;
-        let current = all
-            .iter()
-            .find(|i| i.module == name)
-            .ok_or_else(|| ModuleError::NotEnabled { tenant: tenant.into(), module: name.into() })?;
+        let current = installed(&all, tenant, name)?;
         self.refuse_if_needed(tenant, &all, name, "disable").await?;
         let mut conn = db.pool().acquire().await?;
         let mut tx = conn.begin().await?;
@@ -233,10 +230,7 @@ impl Modules {
     pub async fn purge(&self, tenant: &str, name: &str, actor: &Actor) -> Result<(), ModuleError> {
         let db = &self.services.db;
         let all = installs::list(db, tenant).await?;
-        let current = all
-            .iter()
-            .find(|i| i.module == name)
-            .ok_or_else(|| ModuleError::NotEnabled { tenant: tenant.into(), module: name.into() })?;
+        let current = installed(&all, tenant, name)?;
         self.refuse_if_needed(tenant, &all, name, "purge").await?;
         let mut conn = db.pool().acquire().await?;
         let mut tx = conn.begin().await?;
@@ -407,6 +401,13 @@ fn enabled_versions(all: &[Install]) -> BTreeMap<String, semver::Version> {
         .filter(|i| i.status == "enabled")
         .filter_map(|i| Some((i.module.clone(), semver::Version::parse(&i.version).ok()?)))
         .collect()
+}
+
+/// The install of `name`, enabled or not.
+fn installed<'a>(all: &'a [Install], tenant: &str, name: &str) -> Result<&'a Install, ModuleError> {
+    all.iter()
+        .find(|i| i.module == name)
+        .ok_or_else(|| ModuleError::NotEnabled { tenant: tenant.into(), module: name.into() })
 }
 
 fn enabled_install<'a>(all: &'a [Install], tenant: &str, name: &str) -> Result<&'a Install, ModuleError> {

@@ -30,8 +30,20 @@ pub enum Tag {
     Modules,
 }
 
-/// Every operation of the host API.
-pub type HostApi = (
+/// Lists every operation group once, making the tuple type and its value.
+macro_rules! host_api {
+    ($($group:ident :: $api:ident),+ $(,)?) => {
+        /// Every operation of the host API.
+        pub type HostApi = ($($group::$api,)+);
+
+        /// The host API's operations, ready to mount.
+        pub fn host_api() -> HostApi {
+            ($($group::$api,)+)
+        }
+    };
+}
+
+host_api!(
     ops::OpsApi,
     auth::AuthApi,
     auth::JwksApi,
@@ -41,17 +53,3 @@ pub type HostApi = (
     registry::RegistryApi,
     tenant_modules::TenantModulesApi,
 );
-
-/// The host API's operations, ready to mount.
-pub fn host_api() -> HostApi {
-    (
-        ops::OpsApi,
-        auth::AuthApi,
-        auth::JwksApi,
-        tenants::TenantsApi,
-        members::MembersApi,
-        files::FilesApi,
-        registry::RegistryApi,
-        tenant_modules::TenantModulesApi,
-    )
-}
