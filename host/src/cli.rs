@@ -395,7 +395,7 @@ async fn module(config: &Config, cmd: ModuleCommand) -> anyhow::Result<()> {
             } else {
                 value
             };
-            crate::capabilities::config::set_audited(&db, &actor, &tenant, &name, &key, &value, secret).await?;
+            modules.configure(&tenant, &name, &key, &value, secret, &actor).await?;
             println!("{} {key} of module {name} set for tenant {tenant}", if secret { "secret" } else { "setting" });
         }
     }

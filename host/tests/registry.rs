@@ -154,6 +154,24 @@ async fn publish_enable_upgrade_roll_back_disable_and_purge() {
         201,
     )
     .await;
+    // Settings are checked against the module's config schema; secrets never shown.
+    let setting = |key: &str, body: Value| {
+        as_key(&s, Method::PUT, &format!("/t/acme/modules/hello/config/{key}"), &admin).json(&body).send()
+    };
+    let p = assert_problem(setting("greeting", json!({ "value": 42 })).await.unwrap(), 422).await;
+    assert!(p["detail"].as_str().unwrap().contains("config schema"), "{p}");
+    assert_eq!(setting("greeting", json!({ "value": "Hola" })).await.unwrap().status(), 204);
+    assert_eq!(setting("api-token", json!({ "value": "s3cret", "secret": true })).await.unwrap().status(), 204);
+    let settings =
+        json_of(as_key(&s, Method::GET, "/t/acme/modules/hello/config", &admin).send().await.unwrap(), 200).await;
+    assert_eq!(
+        settings,
+        json!([
+            { "key": "api-token", "secret": true, "value": null },
+            { "key": "greeting", "secret": false, "value": "Hola" }
+        ])
+    );
+    assert!(!settings.to_string().contains("s3cret"));
     // Tenant B has not enabled it.
     assert_problem(s.anon(Method::GET, "/t/globex/hello/version").send().await.unwrap(), 404).await;
     assert_problem(as_key(&s, Method::GET, "/t/globex/hello/greetings", &globex).send().await.unwrap(), 404).await;
@@ -288,6 +306,8 @@ async fn publish_enable_upgrade_roll_back_disable_and_purge() {
         audit_actions(&s, "acme").await,
         [
             "module.enable",
+            "module.setting.set",
+            "module.secret.set",
             "module.upgrade",
             "module.rollback",
             "module.upgrade",

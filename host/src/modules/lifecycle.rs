@@ -268,6 +268,30 @@ impl Modules {
         Ok(())
     }
 
+    /// Stores a setting (JSON text) or a secret of `name` for `tenant`,
+    /// audited. A setting is checked against the module's config schema
+    /// (the version the tenant runs): a key the schema does not allow, or a
+    /// value of the wrong shape, is refused with the schema's reason.
+    pub async fn configure(
+        &self,
+        tenant: &str,
+        name: &str,
+        key: &str,
+        value: &str,
+        secret: bool,
+        actor: &Actor,
+    ) -> Result<(), ModuleError> {
+        let db = &self.services.db;
+        let install = installs::get(db, tenant, name)
+            .await?
+            .ok_or_else(|| ModuleError::NotEnabled { tenant: tenant.into(), module: name.into() })?;
+        if !secret {
+            let package = registry::version(db, name, &install.version).await?;
+            check_setting(&package.manifest["config_schema"], key, value)?;
+        }
+        Ok(crate::capabilities::config::set_audited(db, actor, tenant, name, key, value, secret).await?)
+    }
+
     /// Creates the namespace of a module for a tenant and applies its
     /// pending migrations (one transaction; all or none).
     async fn prepare_namespace(&self, tenant: &str, module: &LoadedModule) -> Result<Vec<u32>, ModuleError> {
@@ -395,6 +419,33 @@ impl Modules {
     }
 }
 
+/// Checks one setting against a module's config schema (the schema of the
+/// object of all settings): `{key: value}` must validate against it with
+/// its `required` list dropped, since settings are set one at a time.
+fn check_setting(schema: &serde_json::Value, key: &str, value: &str) -> Result<(), ModuleError> {
+    let value: serde_json::Value = serde_json::from_str(value)
+        .map_err(|e| ModuleError::Setting(format!("the value of {key:?} must be JSON: {e}")))?;
+    if !schema.is_object() {
+        return Ok(());
+    }
+    let mut schema = schema.clone();
+    if let Some(o) = schema.as_object_mut() {
+        o.remove("required");
+    }
+    let validator = jsonschema::validator_for(&schema)
+        .map_err(|e| ModuleError::Setting(format!("the module's config schema cannot be used: {e}")))?;
+    let instance = json!({ key: value });
+    let errors: Vec<String> = validator.iter_errors(&instance).map(|e| e.to_string()).take(5).collect();
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ModuleError::Setting(format!(
+            "setting {key:?} does not fit the module's config schema: {}",
+            errors.join("; ")
+        )))
+    }
+}
+
 /// The module versions a tenant runs.
 fn enabled_versions(all: &[Install]) -> BTreeMap<String, semver::Version> {
     all.iter()
@@ -451,4 +502,26 @@ async fn announce(
         sqlx::query("SELECT pg_notify($1, $2)").bind(active::CHANNEL).bind(tenant).execute(&mut *conn).await?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_are_checked_against_the_config_schema() {
+        let schema = json!({
+            "type": "object",
+            "properties": { "greeting": { "type": ["string", "null"] }, "limit": { "type": "integer", "minimum": 1 } },
+            "required": ["greeting"],
+            "additionalProperties": false
+        });
+        assert!(check_setting(&schema, "greeting", "\"Hola\"").is_ok());
+        assert!(check_setting(&schema, "limit", "3").is_ok(), "one setting at a time: `required` does not apply");
+        assert!(check_setting(&schema, "limit", "0").is_err());
+        assert!(check_setting(&schema, "greeting", "42").is_err());
+        assert!(check_setting(&schema, "colour", "\"red\"").is_err(), "unknown keys refused when the schema says so");
+        assert!(check_setting(&schema, "greeting", "not json").is_err());
+        assert!(check_setting(&serde_json::Value::Null, "anything", "1").is_ok(), "no schema, no check");
+    }
 }

@@ -66,6 +66,10 @@ pub enum ModuleError {
     Resolve(plaza_registry::ResolveError),
     #[error("{0}")]
     Refused(String),
+    #[error("{0}")]
+    Setting(String),
+    #[error(transparent)]
+    Config(#[from] crate::capabilities::config::ConfigError),
     #[error("the registry's copy of a component cannot be read: {0}")]
     Blob(String),
     #[error("module {module:?} is not enabled for tenant {tenant:?}")]

@@ -13,7 +13,7 @@ use serde_json::Value;
 use super::Tag;
 use crate::app::App;
 use crate::auth::principal::ADMIN;
-use crate::capabilities::config::{self, ConfigError};
+use crate::capabilities::config;
 use crate::http::auth::Auth;
 use crate::http::problem::{ApiError, ApiResult};
 use crate::modules::Install;
@@ -71,13 +71,6 @@ pub enum Done {
     /// Done.
     #[oai(status = 204)]
     Done,
-}
-
-fn config_error(e: ConfigError) -> ApiError {
-    match e {
-        ConfigError::Db(db) => db.into(),
-        other => ApiError::unprocessable(other.to_string()),
-    }
 }
 
 #[OpenApi(tag = "Tag::Modules")]
@@ -237,14 +230,13 @@ impl TenantModulesApi {
         body: Json<SettingValue>,
     ) -> ApiResult<Done> {
         auth.tenant(app, &tenant, Some(ADMIN)).await?;
-        installs::get(&app.db, &tenant, &name).await?.ok_or_else(|| not_installed(&tenant, &name))?;
         let text = if body.secret {
             body.value.as_str().ok_or_else(|| ApiError::unprocessable("value: a secret is a string"))?.to_owned()
         } else {
             body.value.to_string()
         };
         let actor = auth.principal().actor();
-        config::set_audited(&app.db, &actor, &tenant, &name, &key, &text, body.secret).await.map_err(config_error)?;
+        app.modules.configure(&tenant, &name, &key, &text, body.secret, &actor).await?;
         Ok(Done::Done)
     }
 
