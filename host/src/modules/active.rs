@@ -36,6 +36,11 @@ pub const PUBLISHED: &str = "plaza_registry";
 
 /// How often the safety net reads `module_changes`.
 const RECHECK: Duration = Duration::from_secs(1);
+/// Rows of `module_changes` older than this are deleted (a process that
+/// was away longer reloads everything when it comes back anyway: it starts
+/// with an empty view). Checked every [`PRUNE_EVERY`] re-checks.
+const KEEP_CHANGES: chrono::TimeDelta = chrono::TimeDelta::days(1);
+const PRUNE_EVERY: u32 = 3600;
 
 /// One enabled module of a tenant.
 #[derive(Clone)]
@@ -168,11 +173,23 @@ impl Modules {
 async fn recheck(modules: Weak<Modules>) {
     let mut tick = tokio::time::interval(RECHECK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut ticks: u32 = 0;
     loop {
         tick.tick().await;
         let Some(modules) = modules.upgrade() else { return };
         if let Err(e) = modules.catch_up().await {
             tracing::warn!(error = %e, "cannot read module changes; retrying");
+        }
+        ticks = ticks.wrapping_add(1);
+        if ticks.is_multiple_of(PRUNE_EVERY) {
+            let before = crate::db::format_time(chrono::Utc::now() - KEEP_CHANGES);
+            if let Err(e) = sqlx::query("DELETE FROM module_changes WHERE changed_at < $1")
+                .bind(before)
+                .execute(modules.services.db.pool())
+                .await
+            {
+                tracing::warn!(error = %e, "cannot prune module changes");
+            }
         }
     }
 }
