@@ -75,6 +75,10 @@ pub struct Active {
     tenants: RwLock<HashMap<String, Arc<TenantModules>>>,
     /// The newest `module_changes` id this process has acted on.
     seen: AtomicI64,
+    /// Bumped by every change this process hears of, before it re-reads:
+    /// a read that saw the counter move meanwhile may be stale, and is
+    /// done again instead of being stored over a fresher one.
+    changes: std::sync::atomic::AtomicU64,
 }
 
 impl Active {
@@ -108,12 +112,30 @@ impl Modules {
         if let Some(hit) = self.active.cached(tenant) {
             return Ok(hit);
         }
-        self.refresh(tenant).await
+        self.load_tenant(tenant).await
     }
 
-    /// Reads a tenant's installs again, loads what they need, and swaps the
-    /// tenant's entry.
+    /// After a change of `tenant`'s modules: reads its installs again, loads
+    /// what they need, and swaps the tenant's entry.
     pub async fn refresh(&self, tenant: &str) -> Result<Arc<TenantModules>, ModuleError> {
+        self.active.changes.fetch_add(1, Ordering::AcqRel);
+        self.load_tenant(tenant).await
+    }
+
+    /// Builds and stores a tenant's entry, again if a change was heard of
+    /// while it was being read.
+    async fn load_tenant(&self, tenant: &str) -> Result<Arc<TenantModules>, ModuleError> {
+        loop {
+            let before = self.active.changes.load(Ordering::Acquire);
+            let entry = self.read_tenant(tenant).await?;
+            if self.active.changes.load(Ordering::Acquire) == before {
+                self.active.store(tenant, Arc::clone(&entry));
+                return Ok(entry);
+            }
+        }
+    }
+
+    async fn read_tenant(&self, tenant: &str) -> Result<Arc<TenantModules>, ModuleError> {
         let all = installs::list(&self.services.db, tenant).await?;
         let mut modules = HashMap::new();
         for install in all.into_iter().filter(|i| i.status == "enabled") {
@@ -123,9 +145,7 @@ impl Modules {
             });
             modules.insert(install.module.clone(), ActiveModule { install, module });
         }
-        let entry = Arc::new(TenantModules { modules });
-        self.active.store(tenant, Arc::clone(&entry));
-        Ok(entry)
+        Ok(Arc::new(TenantModules { modules }))
     }
 
     /// Refreshes the tenants changed since the last look at `module_changes`.
@@ -137,6 +157,7 @@ impl Modules {
         if newest <= seen {
             return Ok(());
         }
+        self.active.changes.fetch_add(1, Ordering::AcqRel);
         let tenants: Vec<String> =
             sqlx::query_scalar("SELECT DISTINCT tenant_id FROM module_changes WHERE id > $1 AND id <= $2")
                 .bind(seen)
@@ -210,6 +231,7 @@ async fn listen(modules: Weak<Modules>, mut listener: sqlx::postgres::PgListener
             }
             Ok(Some(note)) => {
                 let tenant = note.payload();
+                modules.active.changes.fetch_add(1, Ordering::AcqRel);
                 if modules.active.cached(tenant).is_some()
                     && let Err(e) = modules.refresh(tenant).await
                 {
@@ -221,6 +243,7 @@ async fn listen(modules: Weak<Modules>, mut listener: sqlx::postgres::PgListener
             // notifications may have been missed, so nothing cached is trusted.
             Ok(None) => {
                 tracing::warn!("module change notifications interrupted; reloading every tenant's modules");
+                modules.active.changes.fetch_add(1, Ordering::AcqRel);
                 modules.active.forget_all();
             }
             Err(e) => {
