@@ -58,6 +58,10 @@ pub const ENV_VARS: &[&str] = &[
     "PLAZA_TRUSTED_PUBLISHERS",
     "PLAZA_ALLOW_UNSIGNED_MODULES",
     "PLAZA_DATABASES",
+    "PLAZA_WORKERS",
+    "PLAZA_JOB_DEADLINE_MS",
+    "PLAZA_EVENT_MAX_ATTEMPTS",
+    "PLAZA_EVENT_RETRY_BASE_MS",
 ];
 
 /// Who may create an account.
@@ -168,6 +172,14 @@ pub struct Config {
     pub allow_unsigned_modules: bool,
     /// More PostgreSQL databases tenants can be placed on: `name=postgres://…`, comma-separated.
     pub databases: String,
+    /// Run the job scheduler and the event dispatcher in this serving process.
+    pub workers: bool,
+    /// Operator cap: wall-clock time of one job run.
+    pub job_deadline_ms: u64,
+    /// Attempts to deliver an event to a module before it goes to the dead-letter list.
+    pub event_max_attempts: u32,
+    /// Wait after a failed delivery; doubled after each further failure (at most an hour).
+    pub event_retry_base_ms: u64,
 }
 
 impl Default for Config {
@@ -213,6 +225,10 @@ impl Default for Config {
             trusted_publishers: String::new(),
             allow_unsigned_modules: false,
             databases: String::new(),
+            workers: true,
+            job_deadline_ms: 300_000,
+            event_max_attempts: 8,
+            event_retry_base_ms: 1_000,
         }
     }
 }
@@ -282,6 +298,9 @@ impl Config {
             || self.module_memory_bytes < (1 << 20)
             || self.module_response_bytes == 0
             || self.module_concurrency == 0
+            || self.job_deadline_ms == 0
+            || self.event_max_attempts == 0
+            || self.event_retry_base_ms == 0
         {
             return Err(ConfigError::Value(
                 "module limits must be above zero (and module_memory_bytes at least 1 MiB)".into(),
@@ -328,7 +347,7 @@ impl Config {
     /// A one-line summary safe to log: secrets and URL passwords redacted.
     pub fn redacted_summary(&self) -> String {
         format!(
-            "listen={} data_dir={} database={} pool_max={} storage={} s3_endpoint={} log={} log_format={:?} cors=[{}] max_body={} max_upload={} operator_token={} shutdown_grace={}s public_url={} registration={:?} jwks={} smtp={} modules_dir={} module_deadline={}ms module_memory={} module_concurrency={} trusted_publishers={} allow_unsigned_modules={} databases=[{}]",
+            "listen={} data_dir={} database={} pool_max={} storage={} s3_endpoint={} log={} log_format={:?} cors=[{}] max_body={} max_upload={} operator_token={} shutdown_grace={}s public_url={} registration={:?} jwks={} smtp={} modules_dir={} module_deadline={}ms module_memory={} module_concurrency={} trusted_publishers={} allow_unsigned_modules={} databases=[{}] workers={} job_deadline={}ms event_max_attempts={} event_retry_base={}ms",
             self.listen,
             self.data_dir.display(),
             redact_url(&self.effective_database_url()),
@@ -355,6 +374,10 @@ impl Config {
             self.database_list()
                 .map(|list| list.iter().map(|(n, u)| format!("{n}={}", redact_url(u))).collect::<Vec<_>>().join(","))
                 .unwrap_or_else(|e| e.to_string()),
+            self.workers,
+            self.job_deadline_ms,
+            self.event_max_attempts,
+            self.event_retry_base_ms,
         )
     }
 

@@ -3,7 +3,10 @@
 //! Start at [`server`] (how a process serves), [`http`] (the router and its
 //! layers) and [`app`] (the state shared by requests). Domain logic lives in
 //! plain modules the handlers call: [`tenancy`], [`storage`], [`audit`], and
-//! [`auth`] (who is calling, and what they may do).
+//! [`auth`] (who is calling, and what they may do). Modules: [`runtime`]
+//! (the wasmtime engine), [`capabilities`] (what a module may import),
+//! [`modules`] (registry, lifecycle, calls), [`jobs`] (cron) and [`events`]
+//! (delivery between modules).
 
 pub mod app;
 pub mod audit;
@@ -12,7 +15,9 @@ pub mod capabilities;
 pub mod cli;
 pub mod config;
 pub mod db;
+pub mod events;
 pub mod http;
+pub mod jobs;
 pub mod metrics;
 pub mod modules;
 pub mod runtime;

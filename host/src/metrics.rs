@@ -31,7 +31,8 @@ pub struct RouteLabels {
 pub struct ModuleCallLabels {
     pub module: String,
     pub version: String,
-    /// `ok`, `error_status` (5xx from the module), `deadline`, `memory`, `trap`, `response_too_large`, `busy`.
+    /// `ok`, `error_status` (5xx from the module), `refused` (a job or event
+    /// handler returned an error), `deadline`, `memory`, `trap`, `response_too_large`, `busy`.
     pub outcome: String,
 }
 
@@ -55,6 +56,15 @@ pub struct ModuleNameLabels {
     pub module: String,
 }
 
+/// Labels of a job run.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct JobLabels {
+    pub module: String,
+    pub job: String,
+    /// `succeeded` or `failed`.
+    pub outcome: String,
+}
+
 /// Every metric the host exports.
 pub struct Metrics {
     registry: Registry,
@@ -69,6 +79,14 @@ pub struct Metrics {
     pub module_sql_parses: Family<ModuleNameLabels, Counter>,
     pub module_refusals: Family<RefusalLabels, Counter>,
     pub module_log_lines: Family<LogLabels, Counter>,
+    pub job_runs: Family<JobLabels, Counter>,
+    /// By publishing module (`plaza` for the host's own events).
+    pub events_published: Family<ModuleNameLabels, Counter>,
+    /// The next three by subscribing module.
+    pub events_delivered: Family<ModuleNameLabels, Counter>,
+    pub events_retried: Family<ModuleNameLabels, Counter>,
+    pub events_dead: Family<ModuleNameLabels, Counter>,
+    pub event_delivery_lag: Family<ModuleNameLabels, Histogram>,
 }
 
 /// Labels of module log lines.
@@ -124,7 +142,43 @@ impl Metrics {
         );
         let module_log_lines = Family::<LogLabels, Counter>::default();
         registry.register("module_log_lines", "Log lines written by modules, by level", module_log_lines.clone());
+        let job_runs = Family::<JobLabels, Counter>::default();
+        registry.register("job_runs", "Scheduled and manual job runs, by outcome", job_runs.clone());
+        let events_published = Family::<ModuleNameLabels, Counter>::default();
+        registry.register(
+            "events_published",
+            "Events fanned out to subscribers, by publisher",
+            events_published.clone(),
+        );
+        let events_delivered = Family::<ModuleNameLabels, Counter>::default();
+        registry.register(
+            "events_delivered",
+            "Event deliveries that succeeded, by subscriber",
+            events_delivered.clone(),
+        );
+        let events_retried = Family::<ModuleNameLabels, Counter>::default();
+        registry.register(
+            "events_retried",
+            "Event deliveries that failed and wait for a retry",
+            events_retried.clone(),
+        );
+        let events_dead = Family::<ModuleNameLabels, Counter>::default();
+        registry.register("events_dead_lettered", "Event deliveries given up (dead-letter list)", events_dead.clone());
+        let event_delivery_lag = Family::<ModuleNameLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new([0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 60.0, 600.0, 3600.0])
+        });
+        registry.register(
+            "event_delivery_lag_seconds",
+            "From publication to successful delivery",
+            event_delivery_lag.clone(),
+        );
         Self {
+            job_runs,
+            events_published,
+            events_delivered,
+            events_retried,
+            events_dead,
+            event_delivery_lag,
             module_log_lines,
             registry,
             requests,
@@ -174,6 +228,35 @@ impl Metrics {
         self.module_refusals
             .get_or_create(&RefusalLabels { module: module.to_owned(), capability: capability.to_owned() })
             .inc();
+    }
+
+    /// Counts a finished job run.
+    pub fn job_run(&self, module: &str, job: &str, outcome: &str) {
+        self.job_runs
+            .get_or_create(&JobLabels { module: module.to_owned(), job: job.to_owned(), outcome: outcome.to_owned() })
+            .inc();
+    }
+
+    /// Counts an event fanned out, by its publisher.
+    pub fn event_published(&self, source: &str) {
+        self.events_published.get_or_create(&ModuleNameLabels { module: source.to_owned() }).inc();
+    }
+
+    /// Counts a successful delivery and its lag.
+    pub fn event_delivered(&self, module: &str, lag_seconds: f64) {
+        let labels = ModuleNameLabels { module: module.to_owned() };
+        self.events_delivered.get_or_create(&labels).inc();
+        self.event_delivery_lag.get_or_create(&labels).observe(lag_seconds);
+    }
+
+    /// Counts a failed delivery that will be retried.
+    pub fn event_retried(&self, module: &str) {
+        self.events_retried.get_or_create(&ModuleNameLabels { module: module.to_owned() }).inc();
+    }
+
+    /// Counts a delivery given up.
+    pub fn event_dead(&self, module: &str) {
+        self.events_dead.get_or_create(&ModuleNameLabels { module: module.to_owned() }).inc();
     }
 
     /// Counts one request.

@@ -1,5 +1,7 @@
 //! Running the HTTP server: bind, serve, and shut down gracefully so that
-//! in-flight requests finish.
+//! in-flight requests finish. A serving process also runs the background
+//! workers (the job scheduler and the event dispatcher) unless the operator
+//! turned them off (`PLAZA_WORKERS=false`).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -19,11 +21,45 @@ pub struct Running {
     pub addr: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<std::io::Result<()>>,
+    workers: Option<Workers>,
+}
+
+/// The background workers of a serving process.
+struct Workers {
+    stop: tokio::sync::watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Workers {
+    fn start(app: &Arc<App>) -> Self {
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let scheduler = crate::jobs::Scheduler::new(Arc::clone(&app.modules), app.db.clone(), Arc::clone(&app.metrics));
+        let dispatcher = crate::events::Dispatcher::new(
+            Arc::clone(&app.modules),
+            app.db.clone(),
+            Arc::clone(&app.metrics),
+            &app.config,
+        );
+        let tasks = vec![tokio::spawn(scheduler.run(stopped.clone())), tokio::spawn(dispatcher.run(stopped))];
+        Self { stop, tasks }
+    }
+
+    /// Stops taking new work; runs already started finish on their own
+    /// (a run cut short is taken over by another process when its lease ends).
+    async fn stop(self) {
+        let _ = self.stop.send(true);
+        for task in self.tasks {
+            let _ = task.await;
+        }
+    }
 }
 
 impl Running {
     /// Asks the server to stop and waits until in-flight requests are done.
     pub async fn shutdown(mut self) -> std::io::Result<()> {
+        if let Some(workers) = self.workers.take() {
+            workers.stop().await;
+        }
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
@@ -53,7 +89,8 @@ pub async fn start(app: Arc<App>) -> std::io::Result<Running> {
             )
             .await
     });
-    Ok(Running { addr, stop: Some(stop), task })
+    let workers = app.config.workers.then(|| Workers::start(&app));
+    Ok(Running { addr, stop: Some(stop), task, workers })
 }
 
 /// Serves until SIGTERM or SIGINT, then lets in-flight requests finish.

@@ -51,6 +51,10 @@ pub enum TestError {
     Config { key: String, source: plaza::capabilities::config::ConfigError },
     #[error("temporary directory: {0}")]
     Io(#[from] std::io::Error),
+    #[error("job: {0}")]
+    Job(#[from] plaza::jobs::JobError),
+    #[error("the call failed: {0}")]
+    Call(#[from] plaza::runtime::CallError),
 }
 
 /// What a test host is made of, before it starts.
@@ -229,6 +233,51 @@ impl Running {
         app.modules.enable(id, &self.inner.module, None, &actor).await?;
         let roles: Vec<String> = roles.iter().map(|r| r.as_ref().to_owned()).collect();
         self.client_for(id, &roles).await
+    }
+
+    /// Runs a job of the module under test now, as the scheduler would,
+    /// and returns the finished run (`status` is `succeeded` or `failed`).
+    pub async fn run_job(&self, job: &str) -> Result<plaza::jobs::runs::JobRunRecord, TestError> {
+        let app = &self.inner.app;
+        let actor = Actor::new("plaza-testing");
+        let (tenant, module) = (&self.inner.tenant, &self.inner.module);
+        Ok(plaza::jobs::run_now(&app.modules, &app.db, &app.metrics, &actor, tenant, module, job).await?)
+    }
+
+    /// Delivers an event to the module under test's `on_event`, as the
+    /// dispatcher would (source `plaza-testing`, a fresh id), and returns
+    /// the module's verdict: `Err` would ask the host for a retry.
+    pub async fn deliver(
+        &self,
+        event_type: &str,
+        payload: &serde_json::Value,
+    ) -> Result<Result<(), String>, TestError> {
+        let id = uuid::Uuid::now_v7().to_string();
+        self.deliver_with_id(&id, event_type, payload).await
+    }
+
+    /// [`Running::deliver`] with a given event id: deliver the same id twice
+    /// to check that the module ignores a duplicate.
+    pub async fn deliver_with_id(
+        &self,
+        id: &str,
+        event_type: &str,
+        payload: &serde_json::Value,
+    ) -> Result<Result<(), String>, TestError> {
+        let app = &self.inner.app;
+        let (tenant, module) = (&self.inner.tenant, &self.inner.module);
+        let active = app.modules.enabled(tenant).await?;
+        let loaded = active.get(module).and_then(|a| a.module.as_ref().ok()).cloned().ok_or_else(|| {
+            plaza::modules::ModuleError::NotEnabled { tenant: tenant.clone(), module: module.clone() }
+        })?;
+        let event = plaza::runtime::bindings::Event {
+            id: id.to_owned(),
+            event_type: event_type.to_owned(),
+            source: "plaza-testing".into(),
+            payload: payload.to_string(),
+            published_at: plaza::db::now(),
+        };
+        Ok(app.modules.deliver(&loaded, tenant, event).await?)
     }
 
     async fn client_for(&self, tenant: &str, roles: &[String]) -> Result<Client, TestError> {

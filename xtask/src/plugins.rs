@@ -23,7 +23,7 @@ use crate::util::{self, WASM_TARGET};
 const COMPONENT_PREAMBLE: [u8; 8] = [0x00, 0x61, 0x73, 0x6d, 0x0d, 0x00, 0x01, 0x00];
 
 /// Crates under `plugins/` that only build packages: never bundled.
-const NOT_BUNDLED: &[&str] = &["deptest"];
+const NOT_BUNDLED: &[&str] = &["deptest", "eventtest"];
 
 /// One package for the registry's tests: a module release built from a crate
 /// with Cargo features.
@@ -47,6 +47,11 @@ const PACKAGES: &[Package] = &[
     Package { crate_name: "deptest", features: "greetbook", module: "greetbook", version: "1.0.0" },
     Package { crate_name: "deptest", features: "ping", module: "ping", version: "1.0.0" },
     Package { crate_name: "deptest", features: "pong", module: "pong", version: "1.0.0" },
+    // Jobs and events: a publisher, a subscriber and its fix, a ticker.
+    Package { crate_name: "eventtest", features: "publisher", module: "publisher", version: "1.0.0" },
+    Package { crate_name: "eventtest", features: "subscriber", module: "subscriber", version: "1.0.0" },
+    Package { crate_name: "eventtest", features: "subscriber_fixed", module: "subscriber", version: "1.1.0" },
+    Package { crate_name: "eventtest", features: "ticker", module: "ticker", version: "1.0.0" },
 ];
 
 /// One module built and copied.

@@ -72,7 +72,7 @@ fn run_passes(lint: bool) -> Result<ExitCode> {
         Pass { what: "workspace tests", backend: "SQLite + local files", run: workspace_tests },
         Pass { what: "module authors' walkthrough", backend: "SQLite + local files", run: walkthrough },
         Pass {
-            what: "HTTP, storage, identity, module and registry suites",
+            what: "HTTP, storage, identity, module, registry, jobs and events suites",
             backend: "PostgreSQL + local files",
             run: http_on_postgres,
         },
@@ -199,7 +199,8 @@ fn walkthrough(ctx: &mut Ctx) -> Result<()> {
 
 /// Pass 3: the HTTP suites (host API, files, identity, token attacks,
 /// modules, the registry with two host processes and placement on a second
-/// database) against a private PostgreSQL cluster.
+/// database, jobs and events across processes) against a private
+/// PostgreSQL cluster.
 fn http_on_postgres(ctx: &mut Ctx) -> Result<()> {
     let install = postgres::ensure(&mut ctx.apt)?;
     let cluster = postgres::PgCluster::start(&install)?;
@@ -221,6 +222,8 @@ fn http_on_postgres(ctx: &mut Ctx) -> Result<()> {
         "modules",
         "--test",
         "registry",
+        "--test",
+        "jobs_events",
     ])
     .env("PLAZA_TEST_DATABASE_URL", cluster.admin_url());
     let result = run_counting(&mut cmd, &mut ctx.counts);

@@ -13,6 +13,7 @@ use super::principal::{self, OWNER, has_role};
 use super::secrets;
 use crate::audit::{self, Actor};
 use crate::db::{self, Db, DbError};
+use crate::events::deliveries::publish_host_event;
 
 /// How long an invitation may be accepted.
 const INVITATION_TTL_DAYS: i64 = 7;
@@ -111,7 +112,9 @@ pub async fn add_in(
     .bind(&now)
     .execute(&mut *conn)
     .await?;
-    audit::record(conn, actor, "member.add", Some(tenant), json!({ "user_id": user_id, "roles": roles })).await?;
+    let detail = json!({ "user_id": user_id, "roles": roles });
+    audit::record(conn, actor, "member.add", Some(tenant), detail.clone()).await?;
+    publish_host_event(conn, tenant, "member.added", &detail).await?;
     Ok(())
 }
 
@@ -179,6 +182,8 @@ pub async fn set_roles(
         json!({ "user_id": user_id, "roles": roles }),
     )
     .await?;
+    let payload = json!({ "user_id": user_id, "roles": roles, "previous_roles": current });
+    publish_host_event(tx.acquire().await?, tenant, "member.roles-changed", &payload).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -200,6 +205,7 @@ pub async fn remove(
         .execute(&mut *tx)
         .await?;
     audit::record(tx.acquire().await?, actor, "member.remove", Some(tenant), json!({ "user_id": user_id })).await?;
+    publish_host_event(tx.acquire().await?, tenant, "member.removed", &json!({ "user_id": user_id })).await?;
     tx.commit().await?;
     Ok(())
 }

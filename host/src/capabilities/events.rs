@@ -35,7 +35,7 @@ pub struct PendingEvent {
 pub type Pending = Vec<PendingEvent>;
 
 /// Event types: `blog.post-published`, `hello.greeted`: dotted lower-case words.
-fn valid_type(t: &str) -> bool {
+pub fn valid_type(t: &str) -> bool {
     (3..=128).contains(&t.len())
         && t.as_bytes()[0].is_ascii_lowercase()
         && t.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'-' | b'_'))
@@ -106,15 +106,50 @@ pub async fn write_committed(services: &Services, scope: &Scope, events: Vec<Pen
 }
 
 /// Moves events of a committed module transaction from the namespace's
-/// outbox to the host's. A failure leaves them in the namespace's outbox,
-/// where the next relay of that namespace finds them.
+/// outbox to the host's. The whole namespace outbox is moved, so events a
+/// process left there (it stopped between the module's commit and this
+/// step) go out with the next ones. A failure leaves them in the namespace's
+/// outbox, where the next relay of that namespace finds them.
 pub async fn relay(services: &Arc<Services>, scope: &Scope, events: Vec<PendingEvent>) {
+    let ns = &services.sql;
+    type Row = (String, String, String, Option<String>, String);
+    const SELECT: &str =
+        "SELECT id, event_type, payload, request_id, published_at FROM _plaza_outbox ORDER BY id LIMIT 1000";
+    let stored: Result<Vec<Row>, sqlx::Error> = async {
+        if let Ok(Some(pool)) = ns.sqlite(&scope.tenant, scope.module()) {
+            sqlx::query_as(SELECT).fetch_all(&pool).await
+        } else if let Ok(Some(crate::capabilities::sql::namespace::PgPlace { pool, names })) =
+            ns.pg_place(&scope.tenant, scope.module()).await
+        {
+            let qualified = SELECT.replace("_plaza_outbox", &format!("{}._plaza_outbox", names.schema));
+            sqlx::query_as(AssertSqlSafe(qualified)).fetch_all(&pool).await
+        } else {
+            Ok(Vec::new())
+        }
+    }
+    .await;
+    let events = match stored {
+        Ok(rows) if !rows.is_empty() => rows
+            .into_iter()
+            .map(|(id, event_type, payload, request_id, published_at)| PendingEvent {
+                id,
+                event_type,
+                payload,
+                request_id,
+                published_at,
+            })
+            .collect(),
+        Ok(_) => events,
+        Err(e) => {
+            tracing::warn!(error = %e, "module outbox not read; relaying this call's events only");
+            events
+        }
+    };
     let ids: Vec<String> = events.iter().map(|e| e.id.clone()).collect();
     if let Err(e) = write_committed(services, scope, events).await {
         tracing::error!(tenant = %scope.tenant, module = %scope.module(), error = %e, "events stay in the module outbox");
         return;
     }
-    let ns = &services.sql;
     let result: Result<(), sqlx::Error> = async {
         if let Ok(Some(pool)) = ns.sqlite(&scope.tenant, scope.module()) {
             for id in &ids {

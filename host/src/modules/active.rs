@@ -99,6 +99,11 @@ impl Active {
         }
     }
 
+    /// How many changes this process has heard of.
+    pub fn generation(&self) -> u64 {
+        self.changes.load(Ordering::Acquire)
+    }
+
     fn forget_all(&self) {
         if let Ok(mut t) = self.tenants.write() {
             t.clear();

@@ -33,6 +33,7 @@ use super::{Install, LoadedModule, ModuleError, Modules, active, installs, manif
 use crate::audit::{self, Actor};
 use crate::capabilities::sql::vet::{self, Dialect};
 use crate::db::Backend;
+use crate::events::deliveries;
 
 /// What one lifecycle step changed.
 #[derive(Debug, Clone, poem_openapi::Object, serde::Serialize)]
@@ -217,6 +218,8 @@ impl Modules {
             json!({ "module": name, "version": current.version }),
         )
         .await?;
+        let payload = json!({ "module": name, "version": current.version });
+        deliveries::publish_host_event(&mut tx, tenant, "module.disabled", &payload).await?;
         announce(&mut tx, db.backend(), tenant, name, "disable").await?;
         tx.commit().await?;
         self.refresh(tenant).await?;
@@ -235,7 +238,8 @@ impl Modules {
         let mut conn = db.pool().acquire().await?;
         let mut tx = conn.begin().await?;
         let mut removed = serde_json::Map::new();
-        for table in ["module_kv", "module_config", "module_keys", "module_blobs", "event_outbox", "module_installs"] {
+        // Events it published stay: other modules may still be owed them.
+        for table in ["module_kv", "module_config", "module_keys", "module_blobs", "module_installs"] {
             let done =
                 sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table} WHERE tenant_id = $1 AND module = $2")))
                     .bind(tenant)
@@ -244,14 +248,25 @@ impl Modules {
                     .await?;
             removed.insert(table.to_owned(), json!(done.rows_affected()));
         }
+        let dropped = deliveries::drop_for_module(&mut tx, tenant, name).await?;
+        if dropped > 0 {
+            tracing::info!(tenant, module = name, deliveries = dropped, "purge dropped undelivered events");
+        }
         audit::record(
             &mut tx,
             actor,
             "module.purge",
             Some(tenant),
-            json!({ "module": name, "version": current.version, "rows_removed": removed }),
+            json!({
+                "module": name,
+                "version": current.version,
+                "rows_removed": removed,
+                "undelivered_events_dropped": dropped,
+            }),
         )
         .await?;
+        let payload = json!({ "module": name, "version": current.version });
+        deliveries::publish_host_event(&mut tx, tenant, "module.purged", &payload).await?;
         announce(&mut tx, db.backend(), tenant, name, "purge").await?;
         tx.commit().await?;
         self.refresh(tenant).await?;
@@ -348,6 +363,14 @@ impl Modules {
             map.insert("sha256".into(), json!(package.sha256));
         }
         audit::record(&mut tx, actor, action, Some(tenant), detail).await?;
+        if let Some(event_type) = host_event(action) {
+            let payload = json!({
+                "module": package.name,
+                "version": package.version,
+                "previous_version": current.map(|c| c.version.as_str()),
+            });
+            deliveries::publish_host_event(&mut tx, tenant, event_type, &payload).await?;
+        }
         announce(&mut tx, db.backend(), tenant, &package.name, action).await?;
         tx.commit().await?;
         tracing::info!(tenant, module = %package.name, version = %package.version, action, actor = %actor.name, "module install changed");
@@ -484,6 +507,16 @@ fn placeholder(tenant: &str, name: &str) -> Install {
 
 /// Writes the change row every process polls, and on PostgreSQL notifies
 /// listeners; both take effect when the transaction commits.
+/// The host event a lifecycle step publishes to the tenant's modules.
+fn host_event(action: &str) -> Option<&'static str> {
+    match action {
+        "module.enable" => Some("module.enabled"),
+        "module.upgrade" => Some("module.upgraded"),
+        "module.rollback" => Some("module.rolled-back"),
+        _ => None,
+    }
+}
+
 async fn announce(
     conn: &mut AnyConnection,
     backend: Backend,

@@ -105,6 +105,21 @@ pub fn validate(m: &Manifest) -> Result<(), ManifestError> {
     {
         return fail("the config schema is not JSON".into());
     }
+    let mut jobs = HashSet::new();
+    for j in &m.jobs {
+        if !valid_role(&j.name) || !jobs.insert(j.name.as_str()) {
+            return fail(format!("job {:?}: names are lower-case words, each used once", j.name));
+        }
+        if let Err(e) = crate::jobs::schedule::Schedule::parse(&j.schedule, j.timezone.as_deref()) {
+            return fail(format!("job {:?}: {e}", j.name));
+        }
+        if j.deadline_ms == Some(0) {
+            return fail(format!("job {:?}: a deadline must be above zero", j.name));
+        }
+    }
+    if let Some(bad) = m.subscriptions.iter().find(|t| !crate::capabilities::events::valid_type(t)) {
+        return fail(format!("subscription {bad:?}: event types are dotted lower-case words, e.g. sale.confirmed"));
+    }
     let mut needed = HashSet::new();
     for d in &m.dependencies {
         if d.name == m.name || !valid_name(&d.name) || !needed.insert(d.name.as_str()) {

@@ -9,7 +9,9 @@
 //!   [`installs`]: which version runs for whom.
 //! - [`active`]: what each tenant runs, in memory, kept current across
 //!   host processes.
-//! - [`Modules::call`]: one request into one module for one tenant.
+//! - [`Modules::call`]: one request into one module for one tenant;
+//!   [`Modules::run_job`] and [`Modules::deliver`]: a job run and an event
+//!   delivery (scheduled by [`crate::jobs`] and [`crate::events`]).
 
 pub mod active;
 pub mod installs;
@@ -22,15 +24,16 @@ pub mod routes;
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, RwLock};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use wasmtime::component::Linker;
 
 use crate::capabilities::{self, CallState, Grant, Scope, Services};
 use crate::config::Config;
 use crate::db::Db;
+use crate::jobs::JobSpec;
 use crate::metrics::Metrics;
-use crate::runtime::bindings::{Manifest, ModulePre, Request, Response};
+use crate::runtime::bindings::{Event, JobRun, Manifest, ModulePre, Request, Response};
 use crate::runtime::limits::CallLimits;
 use crate::runtime::{CallError, EngineSettings, Invocation, Output, Runtime, RuntimeError};
 use crate::storage::Storage;
@@ -96,6 +99,8 @@ pub struct LoadedModule {
     pub sha256: String,
     pub routes: RouteTable,
     pub grant: Arc<Grant>,
+    /// The manifest's jobs, their schedules parsed once.
+    pub jobs: Vec<JobSpec>,
     pre: ModulePre<CallState>,
 }
 
@@ -115,6 +120,8 @@ pub struct Modules {
     services: Arc<Services>,
     linker: Linker<CallState>,
     caps: CallLimits,
+    /// The longest a job run may take (`job_deadline_ms`).
+    job_deadline: Duration,
     trust: registry::Trust,
     /// Every component this process has loaded, by SHA-256.
     loaded: RwLock<HashMap<String, Arc<LoadedModule>>>,
@@ -162,6 +169,7 @@ impl Modules {
             services,
             linker,
             caps,
+            job_deadline: Duration::from_millis(config.job_deadline_ms),
             trust,
             loaded: RwLock::new(HashMap::new()),
             loading: tokio::sync::Mutex::new(()),
@@ -248,6 +256,7 @@ impl Modules {
             self.services.metrics.module_compile(&manifest.name, &manifest.version);
         }
         let routes = RouteTable::build(&manifest.routes)?;
+        let jobs = self.job_specs(&manifest)?;
         let grant = Arc::new(Grant::new(
             manifest.name.clone(),
             manifest.version.clone(),
@@ -255,11 +264,43 @@ impl Modules {
             manifest.allowed_hosts.clone(),
             CallLimits::capped(&manifest.limits, &self.caps),
         ));
-        let module = Arc::new(LoadedModule { manifest, sha256, routes, grant, pre });
+        let module = Arc::new(LoadedModule { manifest, sha256, routes, grant, jobs, pre });
         if let Ok(mut l) = self.loaded.write() {
             l.insert(module.sha256.clone(), Arc::clone(&module));
         }
         Ok(module)
+    }
+
+    /// The manifest's jobs with their schedules parsed, each deadline the
+    /// job's own capped by the operator's `job_deadline_ms`.
+    fn job_specs(&self, manifest: &Manifest) -> Result<Vec<JobSpec>, ModuleError> {
+        manifest
+            .jobs
+            .iter()
+            .map(|j| {
+                let schedule =
+                    crate::jobs::schedule::Schedule::parse(&j.schedule, j.timezone.as_deref()).map_err(|e| {
+                        manifest::ManifestError {
+                            module: manifest.name.clone(),
+                            detail: format!("job {:?}: {e}", j.name),
+                        }
+                    })?;
+                let wanted = j.deadline_ms.map_or(self.job_deadline, |ms| Duration::from_millis(ms.into()));
+                Ok(JobSpec {
+                    name: j.name.clone(),
+                    expression: j.schedule.clone(),
+                    timezone: j.timezone.clone(),
+                    schedule,
+                    deadline: wanted.min(self.job_deadline),
+                })
+            })
+            .collect()
+    }
+
+    /// Bumped whenever this process hears that some tenant's modules
+    /// changed: the scheduler rebuilds its plan when it moves.
+    pub fn generation(&self) -> u64 {
+        self.active.generation()
     }
 
     /// Serves one request with `module` for `tenant`, counting the outcome.
@@ -270,27 +311,71 @@ impl Modules {
         request_id: &str,
         request: Request,
     ) -> Result<Response, CallError> {
+        match self.invoke(module, tenant, request_id, module.grant.limits, Invocation::Handle(request)).await? {
+            Output::Response(r) => Ok(r),
+            _ => Err(CallError::Trap("the module answered a request with something else".into())),
+        }
+    }
+
+    /// Runs one job of `module` for `tenant` within `deadline`: the
+    /// module's verdict, or why the call failed.
+    pub async fn run_job(
+        &self,
+        module: &LoadedModule,
+        tenant: &str,
+        run: JobRun,
+        deadline: Duration,
+    ) -> Result<Result<(), String>, CallError> {
+        let limits = CallLimits { deadline, ..module.grant.limits };
+        let request_id = format!("job-{}", run.run_id);
+        match self.invoke(module, tenant, &request_id, limits, Invocation::Job(run)).await? {
+            Output::Done(verdict) => Ok(verdict),
+            _ => Err(CallError::Trap("the module answered a job run with something else".into())),
+        }
+    }
+
+    /// Delivers one event to `module` for `tenant`: the module's verdict,
+    /// or why the call failed.
+    pub async fn deliver(
+        &self,
+        module: &LoadedModule,
+        tenant: &str,
+        event: Event,
+    ) -> Result<Result<(), String>, CallError> {
+        let request_id = format!("event-{}", event.id);
+        match self.invoke(module, tenant, &request_id, module.grant.limits, Invocation::Event(event)).await? {
+            Output::Done(verdict) => Ok(verdict),
+            _ => Err(CallError::Trap("the module answered an event with something else".into())),
+        }
+    }
+
+    /// One call of any kind, scoped to (tenant, module), counted in `/metrics`.
+    async fn invoke(
+        &self,
+        module: &LoadedModule,
+        tenant: &str,
+        request_id: &str,
+        limits: CallLimits,
+        invocation: Invocation,
+    ) -> Result<Output, CallError> {
         let scope = Arc::new(Scope {
             tenant: tenant.to_owned(),
             grant: Arc::clone(&module.grant),
             request_id: request_id.to_owned(),
         });
-        let state = CallState::new(Arc::clone(&self.services), Some(scope), module.grant.limits);
+        let state = CallState::new(Arc::clone(&self.services), Some(scope), limits);
         let started = Instant::now();
-        let result = self.runtime.invoke(&module.pre, state, Invocation::Handle(request)).await;
+        let result = self.runtime.invoke(&module.pre, state, invocation).await;
         let outcome = match &result {
             Ok(Output::Response(r)) if r.status >= 500 => "error_status",
+            Ok(Output::Done(Err(_))) => "refused",
             Ok(_) => "ok",
             Err(e) => e.outcome(),
         };
         self.services.metrics.module_call(module.name(), module.version(), outcome, started.elapsed().as_secs_f64());
-        match result {
-            Ok(Output::Response(r)) => Ok(r),
-            Ok(_) => Err(CallError::Trap("the module answered a request with something else".into())),
-            Err(e) => {
-                tracing::warn!(tenant, module = module.name(), version = module.version(), error = %e, "module call failed");
-                Err(e)
-            }
+        if let Err(e) = &result {
+            tracing::warn!(tenant, module = module.name(), version = module.version(), error = %e, "module call failed");
         }
+        result
     }
 }

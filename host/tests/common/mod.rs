@@ -8,6 +8,8 @@
 //!   `AWS_*`: each test gets a prefix of its own. Unset: local files.
 #![allow(dead_code)]
 
+pub mod packages;
+
 use std::sync::{Arc, Once};
 
 use plaza::server::Running;

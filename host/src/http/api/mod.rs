@@ -1,7 +1,9 @@
 //! The host's OpenAPI operations, one file per area.
 
 pub mod auth;
+pub mod events;
 pub mod files;
+pub mod jobs;
 pub mod members;
 pub mod ops;
 pub mod registry;
@@ -28,6 +30,10 @@ pub enum Tag {
     Registry,
     /// A tenant's modules: enable, upgrade, roll back, disable, purge, configure (tenant admins).
     Modules,
+    /// Scheduled jobs of a tenant's modules and their runs (tenant admins).
+    Jobs,
+    /// Event deliveries between a tenant's modules, and the dead-letter list (tenant admins).
+    Events,
 }
 
 /// Lists every operation group once, making the tuple type and its value.
@@ -52,4 +58,6 @@ host_api!(
     files::FilesApi,
     registry::RegistryApi,
     tenant_modules::TenantModulesApi,
+    jobs::JobsApi,
+    events::EventsApi,
 );
