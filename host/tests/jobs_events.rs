@@ -455,3 +455,78 @@ async fn an_event_published_before_its_process_was_killed_is_delivered_after_a_r
     drop(c);
     s.stop().await;
 }
+
+async fn count(s: &TestServer, sql: &'static str) -> i64 {
+    let (n,): (i64,) = sqlx::query_as(sql).fetch_one(s.app.db.pool()).await.unwrap();
+    n
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_suspended_tenant_runs_no_job_and_gets_no_event_until_resumed() {
+    let key = PublisherKey::generate().unwrap();
+    let s = quick_retries(&key).await;
+    publish_all(&s, &key, &["subscriber-1.0.0", "ticker-1.0.0"]).await;
+    s.create_tenant("acme").await;
+    let admin = s.api_key("acme", &["admin"]).await;
+    let member = s.api_key("acme", &["member"]).await;
+    enable(&s, "acme", &admin, "subscriber", "*").await;
+    json_of(s.req(Method::POST, "/api/v1/tenants/acme/suspend").send().await.unwrap(), 200).await;
+    // Enabled while suspended (by the host itself): its job does not run,
+    // and its `module.enabled` event waits for the subscriber.
+    s.app.modules.enable("acme", "ticker", None, &plaza::audit::Actor::new("test")).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let runs = "SELECT COUNT(*) FROM job_runs WHERE tenant_id = 'acme'";
+    assert_eq!(count(&s, runs).await, 0, "no job while suspended");
+    let waiting = "SELECT COUNT(*) FROM event_deliveries WHERE tenant_id = 'acme' AND status = 'pending'";
+    assert!(count(&s, waiting).await >= 1, "the event waits");
+
+    json_of(s.req(Method::POST, "/api/v1/tenants/acme/resume").send().await.unwrap(), 200).await;
+    received_until(&s.base, "acme", &member, Duration::from_secs(20), |items| {
+        of_type(items, "module.enabled").iter().any(|e| e["payload"].as_str().unwrap().contains("\"ticker\""))
+    })
+    .await;
+    let started = Instant::now();
+    while ticks(&s, &member).await.is_empty() {
+        assert!(started.elapsed() < Duration::from_secs(10), "the job did not start after the resume");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_left_in_a_module_outbox_go_out_with_the_next_ones() {
+    let key = PublisherKey::generate().unwrap();
+    let s = quick_retries(&key).await;
+    publish_all(&s, &key, &["publisher-1.0.0", "subscriber-1.0.0"]).await;
+    s.create_tenant("acme").await;
+    let admin = s.api_key("acme", &["admin"]).await;
+    let member = s.api_key("acme", &["member"]).await;
+    enable(&s, "acme", &admin, "subscriber", "*").await;
+    enable(&s, "acme", &admin, "publisher", "*").await;
+    // What a process that stopped right after the module's commit leaves:
+    // an event in the namespace's outbox, not yet in the host's.
+    let left = uuid::Uuid::now_v7().to_string();
+    let insert = "INSERT INTO {schema}_plaza_outbox (id, event_type, payload, request_id, published_at) \
+                  VALUES ($1, 'test.ok', '{\"n\": 99}', NULL, $2)";
+    let ns = &s.app.modules.services().sql;
+    let now = plaza::db::now();
+    if let Some(pool) = ns.sqlite("acme", "publisher").unwrap() {
+        sqlx::query(sqlx::AssertSqlSafe(insert.replace("{schema}", "")))
+            .bind(&left)
+            .bind(&now)
+            .execute(&pool)
+            .await
+            .unwrap();
+    } else {
+        let place = ns.pg_place("acme", "publisher").await.unwrap().unwrap();
+        let sql = insert.replace("{schema}", &format!("{}.", place.names.schema));
+        sqlx::query(sqlx::AssertSqlSafe(sql)).bind(&left).bind(&now).execute(&place.pool).await.unwrap();
+    }
+    let next = published_ids(&s, "acme", &member, json!({ "event_type": "test.ok" })).await;
+    let items =
+        received_until(&s.base, "acme", &member, Duration::from_secs(20), |items| of_type(items, "test.ok").len() >= 2)
+            .await;
+    let ids: Vec<&str> = of_type(&items, "test.ok").iter().map(|i| i["event_id"].as_str().unwrap()).collect();
+    assert_eq!(ids, [left.as_str(), next[0].as_str()], "the left-over first, each once");
+    s.stop().await;
+}

@@ -79,10 +79,12 @@ pub async fn fan_out(db: &Db, event: &StoredEvent, subscribers: &[String]) -> Re
     Ok(true)
 }
 
-/// Queues with pending deliveries: (tenant, module).
+/// Queues with pending deliveries: (tenant, module). A suspended tenant's
+/// queues wait until it is resumed.
 pub async fn pending_queues(db: &Db) -> Result<Vec<(String, String)>, DbError> {
     Ok(sqlx::query_as(
-        "SELECT DISTINCT tenant_id, module FROM event_deliveries WHERE status = 'pending' ORDER BY tenant_id, module",
+        "SELECT DISTINCT d.tenant_id, d.module FROM event_deliveries d JOIN tenants t ON t.id = d.tenant_id \
+         WHERE d.status = 'pending' AND t.status = 'active' ORDER BY d.tenant_id, d.module",
     )
     .fetch_all(db.pool())
     .await?)

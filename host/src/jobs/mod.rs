@@ -121,11 +121,12 @@ impl Scheduler {
         }
     }
 
-    /// Rebuilds the plan from the enabled installs, keeping what it knew of
-    /// jobs that stay.
+    /// Rebuilds the plan from the enabled installs of active tenants (a
+    /// suspended tenant's jobs stop), keeping what it knew of jobs that stay.
     async fn replan(&mut self) -> Result<(), ModuleError> {
         let installs: Vec<(String, String, String, String)> = sqlx::query_as(
-            "SELECT tenant_id, module, sha256, updated_at FROM module_installs WHERE status = 'enabled'",
+            "SELECT i.tenant_id, i.module, i.sha256, i.updated_at FROM module_installs i \
+             JOIN tenants t ON t.id = i.tenant_id WHERE i.status = 'enabled' AND t.status = 'active'",
         )
         .fetch_all(self.db.pool())
         .await?;

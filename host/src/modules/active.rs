@@ -259,3 +259,27 @@ async fn listen(modules: Weak<Modules>, mut listener: sqlx::postgres::PgListener
         }
     }
 }
+
+/// Tells every host process, inside the caller's transaction, that what
+/// `tenant` runs changed: a `module_changes` row (read by the once-a-second
+/// re-check) and, on PostgreSQL, `NOTIFY plaza_modules`. `module` is `*`
+/// when the change is the tenant's own (suspended, resumed).
+pub async fn announce(
+    conn: &mut sqlx::AnyConnection,
+    backend: crate::db::Backend,
+    tenant: &str,
+    module: &str,
+    action: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO module_changes (tenant_id, module, action, changed_at) VALUES ($1, $2, $3, $4)")
+        .bind(tenant)
+        .bind(module)
+        .bind(action)
+        .bind(crate::db::now())
+        .execute(&mut *conn)
+        .await?;
+    if backend == crate::db::Backend::Postgres {
+        sqlx::query("SELECT pg_notify($1, $2)").bind(CHANNEL).bind(tenant).execute(&mut *conn).await?;
+    }
+    Ok(())
+}

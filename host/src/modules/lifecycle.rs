@@ -26,13 +26,12 @@
 use std::collections::BTreeMap;
 
 use serde_json::json;
-use sqlx::{Acquire, AnyConnection};
+use sqlx::Acquire;
 
 use super::registry::{self, PackageVersion};
 use super::{Install, LoadedModule, ModuleError, Modules, active, installs, manifest};
 use crate::audit::{self, Actor};
 use crate::capabilities::sql::vet::{self, Dialect};
-use crate::db::Backend;
 use crate::events::deliveries;
 
 /// What one lifecycle step changed.
@@ -220,7 +219,7 @@ impl Modules {
         .await?;
         let payload = json!({ "module": name, "version": current.version });
         deliveries::publish_host_event(&mut tx, tenant, "module.disabled", &payload).await?;
-        announce(&mut tx, db.backend(), tenant, name, "disable").await?;
+        active::announce(&mut tx, db.backend(), tenant, name, "disable").await?;
         tx.commit().await?;
         self.refresh(tenant).await?;
         installs::get(db, tenant, name)
@@ -267,7 +266,7 @@ impl Modules {
         .await?;
         let payload = json!({ "module": name, "version": current.version });
         deliveries::publish_host_event(&mut tx, tenant, "module.purged", &payload).await?;
-        announce(&mut tx, db.backend(), tenant, name, "purge").await?;
+        active::announce(&mut tx, db.backend(), tenant, name, "purge").await?;
         tx.commit().await?;
         self.refresh(tenant).await?;
         // After the commit: a failure here leaves unreachable data to clean
@@ -371,7 +370,7 @@ impl Modules {
             });
             deliveries::publish_host_event(&mut tx, tenant, event_type, &payload).await?;
         }
-        announce(&mut tx, db.backend(), tenant, &package.name, action).await?;
+        active::announce(&mut tx, db.backend(), tenant, &package.name, action).await?;
         tx.commit().await?;
         tracing::info!(tenant, module = %package.name, version = %package.version, action, actor = %actor.name, "module install changed");
         installs::get(db, tenant, &package.name)
@@ -515,26 +514,6 @@ fn host_event(action: &str) -> Option<&'static str> {
         "module.rollback" => Some("module.rolled-back"),
         _ => None,
     }
-}
-
-async fn announce(
-    conn: &mut AnyConnection,
-    backend: Backend,
-    tenant: &str,
-    module: &str,
-    action: &str,
-) -> Result<(), ModuleError> {
-    sqlx::query("INSERT INTO module_changes (tenant_id, module, action, changed_at) VALUES ($1, $2, $3, $4)")
-        .bind(tenant)
-        .bind(module)
-        .bind(action)
-        .bind(crate::db::now())
-        .execute(&mut *conn)
-        .await?;
-    if backend == Backend::Postgres {
-        sqlx::query("SELECT pg_notify($1, $2)").bind(active::CHANNEL).bind(tenant).execute(&mut *conn).await?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -202,6 +202,9 @@ pub async fn set_status(db: &Db, actor: &Actor, slug: &str, status: TenantStatus
             TenantStatus::Suspended => "tenant.suspend",
         };
         audit::record(tx.acquire().await?, actor, action, Some(slug), json!({})).await?;
+        // Every process re-reads what the tenant runs: its jobs and event
+        // deliveries stop while it is suspended.
+        crate::modules::active::announce(tx.acquire().await?, db.backend(), slug, "*", action).await?;
     }
     tx.commit().await?;
     get(db, slug).await
