@@ -52,6 +52,18 @@ async fn enable(s: &TestServer, tenant: &str, admin: &str, module: &str, version
     .await;
 }
 
+/// Creates `tenant` with an admin's and a member's API keys, and enables
+/// `modules` (newest versions) through the API, in order. Returns the keys.
+async fn tenant_with(s: &TestServer, tenant: &str, modules: &[&str]) -> (String, String) {
+    s.create_tenant(tenant).await;
+    let admin = s.api_key(tenant, &["admin"]).await;
+    let member = s.api_key(tenant, &["member"]).await;
+    for module in modules {
+        enable(s, tenant, &admin, module, "*").await;
+    }
+    (admin, member)
+}
+
 /// `POST /publisher/publish` as a member; the response.
 async fn publish_events(s: &TestServer, tenant: &str, key: &str, body: Value) -> reqwest::Response {
     as_key(s, Method::POST, &format!("/t/{tenant}/publisher/publish"), key).json(&body).send().await.unwrap()
@@ -239,11 +251,7 @@ async fn a_disabled_subscriber_gets_nothing_and_purging_it_drops_its_deliveries(
     let key = PublisherKey::generate().unwrap();
     let s = quick_retries(&key).await;
     publish_all(&s, &key, &["publisher-1.0.0", "subscriber-1.0.0"]).await;
-    s.create_tenant("acme").await;
-    let admin = s.api_key("acme", &["admin"]).await;
-    let member = s.api_key("acme", &["member"]).await;
-    enable(&s, "acme", &admin, "subscriber", "*").await;
-    enable(&s, "acme", &admin, "publisher", "*").await;
+    let (admin, member) = tenant_with(&s, "acme", &["subscriber", "publisher"]).await;
     let broken = published_ids(&s, "acme", &member, json!({ "event_type": "test.broken" })).await;
     let started = Instant::now();
     while deliveries(&s, "acme", &admin, "?status=dead").await.is_empty() {
@@ -365,10 +373,7 @@ async fn a_run_cut_short_by_a_killed_process_runs_again_within_its_deadline() {
     let s = quick_retries(&key).await;
     let mut b = SecondHost::start(&s, &key.public_text()).await;
     publish_all(&s, &key, &["ticker-1.0.0"]).await;
-    s.create_tenant("acme").await;
-    let admin = s.api_key("acme", &["admin"]).await;
-    let member = s.api_key("acme", &["member"]).await;
-    enable(&s, "acme", &admin, "ticker", "*").await;
+    let (admin, member) = tenant_with(&s, "acme", &["ticker"]).await;
 
     // Run `slow` (4 s of work, 6 s deadline) by hand on the second process, then kill it mid-run.
     let url = format!("{}/t/acme/jobs/ticker/slow/run", b.base);
@@ -424,11 +429,7 @@ async fn an_event_published_before_its_process_was_killed_is_delivered_after_a_r
     // This process only sets up and reads: it delivers nothing.
     let s = server_with(&key, |c| c.workers = false).await;
     publish_all(&s, &key, &["publisher-1.0.0", "subscriber-1.0.0"]).await;
-    s.create_tenant("acme").await;
-    let admin = s.api_key("acme", &["admin"]).await;
-    let member = s.api_key("acme", &["member"]).await;
-    enable(&s, "acme", &admin, "subscriber", "*").await;
-    enable(&s, "acme", &admin, "publisher", "*").await;
+    let (_, member) = tenant_with(&s, "acme", &["subscriber", "publisher"]).await;
 
     // Published through a process without workers, which is then killed.
     let trusted = key.public_text();
@@ -466,10 +467,7 @@ async fn a_suspended_tenant_runs_no_job_and_gets_no_event_until_resumed() {
     let key = PublisherKey::generate().unwrap();
     let s = quick_retries(&key).await;
     publish_all(&s, &key, &["subscriber-1.0.0", "ticker-1.0.0"]).await;
-    s.create_tenant("acme").await;
-    let admin = s.api_key("acme", &["admin"]).await;
-    let member = s.api_key("acme", &["member"]).await;
-    enable(&s, "acme", &admin, "subscriber", "*").await;
+    let (_, member) = tenant_with(&s, "acme", &["subscriber"]).await;
     json_of(s.req(Method::POST, "/api/v1/tenants/acme/suspend").send().await.unwrap(), 200).await;
     // Enabled while suspended (by the host itself): its job does not run,
     // and its `module.enabled` event waits for the subscriber.
@@ -498,11 +496,7 @@ async fn events_left_in_a_module_outbox_go_out_with_the_next_ones() {
     let key = PublisherKey::generate().unwrap();
     let s = quick_retries(&key).await;
     publish_all(&s, &key, &["publisher-1.0.0", "subscriber-1.0.0"]).await;
-    s.create_tenant("acme").await;
-    let admin = s.api_key("acme", &["admin"]).await;
-    let member = s.api_key("acme", &["member"]).await;
-    enable(&s, "acme", &admin, "subscriber", "*").await;
-    enable(&s, "acme", &admin, "publisher", "*").await;
+    let (_, member) = tenant_with(&s, "acme", &["subscriber", "publisher"]).await;
     // What a process that stopped right after the module's commit leaves:
     // an event in the namespace's outbox, not yet in the host's.
     let left = uuid::Uuid::now_v7().to_string();
