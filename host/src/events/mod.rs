@@ -109,10 +109,13 @@ impl Dispatcher {
     /// One pass: fan out new events, then start draining every queue with
     /// something due that this process is not draining already.
     pub async fn pass(self: &Arc<Self>) -> Result<(), crate::db::DbError> {
-        loop {
+        'fan_out: loop {
             let batch = deliveries::undispatched(&self.db, FAN_OUT_BATCH).await?;
             for event in &batch {
-                self.fan_out(event).await?;
+                // One that must wait holds the later ones: order is kept.
+                if !self.fan_out(event).await? {
+                    break 'fan_out;
+                }
             }
             if (batch.len() as i64) < FAN_OUT_BATCH {
                 break;
@@ -139,8 +142,9 @@ impl Dispatcher {
         Ok(())
     }
 
-    /// Queues `event` for the tenant's enabled modules subscribed to its type.
-    async fn fan_out(&self, event: &StoredEvent) -> Result<(), crate::db::DbError> {
+    /// Queues `event` for the tenant's enabled modules subscribed to its
+    /// type; false when it has to wait for the next pass.
+    async fn fan_out(&self, event: &StoredEvent) -> Result<bool, crate::db::DbError> {
         let subscribers: Vec<String> = match self.modules.enabled(&event.tenant).await {
             Ok(active) => active
                 .loaded()
@@ -151,13 +155,13 @@ impl Dispatcher {
             Err(e) => {
                 // The tenant's modules cannot be read now: leave the event for the next pass.
                 tracing::warn!(tenant = %event.tenant, error = %e, "event fan-out postponed");
-                return Ok(());
+                return Ok(false);
             }
         };
         if deliveries::fan_out(&self.db, event, &subscribers).await? {
             self.metrics.event_published(&event.source);
         }
-        Ok(())
+        Ok(true)
     }
 
     /// Delivers a queue's due events in order until it is empty or waits.
