@@ -145,5 +145,11 @@ pub fn format_time(t: chrono::DateTime<chrono::Utc>) -> String {
 
 /// Parses a stored timestamp; a malformed one (never written by the host) maps to the epoch.
 pub fn parse_time(s: &str) -> chrono::DateTime<chrono::Utc> {
-    chrono::DateTime::parse_from_rfc3339(s).map(|t| t.with_timezone(&chrono::Utc)).unwrap_or_default()
+    try_parse_time(s).unwrap_or_default()
+}
+
+/// Parses a stored timestamp, `None` when malformed: for callers whose
+/// fallback is not the epoch.
+pub fn try_parse_time(s: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    chrono::DateTime::parse_from_rfc3339(s).ok().map(|t| t.with_timezone(&chrono::Utc))
 }

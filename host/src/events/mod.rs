@@ -181,8 +181,7 @@ impl Dispatcher {
             let Some(loaded) = active.get(module).and_then(|a| a.module.as_ref().ok()).cloned() else {
                 return Ok(());
             };
-            let lease = loaded.grant.limits.deadline + Duration::from_secs(1);
-            let lease_until = now + TimeDelta::from_std(lease).unwrap_or(TimeDelta::seconds(60));
+            let lease_until = now + crate::runtime::limits::lease(loaded.grant.limits.deadline);
             if !deliveries::take(&self.db, module, &head, now, lease_until).await? {
                 return Ok(());
             }
@@ -240,9 +239,7 @@ fn to_wit(e: &StoredEvent) -> Event {
 
 /// Seconds from publication to delivery.
 fn lag_seconds(published_at: &str, now: DateTime<Utc>) -> f64 {
-    DateTime::parse_from_rfc3339(published_at)
-        .map(|p| (now - p.with_timezone(&Utc)).num_milliseconds().max(0) as f64 / 1000.0)
-        .unwrap_or(0.0)
+    crate::db::try_parse_time(published_at).map(|p| (now - p).num_milliseconds().max(0) as f64 / 1000.0).unwrap_or(0.0)
 }
 
 #[cfg(test)]

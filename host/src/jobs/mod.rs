@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use crate::db::{Db, DbError, format_time};
+use crate::db::{Db, DbError, format_time, try_parse_time};
 use crate::metrics::Metrics;
 use crate::modules::{LoadedModule, ModuleError, Modules};
 use crate::runtime::bindings::JobRun;
@@ -132,7 +132,7 @@ impl Scheduler {
         .await?;
         let mut fired: HashMap<Key, DateTime<Utc>> = HashMap::new();
         for (key, at) in runs::last_fires(&self.db).await? {
-            if let Some(t) = parse_time(&at) {
+            if let Some(t) = try_parse_time(&at) {
                 fired.insert(key, t);
             }
         }
@@ -145,7 +145,7 @@ impl Scheduler {
                     continue;
                 }
             };
-            let enabled_at = parse_time(&enabled_at).unwrap_or_else(Utc::now);
+            let enabled_at = try_parse_time(&enabled_at).unwrap_or_else(Utc::now);
             for (i, job) in module.jobs.iter().enumerate() {
                 let key = (tenant.clone(), name.clone(), job.name.clone());
                 // Fires before the module was (re-)enabled are not owed.
@@ -175,7 +175,7 @@ impl Scheduler {
             };
             planned.last = fire;
             planned.next = job.schedule.next_after(fire);
-            let lease_until = now + lease(job.deadline);
+            let lease_until = now + crate::runtime::limits::lease(job.deadline);
             let fire_time = format_time_secs(fire);
             let claim = runs::claim(
                 &self.db,
@@ -236,7 +236,15 @@ impl Scheduler {
                 }
                 continue;
             };
-            match runs::take_over(&self.db, &run, module.version(), now, now + lease(job.deadline)).await {
+            match runs::take_over(
+                &self.db,
+                &run,
+                module.version(),
+                now,
+                now + crate::runtime::limits::lease(job.deadline),
+            )
+            .await
+            {
                 Ok(true) => {
                     tracing::info!(tenant = %run.tenant, module = %run.module, job = %run.job, fire = %run.fire_time, "running a fire whose process stopped");
                     let (modules, db, metrics) =
@@ -285,7 +293,7 @@ pub async fn run_now(
         version: module.version(),
         fire_time: &fire_time,
         trigger: "manual",
-        lease_until: now + lease(job.deadline),
+        lease_until: now + crate::runtime::limits::lease(job.deadline),
     };
     let Some(run_id) = runs::claim(db, &run).await? else {
         return Err(JobError::Collision { module: module_name.into(), job: job_name.into() });
@@ -323,15 +331,6 @@ async fn execute(
     if let Err(e) = runs::finish(db, run_id, error.as_deref()).await {
         tracing::warn!(tenant, module = module.name(), job = %job.name, error = %e, "job run outcome not recorded");
     }
-}
-
-/// How long a run may stay `running` before another process takes it over.
-fn lease(deadline: Duration) -> TimeDelta {
-    TimeDelta::from_std(deadline + Duration::from_secs(1)).unwrap_or(TimeDelta::hours(1))
-}
-
-fn parse_time(text: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(text).ok().map(|t| t.with_timezone(&Utc))
 }
 
 /// Scheduled fire times are whole seconds: one spelling per fire, for the unique key.

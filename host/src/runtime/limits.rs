@@ -9,6 +9,13 @@ use wasmtime::ResourceLimiter;
 use super::bindings::Limits;
 use crate::config::Config;
 
+/// How long work running under `deadline` (a job run, an event delivery)
+/// holds its lease: the deadline plus a second. A lease still held after
+/// that was lost with its process, and another process may take the work.
+pub fn lease(deadline: Duration) -> chrono::TimeDelta {
+    chrono::TimeDelta::from_std(deadline + Duration::from_secs(1)).unwrap_or(chrono::TimeDelta::hours(1))
+}
+
 /// The limits of one call of one module.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CallLimits {
