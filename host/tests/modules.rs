@@ -572,7 +572,14 @@ async fn a_tenants_openapi_document_has_the_routes_of_its_modules() {
 
     let (_, globex) = s.get_json("/t/globex/openapi.json").await;
     assert!(!globex["paths"].as_object().unwrap().keys().any(|p| p.contains("/hello")), "globex has no hello");
-    assert_problem(s.anon(Method::GET, "/t/acme/openapi.json").send().await.unwrap(), 401).await;
+    // Anonymous callers see the public operations only (Swagger UI shows
+    // them and its Authorize button); a tenant that does not exist is 404.
+    let anonymous: Value = s.anon(Method::GET, "/t/acme/openapi.json").send().await.unwrap().json().await.unwrap();
+    let paths = anonymous["paths"].as_object().unwrap();
+    assert!(paths.contains_key("/t/acme/hello/") && paths.contains_key("/t/acme/hello/version"), "{paths:?}");
+    assert!(!paths.contains_key("/t/acme/hello/greetings") && !paths.contains_key("/t/acme/files"), "{paths:?}");
+    assert!(anonymous["components"]["securitySchemes"]["bearerAuth"].is_object(), "Authorize is offered");
+    assert_problem(s.anon(Method::GET, "/t/nope/openapi.json").send().await.unwrap(), 404).await;
     let globex_key = s.api_key("globex", &["member"]).await;
     assert_problem(with_key(&s, Method::GET, "/t/acme/openapi.json", &globex_key).send().await.unwrap(), 404).await;
     s.stop().await;

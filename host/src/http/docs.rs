@@ -32,14 +32,47 @@ fn between<'a>(s: &'a str, start: &str, end: &str) -> Option<&'a str> {
     Some(&s[from..from + len])
 }
 
+/// Starts Swagger UI. A tenant's document shows anonymous callers only its
+/// public operations, so the credentials given with Authorize are sent with
+/// the document's own request too, and the document is fetched again when
+/// they change: authorizing reveals the operations the caller may use.
 const INIT_JS: &str = r#"window.addEventListener('load', function () {
   var el = document.getElementById('swagger-ui');
+  var specUrl = el.dataset.specUrl;
+  function authorization() {
+    var saved = {};
+    try {
+      saved = window.ui ? window.ui.authSelectors.authorized().toJS()
+                        : JSON.parse(localStorage.getItem('authorized') || '{}');
+    } catch (e) { saved = {}; }
+    if (saved.bearerAuth && saved.bearerAuth.value) {
+      return ['Authorization', 'Bearer ' + saved.bearerAuth.value];
+    }
+    if (saved.apiKey && saved.apiKey.value) { return ['X-API-Key', saved.apiKey.value]; }
+    return null;
+  }
+  function refetchAfter(action, system) {
+    return function () {
+      var result = action.apply(null, arguments);
+      setTimeout(function () { system.specActions.download(specUrl); }, 0);
+      return result;
+    };
+  }
   window.ui = SwaggerUIBundle({
-    url: el.dataset.specUrl,
+    url: specUrl,
     dom_id: '#swagger-ui',
     deepLinking: true,
     persistAuthorization: true,
     displayRequestDuration: true,
+    requestInterceptor: function (req) {
+      var auth = authorization();
+      var path = new URL(req.url, window.location.href).pathname;
+      if (auth && path === specUrl && !req.headers[auth[0]]) { req.headers[auth[0]] = auth[1]; }
+      return req;
+    },
+    plugins: [function () {
+      return { statePlugins: { auth: { wrapActions: { authorize: refetchAfter, logout: refetchAfter } } } };
+    }],
   });
 });
 "#;

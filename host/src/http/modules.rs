@@ -80,17 +80,34 @@ fn module_target(path: &str, host_segments: &[String]) -> Option<(String, String
 }
 
 /// `/t/{tenant}/openapi.json`: the host's tenant API and the routes of every
-/// module the tenant has enabled, for the tenant's members.
+/// module the tenant has enabled, for the tenant's members. Without
+/// credentials it is the public part only (the routes anyone may call), so
+/// that Swagger UI can show them and its Authorize button; the docs page
+/// fetches the whole document again once authorized.
 async fn tenant_openapi(req: &Request, tenant: &str, host_spec: &serde_json::Value) -> Response {
     let Some(app) = req.data::<Arc<App>>().cloned() else {
         return ApiError::internal(&"application state missing").into_response();
     };
     let result: Result<Response, ApiError> = async {
-        let principal = caller(&app, req).await?.ok_or_else(|| ApiError::unauthorized("this needs credentials"))?;
-        principal::authorize(&app.db, &principal, tenant, None).await?;
+        let public_only = match caller(&app, req).await? {
+            Some(principal) => {
+                principal::authorize(&app.db, &principal, tenant, None).await?;
+                false
+            }
+            None => {
+                tenancy::get(&app.db, tenant).await.map_err(|e| match e {
+                    TenancyError::Db(e) => ApiError::internal(&e),
+                    _ => ApiError::not_found("tenant-not-found", format!("tenant {tenant:?} does not exist")),
+                })?;
+                true
+            }
+        };
         let loaded = app.modules.enabled(tenant).await?.loaded();
         let refs: Vec<&LoadedModule> = loaded.iter().map(Arc::as_ref).collect();
-        let doc = crate::modules::openapi::tenant_document(host_spec, tenant, &refs);
+        let mut doc = crate::modules::openapi::tenant_document(host_spec, tenant, &refs);
+        if public_only {
+            crate::modules::openapi::keep_public_operations(&mut doc);
+        }
         Ok(Response::builder().content_type("application/json").body(serde_json::to_vec(&doc).unwrap_or_default()))
     }
     .await;

@@ -43,6 +43,20 @@ pub fn tenant_document(host: &Value, tenant: &str, modules: &[&LoadedModule]) ->
     doc
 }
 
+/// Removes every operation that needs credentials (its `security` is not
+/// the empty list), and the paths left without one: the document an
+/// anonymous caller may see.
+pub fn keep_public_operations(doc: &mut Value) {
+    if let Some(paths) = doc["paths"].as_object_mut() {
+        for item in paths.values_mut() {
+            if let Some(ops) = item.as_object_mut() {
+                ops.retain(|_, op| !op.is_object() || op["security"].as_array().is_some_and(Vec::is_empty));
+            }
+        }
+        paths.retain(|_, item| item.as_object().is_some_and(|ops| ops.values().any(Value::is_object)));
+    }
+}
+
 /// A host path item with the `tenant` path parameter taken out (it is fixed).
 fn without_tenant_parameter(item: &Value) -> Value {
     let mut item = item.clone();

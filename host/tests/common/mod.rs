@@ -9,6 +9,7 @@
 #![allow(dead_code)]
 
 pub mod packages;
+pub mod users;
 
 use std::sync::{Arc, Once};
 
