@@ -87,7 +87,7 @@ pub use error::{Error, HostError};
 pub use problem::Problem;
 pub use request::Request;
 pub use response::{Created, IntoResponse, Json, NoContent, Response};
-pub use router::{Handler, Router, schema_json};
+pub use router::{Handler, NoInput, Router, schema_json};
 
 /// Re-exported so modules use the same versions as the SDK's own API
 /// (`Json<T>` needs `T: serde::Serialize + schemars::JsonSchema`). The
@@ -105,7 +105,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub mod prelude {
     pub use crate::{
         Caller, Capability, Created, Error, Event, IntoResponse, Job, JobRun, Json, Limits, Method, Module, NoContent,
-        Problem, Request, Response, Router, blob, config, crypto, events, http, kv, log, params, sql, time,
+        NoInput, Problem, Request, Response, Router, blob, config, crypto, events, http, kv, log, params, sql, time,
     };
 }
 

@@ -20,6 +20,13 @@ pub fn schema_json<T: JsonSchema + ?Sized>() -> String {
     schemars::SchemaGenerator::default().into_root_schema_for::<T>().as_value().to_string()
 }
 
+/// The body of an action that takes no input (`POST /posts/{id}/unpublish`):
+/// declare it with `.request::<NoInput>()` and the route is documented as
+/// taking an empty JSON object rather than raw bytes. The handler does not
+/// read the body, so clients may send `{}` or nothing.
+#[derive(Debug, Default, serde::Deserialize, JsonSchema)]
+pub struct NoInput {}
+
 /// Generates a schema lazily: routers are built on every call (each call
 /// gets a fresh instance), schemas are needed only by `manifest()`.
 type SchemaFn = fn() -> Option<String>;
@@ -142,6 +149,8 @@ pub struct Router {
     roles: Vec<String>,
     limits: Limits,
     routes: Vec<Entry>,
+    /// Routes under this prefix also answer without it (deprecated aliases).
+    legacy_prefix: Option<String>,
 }
 
 impl Default for Limits {
@@ -166,6 +175,7 @@ impl fmt::Debug for Router {
             .field("name", &self.name)
             .field("version", &self.version)
             .field("routes", &routes)
+            .field("legacy_prefix", &self.legacy_prefix)
             .finish_non_exhaustive()
     }
 }
@@ -192,6 +202,7 @@ impl Router {
             roles: Vec::new(),
             limits: Limits::default(),
             routes: Vec::new(),
+            legacy_prefix: None,
         }
     }
 
@@ -330,7 +341,71 @@ impl Router {
             response_schema: H::response_schema,
             handler: Box::new(move |req| handler.call(req)),
         });
+        self.check_aliases(Some(self.routes.len() - 1));
         self
+    }
+
+    /// Every route whose path starts with `prefix` (a whole segment or
+    /// more: `/api` covers `/api` and `/api/videos`, not `/apis`) also
+    /// answers without it, as a deprecated alias: `/api/videos/{id}` at
+    /// `/videos/{id}`, `/api` itself at `/`. Declared once; it covers the
+    /// routes added before and after it.
+    ///
+    /// `manifest()` lists each alias after the routes: same method, access,
+    /// schemas and summary, `deprecated`, a description naming the route it
+    /// stands for, and the operation id `legacy_<operation id>`. `handle()`
+    /// serves an alias with the original route's handler. An alias that
+    /// collides with a declared route (same method, same template up to
+    /// parameter names) panics, like the other description mistakes.
+    pub fn legacy_alias_prefix(mut self, prefix: &str) -> Self {
+        if let Some(old) = &self.legacy_prefix {
+            panic!("legacy_alias_prefix is declared once (`{old}`, then `{prefix}`)");
+        }
+        if !prefix.starts_with('/') || prefix.len() < 2 || prefix.ends_with('/') || prefix.contains(['{', '}']) {
+            panic!("legacy alias prefix `{prefix}`: literal segments starting with `/`, without a trailing `/`");
+        }
+        self.legacy_prefix = Some(prefix.to_owned());
+        self.check_aliases(None);
+        self
+    }
+
+    /// The alias template of a route path, if the legacy prefix covers it.
+    fn alias_of<'a>(&self, path: &'a str) -> Option<&'a str> {
+        let rest = path.strip_prefix(self.legacy_prefix.as_deref()?)?;
+        match rest {
+            "" => Some("/"),
+            _ if rest.starts_with('/') => Some(rest),
+            _ => None,
+        }
+    }
+
+    /// Whether `entry` serves the route template `template`, itself or as
+    /// its legacy alias.
+    fn serves(&self, entry: &Entry, template: &str) -> bool {
+        entry.route.path == template || self.alias_of(&entry.route.path) == Some(template)
+    }
+
+    /// Panics when an alias takes the place of a declared route. With
+    /// `added`, only the pairs involving that route (the one just added);
+    /// without, every pair (the prefix was just declared).
+    fn check_aliases(&self, added: Option<usize>) {
+        let Some(prefix) = &self.legacy_prefix else { return };
+        let is_new = |i: usize| added.is_none_or(|a| a == i);
+        for (i, aliased) in self.routes.iter().enumerate() {
+            let Some(alias) = self.alias_of(&aliased.route.path) else { continue };
+            let method = aliased.route.method;
+            let taken = self.routes.iter().enumerate().find(|(j, e)| {
+                (is_new(i) || is_new(*j)) && e.route.method == method && same_shape(&e.route.path, alias)
+            });
+            if let Some((_, taken)) = taken {
+                panic!(
+                    "the legacy alias {m} {alias} (of {m} {}, prefix `{prefix}`) collides with the route {m} {}",
+                    aliased.route.path,
+                    taken.route.path,
+                    m = method_name(method),
+                );
+            }
+        }
     }
 
     /// A `GET` route.
@@ -438,22 +513,14 @@ impl Router {
     // ----- use -----
 
     /// The manifest: everything declared above, with the routes' schemas
-    /// generated now. Panics on a route without access and on duplicate
-    /// operation ids (publish-time bugs).
+    /// generated now, then the legacy aliases (see
+    /// [`Router::legacy_alias_prefix`]). Panics on a route without access
+    /// and on duplicate operation ids (publish-time bugs).
     pub fn manifest(&self) -> Manifest {
-        let mut ids = BTreeSet::new();
-        let routes = self
+        let mut routes: Vec<Route> = self
             .routes
             .iter()
             .map(|e| {
-                if !ids.insert(e.route.operation_id.as_str()) {
-                    panic!(
-                        "operation id `{}` is used twice (last by {} {}): set one with .operation_id(..)",
-                        e.route.operation_id,
-                        method_name(e.route.method),
-                        e.route.path
-                    );
-                }
                 let Some(access) = e.access.clone() else {
                     panic!(
                         "route {} {}: say who may call it with .public() or .roles([..])",
@@ -469,6 +536,35 @@ impl Router {
                 }
             })
             .collect();
+        let aliases: Vec<Route> = routes
+            .iter()
+            .filter_map(|r| {
+                let alias = self.alias_of(&r.path)?;
+                let of = format!("Deprecated alias of `{} {}`.", method_name(r.method), r.path);
+                Some(Route {
+                    path: alias.to_owned(),
+                    operation_id: format!("legacy_{}", r.operation_id),
+                    description: Some(match &r.description {
+                        Some(d) => format!("{of}\n\n{d}"),
+                        None => of,
+                    }),
+                    deprecated: true,
+                    ..r.clone()
+                })
+            })
+            .collect();
+        routes.extend(aliases);
+        let mut ids = BTreeSet::new();
+        for r in &routes {
+            if !ids.insert(r.operation_id.as_str()) {
+                panic!(
+                    "operation id `{}` is used twice (last by {} {}): set one with .operation_id(..)",
+                    r.operation_id,
+                    method_name(r.method),
+                    r.path
+                );
+            }
+        }
         Manifest {
             name: self.name.clone(),
             version: self.version.clone(),
@@ -490,12 +586,13 @@ impl Router {
     /// template that matched (the host has already extracted the path
     /// parameters). An unknown template is a 404 and a known template with
     /// another method a 405 (with `allow`); `HEAD` falls back to `GET`
-    /// without the body. A handler's problem becomes a problem+json answer
+    /// without the body. A legacy alias template is served by the route it
+    /// stands for. A handler's problem becomes a problem+json answer
     /// carrying the request id and the path the client sent
     /// (`/t/{tenant}/{module}/…`). Panics are not caught: they trap,
     /// and the host answers 500 naming the module.
     pub fn handle(&self, req: &Request) -> Response {
-        let find = |method: Method| self.routes.iter().find(|e| e.route.method == method && e.route.path == req.route);
+        let find = |method: Method| self.routes.iter().find(|e| e.route.method == method && self.serves(e, &req.route));
         let result = match find(req.method) {
             Some(entry) => (entry.handler)(req),
             None if req.method == Method::Head => match find(Method::Get) {
@@ -512,7 +609,7 @@ impl Router {
 
     fn no_route(&self, req: &Request) -> Problem {
         let allowed: Vec<&str> =
-            self.routes.iter().filter(|e| e.route.path == req.route).map(|e| method_name(e.route.method)).collect();
+            self.routes.iter().filter(|e| self.serves(e, &req.route)).map(|e| method_name(e.route.method)).collect();
         if allowed.is_empty() {
             Problem::not_found().detail(format!("module `{}` has no route `{}`", self.name, req.route))
         } else {
@@ -580,6 +677,15 @@ fn default_operation_id(method: Method, path: &str) -> String {
         id.push_str("_root");
     }
     id
+}
+
+/// Whether two templates match the same paths: equal once parameter names
+/// are ignored (`/a/{x}` and `/a/{y}`).
+fn same_shape(a: &str, b: &str) -> bool {
+    fn shape(path: &str) -> impl Iterator<Item = &str> {
+        path.split('/').map(|s| if s.starts_with('{') { "{}" } else { s })
+    }
+    shape(a).eq(shape(b))
 }
 
 /// A template starts with `/` and its `{name}` parameters are whole
@@ -807,6 +913,127 @@ mod tests {
             .public()
             .operation_id("get_a")
             .manifest();
+    }
+
+    fn legacy_router() -> Router {
+        Router::new("videos", "1.0.0")
+            .get("/api", index)
+            .public()
+            .summary("Index")
+            .legacy_alias_prefix("/api")
+            .get("/api/things/{id}", get_thing)
+            .public()
+            .summary("One thing")
+            .route_description("By id.")
+            .post("/api/things", create_thing)
+            .roles(["admin"])
+            .operation_id("make_thing")
+            .get("/health", index)
+            .public()
+            .get("/apis", index)
+            .public()
+    }
+
+    #[test]
+    fn legacy_aliases_are_deprecated_routes_in_the_manifest() {
+        let m = legacy_router().manifest();
+        let routes: Vec<(&str, &str, &str, bool)> = m
+            .routes
+            .iter()
+            .map(|r| (method_name(r.method), r.path.as_str(), r.operation_id.as_str(), r.deprecated))
+            .collect();
+        assert_eq!(
+            routes,
+            [
+                ("GET", "/api", "get_api", false),
+                ("GET", "/api/things/{id}", "get_api_things_id", false),
+                ("POST", "/api/things", "make_thing", false),
+                ("GET", "/health", "get_health", false),
+                ("GET", "/apis", "get_apis", false),
+                ("GET", "/", "legacy_get_api", true),
+                ("GET", "/things/{id}", "legacy_get_api_things_id", true),
+                ("POST", "/things", "legacy_make_thing", true),
+            ]
+        );
+        let (get, alias) = (&m.routes[1], &m.routes[6]);
+        assert_eq!(alias.summary, "One thing");
+        assert_eq!(alias.access, get.access);
+        assert_eq!(alias.response_schema, get.response_schema);
+        assert_eq!(alias.description.as_deref(), Some("Deprecated alias of `GET /api/things/{id}`.\n\nBy id."));
+        let post_alias = &m.routes[7];
+        assert_eq!(post_alias.access, Access::Roles(vec!["admin".into()]));
+        assert_eq!(post_alias.request_schema, m.routes[2].request_schema);
+        assert!(post_alias.request_schema.is_some());
+        assert_eq!(m.routes[5].description.as_deref(), Some("Deprecated alias of `GET /api`."));
+    }
+
+    #[test]
+    fn legacy_aliases_dispatch_to_the_original_handler() {
+        let r = legacy_router();
+        let mut req = request(Method::Get, "/things/{id}");
+        req.path = "/things/1".into();
+        req.path_params = vec![("id".into(), "1".into())];
+        let resp = r.handle(&req);
+        assert_eq!(resp.status, 200);
+        assert_eq!(resp.body_json::<Value>().unwrap(), serde_json::json!({"id": 1, "name": "one"}));
+        req.method = Method::Head;
+        assert_eq!((r.handle(&req).status, r.handle(&req).body.len()), (200, 0));
+
+        let mut post = request(Method::Post, "/things");
+        post.body = br#"{"name":"new"}"#.to_vec();
+        assert_eq!(r.handle(&post).status, 201);
+        assert_eq!(r.handle(&request(Method::Get, "/")).body, b"hi acme");
+        // The originals still answer; an unaliased route has no alias.
+        assert_eq!(r.handle(&request(Method::Get, "/api")).status, 200);
+        assert_eq!(r.handle(&request(Method::Get, "/s")).status, 404);
+        assert_eq!(r.handle(&request(Method::Get, "/things")).status, 405);
+
+        let resp = r.handle(&request(Method::Delete, "/things/{id}"));
+        assert_eq!(resp.status, 405);
+        assert_eq!(resp.header("allow"), Some("GET"));
+        let resp = r.handle(&request(Method::Put, "/things"));
+        assert_eq!((resp.status, resp.header("allow")), (405, Some("POST")));
+    }
+
+    #[test]
+    #[should_panic(expected = "collides with the route GET /things/{slug}")]
+    fn a_legacy_alias_cannot_take_a_declared_route() {
+        let _ = Router::new("x", "1.0.0")
+            .get("/things/{slug}", index)
+            .public()
+            .legacy_alias_prefix("/api")
+            .get("/api/things/{id}", get_thing);
+    }
+
+    #[test]
+    #[should_panic(expected = "collides with the route GET /things")]
+    fn a_declared_route_cannot_take_a_legacy_alias() {
+        let _ = Router::new("x", "1.0.0").get("/api/things", index).legacy_alias_prefix("/api").get("/things", index);
+    }
+
+    #[test]
+    fn a_legacy_alias_may_share_a_path_with_another_method() {
+        let r = Router::new("x", "1.0.0")
+            .legacy_alias_prefix("/api")
+            .get("/api/things", index)
+            .public()
+            .post("/things", create_thing)
+            .public();
+        assert_eq!(r.manifest().routes.len(), 3);
+        assert_eq!(r.handle(&request(Method::Get, "/things")).status, 200);
+        assert_eq!(r.handle(&request(Method::Put, "/things")).header("allow"), Some("GET, POST"));
+    }
+
+    #[test]
+    #[should_panic(expected = "declared once")]
+    fn the_legacy_prefix_is_declared_once() {
+        let _ = Router::new("x", "1.0.0").legacy_alias_prefix("/api").legacy_alias_prefix("/v1");
+    }
+
+    #[test]
+    #[should_panic(expected = "without a trailing")]
+    fn the_legacy_prefix_is_checked() {
+        let _ = Router::new("x", "1.0.0").legacy_alias_prefix("/api/");
     }
 
     #[test]
