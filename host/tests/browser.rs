@@ -1,17 +1,23 @@
-//! Swagger UI rendered by a real browser (Debian's Chromium, headless) with
-//! the network cut off: every asset must come from Plaza itself.
+//! Swagger UI in a real browser (Debian's Chromium, headless) with the
+//! network cut off: every asset must come from Plaza itself, and a person
+//! can authorize and call a module's route from the tenant's docs page.
 //!
 //! `cargo xtask test` installs Chromium and sets `PLAZA_TEST_CHROMIUM`; a
 //! plain `cargo test` uses `/usr/bin/chromium` when present and says so when not.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
+#[path = "browser/cdp.rs"]
+mod cdp;
 mod common;
 
 use std::path::PathBuf;
 use std::process::Command;
 
-use common::TestServer;
+use common::users::onboard;
+use common::{TestServer, modules_dir};
+use reqwest::Method;
+use serde_json::{Value, json};
 
 fn chromium() -> Option<PathBuf> {
     match std::env::var_os("PLAZA_TEST_CHROMIUM") {
@@ -78,4 +84,121 @@ async fn swagger_ui_renders_offline_in_chromium() {
     assert!(std::fs::metadata(&shot).map(|m| m.len() > 10_000).unwrap_or(false), "empty screenshot");
     eprintln!("screenshot of {url}: {}", shot.display());
     s.stop().await;
+}
+
+/// Waits (in the page) until `selector` matches an element; returns it.
+const PAGE_HELPERS: &str = r#"
+window.plazaWait = async function (find, what, ms) {
+  const end = Date.now() + (ms || 20000);
+  for (;;) {
+    const found = find();
+    if (found) return found;
+    if (Date.now() > end) throw new Error('timed out waiting for ' + what);
+    await new Promise(r => setTimeout(r, 100));
+  }
+};
+window.plazaOperation = function (method, path) {
+  return [...document.querySelectorAll('.opblock-' + method)]
+    .find(op => op.querySelector('[data-path="' + path + '"]'));
+};
+true
+"#;
+
+/// The demo tenant's docs page, driven as a person would: Authorize with the
+/// demo admin's token, open the blog's posts list, "Try it out", "Execute",
+/// and read the answer Swagger UI shows. A screenshot is kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_tenant_docs_authorize_and_try_the_posts_list() {
+    let Some(browser) = chromium() else {
+        eprintln!("SKIPPED: no Chromium (install Debian's chromium or set PLAZA_TEST_CHROMIUM)");
+        return;
+    };
+    let s = TestServer::start_with(|c| {
+        c.modules_dir = modules_dir().display().to_string();
+        c.registration = plaza::config::Registration::Open;
+    })
+    .await;
+    s.tenant_with("demo", &["blog"]).await;
+    let token = onboard(&s, None, "demo", "admin@demo.example", &["admin"]).await;
+    let created = s
+        .anon(Method::POST, "/t/demo/blog/admin/posts")
+        .bearer_auth(&token)
+        .json(&json!({ "title": "Hello from the demo", "content_markdown": "Seeded **post**." }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201, "{}", created.text().await.unwrap());
+    let id = created.json::<Value>().await.unwrap()["id"].clone();
+    let published =
+        s.anon(Method::POST, &format!("/t/demo/blog/admin/posts/{id}/publish")).bearer_auth(&token).json(&json!({}));
+    assert_eq!(published.send().await.unwrap().status(), 200);
+
+    let profile = tempfile::tempdir().unwrap();
+    let mut page = cdp::Page::launch(&browser, profile.path()).await;
+    page.navigate(&s.url("/t/demo/docs")).await;
+    page.eval(PAGE_HELPERS).await;
+
+    // Anonymous, the document has the public routes and the Authorize button.
+    let posts = "/t/demo/blog/posts";
+    let admin_posts = "/t/demo/blog/admin/posts";
+    page.eval(&format!("plazaWait(() => plazaOperation('get', '{posts}'), 'the posts list').then(() => true)")).await;
+    let protected_shown = page.eval(&format!("!!plazaOperation('get', '{admin_posts}')")).await;
+    assert_eq!(protected_shown, json!(false), "anonymous callers see only public operations");
+
+    // Authorize: the bearer field, typed into, then the modal's Authorize and Close.
+    let bearer_form = "[...document.querySelectorAll('.modal-ux .auth-container')]
+                         .find(c => c.textContent.includes('bearerAuth'))";
+    page.click("document.querySelector('.auth-wrapper .authorize')", "Authorize").await;
+    page.click(&format!("({bearer_form})?.querySelector('input')"), "the bearer field").await;
+    page.type_text(&token).await;
+    page.click(&format!("({bearer_form})?.querySelector('button.authorize')"), "the modal's Authorize").await;
+    page.click("document.querySelector('.modal-ux button.btn-done')", "Close").await;
+
+    // Authorized, the document is fetched again with the admin's routes.
+    page.eval(&format!(
+        "plazaWait(() => plazaOperation('get', '{admin_posts}'), 'the admin routes after authorizing').then(() => true)"
+    ))
+    .await;
+
+    // Try it out on the public posts list, then on the editors' list, which
+    // needs the authorization just given.
+    let public = try_it_out(&mut page, posts).await;
+    assert_eq!(public["status"], "200", "{public}");
+    assert!(public["body"].as_str().unwrap().contains("Hello from the demo"), "{public}");
+    let admin = try_it_out(&mut page, admin_posts).await;
+    assert_eq!(admin["status"], "200", "{admin}");
+    assert!(admin["body"].as_str().unwrap().contains("\"total\": 1"), "{admin}");
+    assert!(admin["curl"].as_str().unwrap().contains(&format!("Authorization: Bearer {token}")), "{admin}");
+
+    let out_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("browser");
+    std::fs::create_dir_all(&out_dir).unwrap();
+    let shot = out_dir.join("demo-try-it-out.png");
+    let size = page.screenshot(&shot).await;
+    assert!(size > 10_000, "empty screenshot ({size} bytes)");
+    eprintln!("screenshot: {}", shot.display());
+    drop(page);
+    s.stop().await;
+}
+
+/// Opens the GET operation on `path`, clicks "Try it out" and "Execute",
+/// and returns what Swagger UI shows: the status, the body and the curl line.
+async fn try_it_out(page: &mut cdp::Page, path: &str) -> Value {
+    let within = |selector: &str| format!("plazaOperation('get', '{path}')?.querySelector('{selector}')");
+    page.click(&within(".opblock-summary-control"), "the operation").await;
+    page.click(&within(".try-out__btn"), "Try it out").await;
+    page.click(&within("button.execute"), "Execute").await;
+    let answer = page
+        .eval(&format!(
+            "plazaWait(() => {status}, 'the response').then(status => {{
+               const op = plazaOperation('get', '{path}');
+               const body = op.querySelector('.live-responses-table .response-col_description pre');
+               const curl = op.querySelector('.curl-command .curl, .curl');
+               return {{ status: status.textContent.trim(), body: body ? body.textContent : '',
+                         curl: curl ? curl.textContent : '' }};
+             }})",
+            status = within(".live-responses-table tbody .response-col_status")
+        ))
+        .await;
+    eprintln!("Swagger UI answered GET {path}: {answer:#}");
+    answer
 }

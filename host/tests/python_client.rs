@@ -119,6 +119,59 @@ fn hello_schemas(doc: &Value) -> Vec<&str> {
     schemas.keys().map(String::as_str).filter(|k| k.starts_with("hello.")).collect()
 }
 
+/// Generates a client package from `doc` into `dir` with the generator
+/// (which must not warn about any route) and returns the package's path.
+async fn generate(generator: &Path, doc: &Value, dir: &Path) -> PathBuf {
+    let spec = dir.join("acme-openapi.json");
+    std::fs::write(&spec, serde_json::to_vec_pretty(doc).unwrap()).unwrap();
+    let package = dir.join(PACKAGE);
+    let out = run(
+        tokio::process::Command::new(generator)
+            .args(["generate", "--meta", "none", "--path"])
+            .arg(&spec)
+            .arg("--output-path")
+            .arg(&package)
+            .env("PATH", path_with(generator))
+            .current_dir(dir),
+        Duration::from_secs(180),
+    )
+    .await;
+    let log = text(&out);
+    eprintln!("openapi-python-client:\n{log}");
+    assert!(out.status.success(), "openapi-python-client failed ({}):\n{log}", out.status);
+    assert!(!log.contains("/t/acme/"), "the generator warned about a route:\n{log}");
+    package
+}
+
+/// Runs `script` (written to `dir/name`) with the generated package on the
+/// path; panics with its output and the generated models if it fails.
+async fn run_script(python: &Path, dir: &Path, name: &str, script: &str, args: &[&str]) -> Output {
+    let file = dir.join(name);
+    std::fs::write(&file, script).unwrap();
+    let out = run(
+        tokio::process::Command::new(python)
+            .arg(&file)
+            .args(args)
+            .env("PYTHONPATH", dir)
+            .env("PYTHONDONTWRITEBYTECODE", "1")
+            .current_dir(dir),
+        Duration::from_secs(120),
+    )
+    .await;
+    if !out.status.success() {
+        let models = std::fs::read_to_string(dir.join(PACKAGE).join("models/__init__.py")).unwrap_or_default();
+        panic!("the Python client failed ({}):\n{}\ngenerated models/__init__.py:\n{models}", out.status, text(&out));
+    }
+    out
+}
+
+/// The last line the script printed, as JSON.
+fn printed(out: &Output) -> Value {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str(stdout.lines().last().unwrap_or_default())
+        .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", text(out)))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_python_client_generated_from_the_tenant_document_calls_hello() {
     let Some((generator, python)) = tools() else {
@@ -155,52 +208,15 @@ async fn a_python_client_generated_from_the_tenant_document_calls_hello() {
     assert!(hello_schemas(&globex).is_empty(), "{:?}", hello_schemas(&globex));
     assert!(parsed.paths.paths.contains_key("/t/globex/files"), "the host's tenant API is there");
 
-    // Generate the client from acme's document, as a client author would.
+    // Generate the client from acme's document, as a client author would, and call hello with it.
     let dir = tempfile::tempdir().unwrap();
-    let spec = dir.path().join("acme-openapi.json");
-    std::fs::write(&spec, serde_json::to_vec_pretty(&acme).unwrap()).unwrap();
-    let package = dir.path().join(PACKAGE);
-    let out = run(
-        tokio::process::Command::new(&generator)
-            .args(["generate", "--meta", "none", "--path"])
-            .arg(&spec)
-            .arg("--output-path")
-            .arg(&package)
-            .env("PATH", path_with(&generator))
-            .current_dir(dir.path()),
-        Duration::from_secs(180),
-    )
-    .await;
-    let log = text(&out);
-    eprintln!("openapi-python-client:\n{log}");
-    assert!(out.status.success(), "openapi-python-client failed ({}):\n{log}", out.status);
+    let package = generate(&generator, &acme, dir.path()).await;
     for op in ["hello_post_greetings", "hello_get_greetings"] {
         let module = package.join("api/hello").join(format!("{op}.py"));
-        assert!(module.is_file(), "{} was not generated:\n{log}", module.display());
+        assert!(module.is_file(), "{} was not generated", module.display());
     }
-    assert!(!log.contains("/t/acme/hello"), "the generator warned about a hello route:\n{log}");
-
-    // Call hello with it.
-    let script = dir.path().join("call_hello.py");
-    std::fs::write(&script, SCRIPT).unwrap();
-    let out = run(
-        tokio::process::Command::new(&python)
-            .arg(&script)
-            .arg(&s.base)
-            .arg(&key)
-            .env("PYTHONPATH", dir.path())
-            .env("PYTHONDONTWRITEBYTECODE", "1")
-            .current_dir(dir.path()),
-        Duration::from_secs(120),
-    )
-    .await;
-    if !out.status.success() {
-        let models = std::fs::read_to_string(package.join("models/__init__.py")).unwrap_or_default();
-        panic!("the Python client failed ({}):\n{}\ngenerated models/__init__.py:\n{models}", out.status, text(&out));
-    }
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let calls: Value = serde_json::from_str(stdout.lines().last().unwrap_or_default())
-        .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", text(&out)));
+    let out = run_script(&python, dir.path(), "call_hello.py", SCRIPT, &[&s.base, &key]).await;
+    let calls = printed(&out);
     eprintln!("the Python client saw: {calls:#}");
 
     let created = &calls["created"];
@@ -222,5 +238,93 @@ async fn a_python_client_generated_from_the_tenant_document_calls_hello() {
     // The host agrees, over plain HTTP.
     let list: Value = get("/t/acme/hello/greetings", &key).await.unwrap().json().await.unwrap();
     assert_eq!(list["items"], json!([listed["body"]["items"][0]]), "{list}");
+    s.stop().await;
+}
+
+/// Creates a post through the generated blog client (as the tenant's admin),
+/// reads it back by id, publishes it, and reads it as the public does.
+const BLOG_SCRIPT: &str = r#"
+import json
+import sys
+
+import httpx
+
+from plaza_acme_client import AuthenticatedClient, Client
+from plaza_acme_client.api.blog import (
+    blog_get_admin_posts_id,
+    blog_get_posts,
+    blog_post_admin_posts,
+    blog_post_admin_posts_id_publish,
+)
+from plaza_acme_client.models import BlogFaqItem, BlogNewPost, BlogPublishRequest, Problem
+
+base_url, token = sys.argv[1], sys.argv[2]
+timeout = httpx.Timeout(30.0)
+
+with AuthenticatedClient(base_url=base_url, token=token, timeout=timeout) as client:
+    new = BlogNewPost(
+        title="Cómo firmar un expediente",
+        content_markdown="Paso **uno**: <script>alert(1)</script>",
+        tags=["gdi"],
+        faq=[BlogFaqItem(question="¿Quién firma?", answer="Cada firmante, en orden.")],
+    )
+    created = blog_post_admin_posts.sync_detailed(client=client, body=new)
+    assert created.status_code == 201, created
+    post = created.parsed
+    refused = blog_post_admin_posts.sync_detailed(client=client, body=BlogNewPost(title="", content_markdown="x"))
+    assert isinstance(refused.parsed, Problem), refused
+    read = blog_get_admin_posts_id.sync_detailed(id=str(post.id), client=client)
+    published = blog_post_admin_posts_id_publish.sync_detailed(id=str(post.id), client=client, body=BlogPublishRequest())
+
+with Client(base_url=base_url, timeout=timeout) as public:
+    listed = blog_get_posts.sync_detailed(client=public)
+
+print(json.dumps({
+    "created": created.parsed.to_dict(),
+    "refused": {"status": int(refused.status_code), "body": refused.parsed.to_dict()},
+    "read": {"status": int(read.status_code), "model": type(read.parsed).__name__, "body": read.parsed.to_dict()},
+    "published": int(published.status_code),
+    "listed": {"status": int(listed.status_code), "model": type(listed.parsed).__name__, "body": listed.parsed.to_dict()},
+}))
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_python_client_generated_from_the_tenant_document_creates_and_reads_a_post() {
+    let Some((generator, python)) = tools() else {
+        eprintln!("SKIPPED: set PLAZA_TEST_OPENAPI_PYTHON_CLIENT and PLAZA_TEST_PYTHON (cargo xtask test does)");
+        return;
+    };
+    let s = TestServer::start_with(|c| c.modules_dir = modules_dir().display().to_string()).await;
+    s.tenant_with("acme", &["blog"]).await;
+    let key = s.api_key("acme", &["admin"]).await;
+    let resp = s.anon(Method::GET, "/t/acme/openapi.json").header("x-api-key", &key).send().await.unwrap();
+    let acme: Value = resp.json().await.unwrap();
+    parse(&acme);
+
+    let dir = tempfile::tempdir().unwrap();
+    generate(&generator, &acme, dir.path()).await;
+    // The generated client sends the API key as a bearer token: give it a user's token instead.
+    let token = common::users::onboard(&s, None, "acme", "admin@acme.example", &["admin"]).await;
+    let out = run_script(&python, dir.path(), "call_blog.py", BLOG_SCRIPT, &[&s.base, &token]).await;
+    let calls = printed(&out);
+    eprintln!("the Python client saw: {calls:#}");
+
+    let created = &calls["created"];
+    assert_eq!(created["slug"], "como-firmar-un-expediente", "{calls}");
+    assert_eq!(created["status"], "draft", "{calls}");
+    assert!(!created["content_html"].as_str().unwrap().contains("<script"), "{calls}");
+    assert_eq!(calls["refused"]["status"], 422, "{calls}");
+    assert_eq!(calls["read"]["status"], 200, "{calls}");
+    assert_eq!(calls["read"]["model"], "BlogPost", "{calls}");
+    assert_eq!(calls["read"]["body"]["title"], "Cómo firmar un expediente", "{calls}");
+    assert_eq!(calls["read"]["body"]["faq"][0]["question"], "¿Quién firma?", "{calls}");
+    assert_eq!(calls["published"], 200, "{calls}");
+    assert_eq!(calls["listed"]["status"], 200, "{calls}");
+    assert_eq!(calls["listed"]["body"]["total"], 1, "{calls}");
+    assert_eq!(calls["listed"]["body"]["items"][0]["id"], created["id"], "{calls}");
+
+    // The host agrees, over plain HTTP.
+    let post = s.anon(Method::GET, "/t/acme/blog/posts/como-firmar-un-expediente").send().await.unwrap();
+    assert_eq!(post.status(), 200);
     s.stop().await;
 }

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
-use crate::{plugins, util};
+use crate::{demo, plugins, util};
 
 #[derive(Debug, clap::Args)]
 pub struct DevArgs {
@@ -32,6 +32,15 @@ const DEMO_TENANT: &str = "demo";
 const DEMO_EMAIL: &str = "demo@plaza.example";
 /// A development-only password, printed in the banner.
 const DEMO_PASSWORD: &str = "demo-password-123";
+/// Demo accounts besides the owner: (email, name, role in the demo tenant).
+const DEMO_ACCOUNTS: &[(&str, &str, &str)] = &[
+    ("editor@plaza.example", "Demo editor", "editor"),
+    ("producer@plaza.example", "Demo producer", "producer"),
+    ("agency@plaza.example", "Demo agency", "agency"),
+    ("viewer@plaza.example", "Demo viewer", "user"),
+];
+/// The modules the demo tenant has enabled.
+const DEMO_MODULES: &[&str] = &["hello", "blog", "playlists"];
 
 pub fn run(args: &DevArgs) -> Result<ExitCode> {
     util::ensure_wasm_target()?;
@@ -85,15 +94,35 @@ pub fn run(args: &DevArgs) -> Result<ExitCode> {
     ]);
     create_user.env("PLAZA_USER_PASSWORD", DEMO_PASSWORD);
     util::run(&mut create_user)?;
-    let user_token = util::capture(&mut host(&["user", "token", "--email", DEMO_EMAIL, "--ttl-secs", "86400"]))?;
-    // The example module, signed with the dev key, published and enabled
-    // for the demo tenant (again on every start: a new version is upgraded to).
-    let hello = modules_dir.join("hello.wasm");
-    let key_file = data_dir.join(PUBLISHER_KEY_FILE);
-    let hello_arg = hello.display().to_string();
-    let key_arg = key_file.display().to_string();
-    util::run(&mut host(&["module", "publish", &hello_arg, "--key", &key_arg, "--skip-existing"]))?;
-    util::run(&mut host(&["module", "enable", "--tenant", DEMO_TENANT, "hello"]))?;
+    // The other demo accounts, one per role the modules define.
+    for (email, name, role) in DEMO_ACCOUNTS {
+        let mut create = host(&[
+            "user",
+            "create",
+            "--email",
+            email,
+            "--name",
+            name,
+            "--tenant",
+            DEMO_TENANT,
+            "--roles",
+            role,
+            "--if-not-exists",
+        ]);
+        create.env("PLAZA_USER_PASSWORD", DEMO_PASSWORD);
+        util::run(&mut create)?;
+    }
+    let token_of = |email: &str| util::capture(&mut host(&["user", "token", "--email", email, "--ttl-secs", "86400"]));
+    let user_token = token_of(DEMO_EMAIL)?;
+    // The bundled business modules and the example, signed with the dev key,
+    // published and enabled for the demo tenant (again on every start: a new
+    // version is upgraded to).
+    let key_arg = data_dir.join(PUBLISHER_KEY_FILE).display().to_string();
+    for module in DEMO_MODULES {
+        let wasm = modules_dir.join(format!("{module}.wasm")).display().to_string();
+        util::run(&mut host(&["module", "publish", &wasm, "--key", &key_arg, "--skip-existing"]))?;
+        util::run(&mut host(&["module", "enable", "--tenant", DEMO_TENANT, module]))?;
+    }
 
     let addr = util::connect_addr(args.listen);
     if util::port_open(addr) {
@@ -112,7 +141,21 @@ pub fn run(args: &DevArgs) -> Result<ExitCode> {
         let _ = child.wait();
         return Err(err);
     }
-    print_banner(addr, &data_dir, &modules_dir, &token, &user_token);
+    let authors = demo::Authors {
+        admin: demo::Api::new(addr, &user_token),
+        producer: demo::Api::new(addr, &token_of("producer@plaza.example")?),
+        agency: demo::Api::new(addr, &token_of("agency@plaza.example")?),
+        tenant: DEMO_TENANT,
+    };
+    let seeded = match demo::seed(&authors) {
+        Ok(lines) => lines,
+        Err(err) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(err.context("seeding the demo tenant failed"));
+        }
+    };
+    print_banner(addr, &data_dir, &token, &user_token, &seeded);
     finish(&mut child)
 }
 
@@ -198,24 +241,30 @@ fn finish(child: &mut Child) -> Result<ExitCode> {
     }
 }
 
-fn print_banner(addr: SocketAddr, data_dir: &Path, modules_dir: &Path, token: &str, user_token: &str) {
+fn print_banner(addr: SocketAddr, data_dir: &Path, token: &str, user_token: &str, seeded: &[String]) {
     let base = format!("http://{addr}");
-    let rows = [
-        ("API base URL", base.clone()),
-        ("Swagger UI", format!("{base}/docs")),
-        ("OpenAPI", format!("{base}/openapi.json")),
+    let t = format!("{base}/t/{DEMO_TENANT}");
+    let mut rows = vec![
+        ("Demo API docs", format!("{t}/docs  (Swagger UI: Authorize with the demo token)")),
+        ("Demo token", format!("{user_token}  (Demo admin, 24 h)")),
+        ("Blog", format!("{t}/blog/posts  ({t}/blog/feed.xml, {t}/blog/sitemap.xml)")),
+        ("Playlists", format!("{t}/playlists/api/playlists  ({t}/playlists/api/channels)")),
+        ("Hello", format!("{t}/hello/")),
+        ("Host API docs", format!("{base}/docs")),
+        ("OpenAPI", format!("{t}/openapi.json  (host: {base}/openapi.json)")),
         ("Health", format!("{base}/health")),
         ("Metrics", format!("{base}/metrics")),
-        ("Demo files", format!("{base}/t/{DEMO_TENANT}/files")),
-        ("Demo module", format!("{base}/t/{DEMO_TENANT}/hello/")),
+        ("Registry", format!("{base}/api/v1/registry/modules")),
         ("Data dir", data_dir.display().to_string()),
-        ("Registry", format!("{base}/api/v1/registry/modules (hello from {})", modules_dir.display())),
-        ("Demo modules", format!("{base}/t/{DEMO_TENANT}/modules")),
-        ("Demo API docs", format!("{base}/t/{DEMO_TENANT}/docs")),
         ("Operator token", token.to_owned()),
-        ("Demo account", format!("{DEMO_EMAIL} / {DEMO_PASSWORD} (owner of {DEMO_TENANT})")),
-        ("Demo token", format!("{user_token} (24 h)")),
+        ("Accounts", format!("{DEMO_EMAIL} (owner), password {DEMO_PASSWORD}")),
     ];
+    for (email, _, role) in DEMO_ACCOUNTS {
+        rows.push(("", format!("{email} ({role}), same password")));
+    }
+    for line in seeded {
+        rows.push(("Seeded", line.clone()));
+    }
     let mut lines = vec!["Plaza dev server is running".to_owned(), String::new()];
     lines.extend(rows.iter().map(|(k, v)| format!("{k:<15} {v}")));
     lines.extend([
@@ -223,9 +272,9 @@ fn print_banner(addr: SocketAddr, data_dir: &Path, modules_dir: &Path, token: &s
         "Try:".to_owned(),
         format!("  export TOKEN={user_token}"),
         format!("  curl -H \"Authorization: Bearer $TOKEN\" {base}/api/v1/auth/me"),
-        format!("  curl -H \"Authorization: Bearer $TOKEN\" {base}/t/{DEMO_TENANT}/files"),
+        format!("  curl {t}/blog/posts"),
         format!(
-            "  curl -H \"Authorization: Bearer $TOKEN\" -H 'content-type: application/json' -d '{{\"name\":\"Ana\"}}' {base}/t/{DEMO_TENANT}/hello/greetings"
+            "  curl -H \"Authorization: Bearer $TOKEN\" -H 'content-type: application/json' -d '{{\"title\":\"Mi primer post\",\"content_markdown\":\"Hola **mundo**\"}}' {t}/blog/admin/posts"
         ),
         String::new(),
         "Ctrl-C stops the server.".to_owned(),

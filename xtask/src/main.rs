@@ -11,6 +11,7 @@
 //! - `walkthrough`: extract the example project of docs/module-authors.md,
 //!   build it and run its tests (`test` runs it too).
 
+mod demo;
 mod dev;
 mod plugins;
 mod services;

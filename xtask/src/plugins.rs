@@ -181,6 +181,18 @@ fn feature_args(features: &str) -> [&str; 3] {
 /// `cargo fmt --check` and clippy (warnings denied) on the modules, for
 /// the lint pass: the workspace as it builds by default, then each package's
 /// features (code behind a feature is only linted when it is on).
+/// `cargo test` of every module's unit tests, built for this machine rather
+/// than for wasm (a component cannot run a test harness; the logic the
+/// tests cover compiles natively, and host calls are never reached).
+pub fn unit_tests_command() -> Result<std::process::Command> {
+    let rustc = util::capture(std::process::Command::new("rustc").arg("-vV"))?;
+    let triple =
+        rustc.lines().find_map(|l| l.strip_prefix("host: ")).context("`rustc -vV` names no host triple")?.to_owned();
+    let mut cmd = plugins_cargo();
+    cmd.args(["test", "--workspace", "--target", &triple, "--target-dir"]).arg(plugins_target_dir());
+    Ok(cmd)
+}
+
 pub fn lint() -> Result<()> {
     util::ensure_wasm_target()?;
     util::run(plugins_cargo().args(["fmt", "--all", "--", "--check"]))?;

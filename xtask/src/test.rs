@@ -178,7 +178,8 @@ fn cargo_test() -> Command {
     cmd
 }
 
-/// Pass 1: the whole workspace on the embedded defaults.
+/// Pass 1: the whole workspace on the embedded defaults, then the modules'
+/// unit tests.
 fn workspace_tests(ctx: &mut Ctx) -> Result<()> {
     let mut cmd = cargo_test();
     cmd.arg("--workspace");
@@ -188,7 +189,9 @@ fn workspace_tests(ctx: &mut Ctx) -> Result<()> {
     let python = crate::services::python::ensure(&mut ctx.apt)
         .context("cannot install openapi-python-client for the generated Python client test")?;
     cmd.env("PLAZA_TEST_OPENAPI_PYTHON_CLIENT", python.generator).env("PLAZA_TEST_PYTHON", python.python);
-    run_counting(&mut cmd, &mut ctx.counts)
+    run_counting(&mut cmd, &mut ctx.counts)?;
+    // The modules' own unit tests (their business logic), built natively.
+    run_counting(&mut plugins::unit_tests_command()?, &mut ctx.counts)
 }
 
 /// Pass 2: the example project of docs/module-authors.md, built and tested
@@ -199,7 +202,8 @@ fn walkthrough(ctx: &mut Ctx) -> Result<()> {
 
 /// Pass 3: the HTTP suites (host API, files, identity, token attacks,
 /// modules, the registry with two host processes and placement on a second
-/// database, jobs and events across processes) against a private
+/// database, jobs and events across processes, the blog and playlists
+/// modules end to end) against a private
 /// PostgreSQL cluster.
 fn http_on_postgres(ctx: &mut Ctx) -> Result<()> {
     let install = postgres::ensure(&mut ctx.apt)?;
@@ -224,6 +228,8 @@ fn http_on_postgres(ctx: &mut Ctx) -> Result<()> {
         "registry",
         "--test",
         "jobs_events",
+        "--test",
+        "business",
     ])
     .env("PLAZA_TEST_DATABASE_URL", cluster.admin_url());
     let result = run_counting(&mut cmd, &mut ctx.counts);

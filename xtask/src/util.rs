@@ -200,25 +200,45 @@ pub fn port_open(addr: SocketAddr) -> bool {
 /// A minimal HTTP/1.1 request with an empty body; returns the status code
 /// and the whole response (headers and body) as text.
 pub fn http_request(addr: SocketAddr, method: &str, path: &str) -> Result<(u16, String)> {
-    let timeout = Duration::from_secs(5);
+    let (status, head, body) = http_call(addr, method, path, &[], &[])?;
+    Ok((status, format!("{head}\r\n\r\n{body}")))
+}
+
+/// One HTTP request with headers and a body, spoken as HTTP/1.0 so that the
+/// answer is never chunked (it ends when the server closes). Returns the
+/// status, the head and the body as text.
+pub fn http_call(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Result<(u16, String, String)> {
+    let timeout = Duration::from_secs(30);
     let mut stream = TcpStream::connect_timeout(&addr, timeout).with_context(|| format!("cannot connect to {addr}"))?;
     stream.set_read_timeout(Some(timeout))?;
     stream.set_write_timeout(Some(timeout))?;
-    let request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nUser-Agent: plaza-xtask\r\n\
-         Content-Length: 0\r\nConnection: close\r\n\r\n"
+    let mut request = format!(
+        "{method} {path} HTTP/1.0\r\nHost: {addr}\r\nUser-Agent: plaza-xtask\r\nContent-Length: {}\r\n",
+        body.len()
     );
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str("\r\n");
     stream.write_all(request.as_bytes())?;
+    stream.write_all(body)?;
     let mut response = Vec::new();
     stream.read_to_end(&mut response)?;
     let response = String::from_utf8_lossy(&response).into_owned();
-    let status = response
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((response.as_str(), ""));
+    let status = head
         .lines()
         .next()
         .and_then(|line| line.split_whitespace().nth(1))
         .and_then(|code| code.parse::<u16>().ok())
         .with_context(|| format!("not an HTTP response from {addr}: {response:.200}"))?;
-    Ok((status, response))
+    Ok((status, head.to_owned(), body.to_owned()))
 }
 
 /// `n` random bytes from the kernel, as lowercase hex.
