@@ -30,19 +30,8 @@ fn chromium() -> Option<PathBuf> {
 /// loopback, so a page that needs a CDN cannot render.
 fn headless(browser: &PathBuf, profile: &std::path::Path, extra: &[&str], url: &str) -> std::process::Output {
     Command::new(browser)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-            "--virtual-time-budget=15000",
-            "--window-size=1280,2400",
-        ])
+        .args(cdp::OFFLINE_HEADLESS)
+        .args(["--virtual-time-budget=15000", "--window-size=1280,2400"])
         .arg(format!("--user-data-dir={}", profile.display()))
         .args(extra)
         .arg(url)

@@ -22,6 +22,20 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 /// Any single protocol call taking longer than this fails the test.
 const CALL_LIMIT: Duration = Duration::from_secs(60);
 
+/// Headless, quiet, and with every host name unresolvable except loopback,
+/// so that a page needing anything from the network cannot render.
+pub const OFFLINE_HEADLESS: &[&str] = &[
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+];
+
 /// A headless Chromium and one of its pages. Dropping it kills the browser.
 pub struct Page {
     _browser: Child,
@@ -30,24 +44,11 @@ pub struct Page {
 }
 
 impl Page {
-    /// Starts `chromium` headless with every host name unresolvable except
-    /// loopback (nothing can come from a CDN), and attaches to its first page.
+    /// Starts `chromium` with [`OFFLINE_HEADLESS`] and attaches to its first page.
     pub async fn launch(chromium: &Path, profile: &Path) -> Self {
         let mut browser = Command::new(chromium)
-            .args([
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-                "--window-size=1280,2000",
-                "--remote-debugging-address=127.0.0.1",
-                "--remote-debugging-port=0",
-            ])
+            .args(OFFLINE_HEADLESS)
+            .args(["--window-size=1280,2000", "--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0"])
             .arg(format!("--user-data-dir={}", profile.display()))
             .arg("about:blank")
             .stdin(Stdio::null())
