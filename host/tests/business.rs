@@ -332,6 +332,28 @@ async fn blog_over_http_roles_slugs_sanitizing_and_scheduled_publishing() {
     // acme's admin token is not globex's: 404, as for any tenant it is not a member of.
     assert_eq!(admin.send(Method::GET, "/t/globex/blog/admin/posts", None).await.status(), 404);
     assert_eq!(anonymous.get("/t/acme/blog/posts").await["total"], 2, "acme's posts are untouched");
+
+    // A hostile module of the same tenant cannot read or change the blog's
+    // tables: unqualified names are its own namespace, qualified ones refused.
+    s.app.modules.enable("acme", "hostile", None, &plaza::audit::Actor::new("test")).await.unwrap();
+    let blog_schema = s.app.modules.services().sql.pg_names("acme", "blog").await.unwrap().schema;
+    for (statement, query) in [
+        ("SELECT title FROM posts".to_owned(), true),
+        (format!("SELECT title FROM {blog_schema}.posts"), true),
+        (format!("UPDATE {blog_schema}.posts SET title = 'pwned'"), false),
+        ("UPDATE posts SET title = 'pwned'".to_owned(), false),
+    ] {
+        let resp = s
+            .anon(Method::POST, "/t/acme/hostile/sql")
+            .json(&json!({ "statement": statement, "query": query }))
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap();
+        assert!(status >= 400 && !text.contains("Ñandú"), "{statement}: {status} {text}");
+    }
+    assert_eq!(anonymous.get("/t/acme/blog/posts/feliz-ano").await["title"], "Año Nuevo: ¡Ñandú!");
     s.stop().await;
 }
 
