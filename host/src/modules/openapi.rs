@@ -84,8 +84,7 @@ fn operation(module: &str, route: &crate::runtime::bindings::Route, schemas: &mu
     let mut responses = Map::new();
     match &route.response_schema {
         Some(s) => {
-            let success = json!({ "description": "Success", "content": {
-                "application/json": { "schema": convert_document(module, s, schemas) } } });
+            let success = json!({ "description": "Success", "content": content(module, s, schemas) });
             if route.method == Method::Post {
                 responses.insert("201".to_owned(), json!({ "description": "Created", "content": success["content"] }));
             }
@@ -126,8 +125,7 @@ fn operation(module: &str, route: &crate::runtime::bindings::Route, schemas: &mu
     }
     match &route.request_schema {
         Some(s) => {
-            op["requestBody"] = json!({ "required": true, "content": {
-                "application/json": { "schema": convert_document(module, s, schemas) } } });
+            op["requestBody"] = json!({ "required": true, "content": content(module, s, schemas) });
         }
         // Routes that read raw bytes (a blob, a value) declare no schema.
         None if matches!(route.method, Method::Post | Method::Put | Method::Patch) => {
@@ -137,6 +135,25 @@ fn operation(module: &str, route: &crate::runtime::bindings::Route, schemas: &mu
         None => {}
     }
     op
+}
+
+/// A body's `content` map for a JSON Schema document (text): JSON, unless
+/// the schema says otherwise with JSON Schema's `contentMediaType` (an RSS
+/// feed: `application/rss+xml`; an image: `image/*`), and
+/// `contentEncoding: binary` for bytes.
+fn content(module: &str, text: &str, schemas: &mut Map<String, Value>) -> Value {
+    let declared = serde_json::from_str::<Value>(text).ok().and_then(|doc| {
+        let media = doc.get("contentMediaType")?.as_str()?.to_owned();
+        Some((media, doc.get("contentEncoding").and_then(Value::as_str) == Some("binary")))
+    });
+    match declared {
+        Some((media, binary)) => {
+            let schema =
+                if binary { json!({ "type": "string", "format": "binary" }) } else { json!({ "type": "string" }) };
+            json!({ media: { "schema": schema } })
+        }
+        None => json!({ "application/json": { "schema": convert_document(module, text, schemas) } }),
+    }
 }
 
 /// Converts one JSON Schema document (text) to an OpenAPI 3.0 schema; its
@@ -267,5 +284,26 @@ mod tests {
         assert_eq!(s["properties"]["author"]["$ref"], "#/components/schemas/blog.Author");
         assert_eq!(s["properties"]["kind"], json!({ "enum": ["post"] }));
         assert!(schemas.contains_key("blog.Author"));
+    }
+
+    #[test]
+    fn a_content_media_type_names_the_body_instead_of_json() {
+        let mut schemas = Map::new();
+        let rss = r#"{"title":"Feed","type":"string","contentMediaType":"application/rss+xml"}"#;
+        assert_eq!(
+            content("blog", rss, &mut schemas),
+            json!({ "application/rss+xml": { "schema": { "type": "string" } } })
+        );
+        let image = r#"{"type":"string","contentMediaType":"image/*","contentEncoding":"binary"}"#;
+        assert_eq!(
+            content("blog", image, &mut schemas),
+            json!({ "image/*": { "schema": { "type": "string", "format": "binary" } } })
+        );
+        let post = r#"{"title":"Post","type":"object","properties":{}}"#;
+        assert_eq!(
+            content("blog", post, &mut schemas),
+            json!({ "application/json": { "schema": { "$ref": "#/components/schemas/blog.Post" } } })
+        );
+        assert!(!schemas.contains_key("blog.Feed"), "a non-JSON body is no component");
     }
 }

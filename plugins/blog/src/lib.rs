@@ -65,11 +65,11 @@ impl plaza_sdk::Module for Blog {
             .get("/feed.xml", feed)
             .public()
             .summary("RSS 2.0 feed of the 20 newest published posts (application/rss+xml)")
-            .response::<XmlDocument>()
+            .response::<RssFeed>()
             .get("/sitemap.xml", sitemap)
             .public()
             .summary("Sitemap of published posts and tag pages (application/xml)")
-            .response::<XmlDocument>()
+            .response::<Sitemap>()
             // ----- editors and admins -----
             .get("/admin/posts", admin_posts)
             .roles(WRITERS)
@@ -86,6 +86,7 @@ impl plaza_sdk::Module for Blog {
             .put("/admin/posts/{id}/cover", put_cover)
             .roles(WRITERS)
             .summary("Set the cover image: the raw body, PNG, JPEG, WebP or GIF (content-type header), at most 5 MB")
+            .request::<ImageBytes>()
             .get("/admin/posts/{id}/cover", admin_cover)
             .roles(WRITERS)
             .summary("The cover image of a post in any status")
@@ -240,14 +241,21 @@ pub struct TagPage {
     pub per_page: u32,
 }
 
-/// An XML document (RSS 2.0 or a sitemap), served with an XML content type rather than as JSON.
+/// An RSS 2.0 feed: the host documents the body as `application/rss+xml`.
 #[derive(JsonSchema)]
+#[schemars(extend("contentMediaType" = "application/rss+xml"))]
 #[allow(dead_code)] // a schema only
-struct XmlDocument(String);
+struct RssFeed(String);
 
-/// The image's bytes, served with its own content type rather than as JSON.
+/// A sitemap: the host documents the body as `application/xml`.
 #[derive(JsonSchema)]
-#[schemars(extend("format" = "binary"))]
+#[schemars(extend("contentMediaType" = "application/xml"))]
+#[allow(dead_code)] // a schema only
+struct Sitemap(String);
+
+/// An image's bytes (PNG, JPEG, WebP or GIF), with its own content type.
+#[derive(JsonSchema)]
+#[schemars(extend("contentMediaType" = "image/*", "contentEncoding" = "binary"))]
 #[allow(dead_code)] // a schema only
 struct ImageBytes(String);
 

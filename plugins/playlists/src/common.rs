@@ -209,6 +209,15 @@ pub fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<O
     T::deserialize(d).map(Some)
 }
 
+// ----- raw bodies -----
+
+/// An image's bytes with its own content type (a channel's logo): the host
+/// documents the body as `image/*` rather than JSON.
+#[derive(JsonSchema)]
+#[schemars(extend("contentMediaType" = "image/*", "contentEncoding" = "binary"))]
+#[allow(dead_code)] // a schema only
+pub struct ImageBytes(String);
+
 // ----- reasons -----
 
 /// The body of a rejection.
