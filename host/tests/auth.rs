@@ -224,7 +224,8 @@ async fn a_member_of_one_tenant_cannot_reach_another() {
     s.create_tenant("globex").await;
     let ana = onboard(&s, None, "acme", "ana@example.org", &["owner"]).await;
     let _carl = onboard(&s, None, "globex", "carl@example.org", &["owner"]).await;
-    s.req(Method::PUT, "/t/globex/files/secret.txt").body("globex only").send().await.unwrap();
+    let put = s.req(Method::PUT, "/t/globex/files/secret.txt").body("globex only").send().await.unwrap();
+    assert!(put.status().is_success(), "globex's file is stored: {}", put.text().await.unwrap());
     let key: Value = as_user(&s, Method::POST, "/t/acme/api-keys", &ana)
         .json(&json!({ "name": "ci", "roles": ["admin"] }))
         .send()
