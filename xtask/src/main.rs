@@ -10,7 +10,10 @@
 //!   `target/modules/` (`test` and `dev` do it first).
 //! - `walkthrough`: extract the example project of docs/module-authors.md,
 //!   build it and run its tests (`test` runs it too).
+//! - `bench`: measure a module against a native handler and FastAPI, and
+//!   write `docs/benchmarks.md` (`--quick` for a short run).
 
+mod bench;
 mod demo;
 mod dev;
 mod plugins;
@@ -42,6 +45,8 @@ enum Command {
     Plugins,
     /// Extract the example module of docs/module-authors.md, build it and run its tests.
     Walkthrough,
+    /// Measure modules against native code and FastAPI; writes docs/benchmarks.md.
+    Bench(bench::BenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -55,6 +60,7 @@ fn main() -> ExitCode {
         Command::Ci => test::ci(),
         Command::Plugins => plugins::run(),
         Command::Walkthrough => walkthrough::run(),
+        Command::Bench(args) => bench::run(&args),
     };
     match result {
         Ok(code) => code,

@@ -4,6 +4,8 @@
 
 pub mod api;
 pub mod auth;
+#[cfg(feature = "bench")]
+mod bench;
 pub mod context;
 pub mod docs;
 mod errors;
@@ -100,6 +102,8 @@ pub fn router(app: Arc<App>) -> impl Endpoint<Output = Response> + 'static {
     host_segments.extend(crate::modules::manifest::RESERVED_NAMES.iter().map(|s| (*s).to_owned()));
     host_segments.sort();
     host_segments.dedup();
+    #[cfg(feature = "bench")]
+    let routes = routes.nest("/bench", bench::endpoint());
     let routes = routes.nest(
         "/",
         modules::ModulesOrApi {

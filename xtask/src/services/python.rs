@@ -43,7 +43,8 @@ impl OpenapiPythonClient {
     }
 }
 
-fn succeeds(cmd: &mut Command) -> bool {
+/// Whether `cmd` runs and exits 0 (its output is dropped).
+pub fn succeeds(cmd: &mut Command) -> bool {
     cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|status| status.success())
 }
 
@@ -57,27 +58,31 @@ fn venv_dir() -> PathBuf {
 pub fn ensure(apt: &mut Apt) -> Result<OpenapiPythonClient> {
     let dir = venv_dir();
     let tools = OpenapiPythonClient::in_venv(&dir);
+    venv(apt, &dir, REQUIREMENTS, &|| tools.works())?;
+    Ok(tools)
+}
+
+/// A virtual environment at `dir` holding `requirements` (pinned), made or
+/// brought up to date when the pins changed or `works` says it is broken.
+/// Returns its `python`.
+pub fn venv(apt: &mut Apt, dir: &Path, requirements: &[&str], works: &dyn Fn() -> bool) -> Result<PathBuf> {
+    let python = dir.join("bin").join("python");
     // Written last, so an interrupted install is redone.
     let stamp = dir.join("plaza-requirements.txt");
-    let wanted = format!("{}\n", REQUIREMENTS.join("\n"));
-    if fs::read_to_string(&stamp).is_ok_and(|pins| pins == wanted) && tools.works() {
-        return Ok(tools);
+    let wanted = format!("{}\n", requirements.join("\n"));
+    if fs::read_to_string(&stamp).is_ok_and(|pins| pins == wanted) && works() {
+        return Ok(python);
     }
-    println!("installing {} from PyPI into {}", REQUIREMENTS.join(" "), dir.display());
-    create_venv(apt, &dir)?;
-    let mut pip = Command::new(&tools.python);
-    pip.args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--timeout", "60"]).args(REQUIREMENTS);
-    util::run(&mut pip).context("cannot install openapi-python-client with pip")?;
-    if !tools.works() {
-        bail!(
-            "openapi-python-client is installed in {} but `{} --version` or `{} -c '{IMPORTS}'` fails",
-            dir.display(),
-            tools.generator.display(),
-            tools.python.display()
-        );
+    println!("installing {} from PyPI into {}", requirements.join(" "), dir.display());
+    create_venv(apt, dir)?;
+    let mut pip = Command::new(&python);
+    pip.args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--timeout", "60"]).args(requirements);
+    util::run(&mut pip).with_context(|| format!("cannot install {} with pip", requirements.join(" ")))?;
+    if !works() {
+        bail!("{} is installed in {}, but does not work", requirements.join(" "), dir.display());
     }
     fs::write(&stamp, wanted).with_context(|| format!("cannot write {}", stamp.display()))?;
-    Ok(tools)
+    Ok(python)
 }
 
 /// A fresh venv at `dir` (`--clear` drops a broken or outdated one). Debian's
