@@ -7,7 +7,7 @@
 
 use std::net::SocketAddr;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use serde_json::{Value, json};
 
 use crate::util;
@@ -27,19 +27,7 @@ impl Api {
     /// `ok`; anything else stops the seeding with the server's problem.
     fn send(&self, method: &str, path: &str, body: Option<&Value>, ok: &[u16]) -> Result<Value> {
         let bearer = format!("Bearer {}", self.token);
-        let mut headers = vec![("Authorization", bearer.as_str()), ("Accept", "application/json")];
-        let payload = match body {
-            Some(b) => {
-                headers.push(("Content-Type", "application/json"));
-                serde_json::to_vec(b)?
-            }
-            None => Vec::new(),
-        };
-        let (status, _, text) = util::http_call(self.addr, method, path, &headers, &payload)?;
-        if !ok.contains(&status) {
-            bail!("{method} {path} answered {status}: {text}");
-        }
-        if text.trim().is_empty() { Ok(Value::Null) } else { serde_json::from_str(&text).context("a JSON answer") }
+        util::http_json(self.addr, method, path, &[("Authorization", bearer.as_str())], body, ok)
     }
 
     fn get(&self, path: &str) -> Result<Value> {

@@ -241,6 +241,36 @@ pub fn http_call(
     Ok((status, head.to_owned(), body.to_owned()))
 }
 
+/// A JSON call: `body` (if any) sent as JSON with `headers`; the answer's
+/// JSON (`null` when empty) when its status is one of `ok`, else an error
+/// naming the call and what the server said.
+pub fn http_json(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&serde_json::Value>,
+    ok: &[u16],
+) -> Result<serde_json::Value> {
+    let mut headers = headers.to_vec();
+    headers.push(("Accept", "application/json"));
+    let payload = match body {
+        Some(b) => {
+            headers.push(("Content-Type", "application/json"));
+            serde_json::to_vec(b)?
+        }
+        None => Vec::new(),
+    };
+    let (status, _, text) = http_call(addr, method, path, &headers, &payload)?;
+    if !ok.contains(&status) {
+        bail!("{method} {path} answered {status}: {text:.500}");
+    }
+    if text.trim().is_empty() {
+        return Ok(serde_json::Value::Null);
+    }
+    serde_json::from_str(&text).with_context(|| format!("{method} {path}: not JSON: {text:.200}"))
+}
+
 /// `n` random bytes from the kernel, as lowercase hex.
 pub fn random_hex(n: usize) -> Result<String> {
     let mut bytes = vec![0u8; n];

@@ -233,13 +233,7 @@ impl Host {
 
     /// A JSON call that must answer `status`; its JSON answer.
     fn json(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &Value, status: u16) -> Result<Value> {
-        let mut headers = headers.to_vec();
-        headers.push(("Content-Type", "application/json"));
-        let (got, _, text) = util::http_call(self.addr, method, path, &headers, &serde_json::to_vec(body)?)?;
-        if got != status {
-            bail!("{method} {path} answered {got}, not {status}: {text:.500}");
-        }
-        serde_json::from_str(&text).with_context(|| format!("{method} {path}: not JSON: {text:.200}"))
+        util::http_json(self.addr, method, path, headers, Some(body), &[status])
     }
 }
 
