@@ -599,5 +599,51 @@ async fn a_suspended_tenant_serves_no_module_route() {
     assert_eq!(r.status(), 200);
     assert_problem(s.anon(Method::GET, "/t/acme/hello/").send().await.unwrap(), 403).await;
     assert_problem(with_key(&s, Method::GET, "/t/acme/hello/greetings", &key).send().await.unwrap(), 403).await;
+    // Resumed: at once, too (the process that made the change re-reads it).
+    let r = s.req(Method::POST, "/api/v1/tenants/acme/resume").send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(with_key(&s, Method::GET, "/t/acme/hello/greetings", &key).send().await.unwrap().status(), 200);
+    s.stop().await;
+}
+
+/// Polls `path` until it answers `status`, for at most five seconds.
+async fn eventually(s: &TestServer, path: &str, status: u16) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        if s.anon(Method::GET, path).send().await.unwrap().status().as_u16() == status {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenant_changed_by_another_process_is_seen_within_seconds() {
+    // Requests read a tenant from memory. Another process (the CLI, another
+    // replica) suspending or deleting it announces the change; this one must
+    // stop serving it within its re-check, without being told directly.
+    let s = server(false).await;
+    s.tenant_with("acme", &["hello"]).await;
+    s.tenant_with("globex", &["hello"]).await;
+    for t in ["acme", "globex"] {
+        assert_eq!(s.anon(Method::GET, &format!("/t/{t}/hello/version")).send().await.unwrap().status(), 200);
+    }
+    let actor = plaza::audit::Actor::new("another process");
+    // The database changed behind this process's back, as the CLI does it.
+    plaza::tenancy::set_status(&s.app.db, &actor, "acme", plaza::tenancy::TenantStatus::Suspended).await.unwrap();
+    assert!(eventually(&s, "/t/acme/hello/version", 403).await, "a suspension elsewhere is seen");
+    plaza::tenancy::set_status(&s.app.db, &actor, "acme", plaza::tenancy::TenantStatus::Active).await.unwrap();
+    assert!(eventually(&s, "/t/acme/hello/version", 200).await, "a resumption elsewhere is seen");
+    plaza::tenancy::delete(&s.app.db, &s.app.storage, &actor, "acme").await.unwrap();
+    assert!(eventually(&s, "/t/acme/hello/version", 404).await, "a deletion elsewhere is seen");
+    let gone = s.anon(Method::GET, "/t/acme/hello/version").send().await.unwrap();
+    assert_problem(gone, 404).await;
+    // The other tenant is untouched, and an unknown name is 404 every time
+    // (and is not kept in memory: nothing to fill it with).
+    assert_eq!(s.anon(Method::GET, "/t/globex/hello/version").send().await.unwrap().status(), 200);
+    for n in 0..3 {
+        assert_problem(s.anon(Method::GET, &format!("/t/nobody-{n}/hello/version")).send().await.unwrap(), 404).await;
+    }
     s.stop().await;
 }

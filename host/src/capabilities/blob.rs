@@ -54,6 +54,7 @@ fn failed(e: impl std::fmt::Display) -> CapError {
 impl Host for CallState {
     async fn put(&mut self, key: String, data: Vec<u8>, content_type: String) -> Result<(), CapError> {
         let scope = self.scope_for(Capability::Blob)?;
+        self.sql.release_connection();
         check_key(&key)?;
         if data.len() > MAX_OBJECT_BYTES {
             return Err(CapError::limit(format!("an object may be {MAX_OBJECT_BYTES} bytes")));
@@ -83,6 +84,7 @@ impl Host for CallState {
 
     async fn get(&mut self, key: String) -> Result<Option<Object>, CapError> {
         let scope = self.scope_for(Capability::Blob)?;
+        self.sql.release_connection();
         check_key(&key)?;
         let services = std::sync::Arc::clone(self.services());
         let row: Option<(String,)> =
@@ -109,6 +111,7 @@ impl Host for CallState {
 
     async fn delete(&mut self, key: String) -> Result<bool, CapError> {
         let scope = self.scope_for(Capability::Blob)?;
+        self.sql.release_connection();
         check_key(&key)?;
         let services = std::sync::Arc::clone(self.services());
         let done = sqlx::query("DELETE FROM module_blobs WHERE tenant_id = $1 AND module = $2 AND key = $3")
@@ -132,6 +135,7 @@ impl Host for CallState {
         limit: u32,
     ) -> Result<Vec<ObjectInfo>, CapError> {
         let scope = self.scope_for(Capability::Blob)?;
+        self.sql.release_connection();
         if prefix.len() > MAX_KEY_BYTES {
             return Err(CapError::invalid("the prefix is longer than any key"));
         }

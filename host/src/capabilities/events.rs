@@ -105,6 +105,12 @@ pub async fn write_committed(services: &Services, scope: &Scope, events: Vec<Pen
     Ok(())
 }
 
+/// How long the relay's own statements on a namespace may run (host work,
+/// after the module's transaction committed: not the call's deadline).
+fn relay_deadline() -> std::time::Instant {
+    std::time::Instant::now() + std::time::Duration::from_secs(10)
+}
+
 /// Moves events of a committed module transaction from the namespace's
 /// outbox to the host's. The whole namespace outbox is moved, so events a
 /// process left there (it stopped between the module's commit and this
@@ -116,8 +122,8 @@ pub async fn relay(services: &Arc<Services>, scope: &Scope, events: Vec<PendingE
     const SELECT: &str =
         "SELECT id, event_type, payload, request_id, published_at FROM _plaza_outbox ORDER BY id LIMIT 1000";
     let stored: Result<Vec<Row>, sqlx::Error> = async {
-        if let Ok(Some(pool)) = ns.sqlite(&scope.tenant, scope.module()) {
-            sqlx::query_as(SELECT).fetch_all(&pool).await
+        if let Ok(Some(mut conn)) = ns.sqlite_conn(&scope.tenant, scope.module(), relay_deadline()).await {
+            sqlx::query_as(SELECT).fetch_all(&mut *conn).await
         } else if let Ok(Some(crate::capabilities::sql::namespace::PgPlace { pool, names })) =
             ns.pg_place(&scope.tenant, scope.module()).await
         {
@@ -151,9 +157,9 @@ pub async fn relay(services: &Arc<Services>, scope: &Scope, events: Vec<PendingE
         return;
     }
     let result: Result<(), sqlx::Error> = async {
-        if let Ok(Some(pool)) = ns.sqlite(&scope.tenant, scope.module()) {
+        if let Ok(Some(mut conn)) = ns.sqlite_conn(&scope.tenant, scope.module(), relay_deadline()).await {
             for id in &ids {
-                sqlx::query("DELETE FROM _plaza_outbox WHERE id = $1").bind(id).execute(&pool).await?;
+                sqlx::query("DELETE FROM _plaza_outbox WHERE id = $1").bind(id).execute(&mut *conn).await?;
             }
         } else if let Ok(Some(crate::capabilities::sql::namespace::PgPlace { pool, names })) =
             ns.pg_place(&scope.tenant, scope.module()).await

@@ -179,6 +179,7 @@ impl CallState {
 impl Host for CallState {
     async fn send(&mut self, request: OutgoingRequest) -> Result<Response, CapError> {
         let scope = self.scope_for(Capability::Http)?;
+        self.sql.release_connection();
         if self.usage.http_requests >= self.limits().http_requests {
             return Err(CapError::limit(format!("a call may send {} outbound requests", self.limits().http_requests)));
         }

@@ -73,7 +73,8 @@ impl Db {
             .acquire_timeout(Duration::from_secs(5))
             .idle_timeout(Some(Duration::from_secs(300)));
         if backend == Backend::Sqlite {
-            pool = pool.after_connect(|conn, _meta| {
+            // A local file: no ping before each use (a thread round trip).
+            pool = pool.test_before_acquire(false).after_connect(|conn, _meta| {
                 Box::pin(async move {
                     conn.execute(
                         "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000; \

@@ -55,19 +55,14 @@ struct Post {
 
 #[handler]
 async fn post(Path((tenant, slug)): Path<(String, String)>, Data(app): Data<&Arc<App>>) -> Response {
-    let Ok(Some(pool)) = app.modules.services().sql.sqlite(&tenant, "blog") else {
-        return StatusCode::NOT_FOUND.into_response();
-    };
-    // A module call leaves its deadline's progress handler on the pooled
-    // connection (the next module call sets its own); this reader has none.
-    let mut conn = match pool.acquire().await {
-        Ok(conn) => conn,
+    // The same connection handling as a module call: one connection, its
+    // statements bounded by a deadline.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let mut conn = match app.modules.services().sql.sqlite_conn(&tenant, "blog", deadline).await {
+        Ok(Some(conn)) => conn,
+        Ok(None) => return StatusCode::NOT_FOUND.into_response(),
         Err(err) => return unavailable(&err),
     };
-    match conn.lock_handle().await {
-        Ok(mut handle) => handle.remove_progress_handler(),
-        Err(err) => return unavailable(&err),
-    }
     let row: Option<Row> = match sqlx::query_as(
         "SELECT id, title, slug, content_markdown, content_html, excerpt, status, published_at, \
          meta_description, faq, author_id, created_at, updated_at FROM posts WHERE slug = ?1 AND status = 'published'",
@@ -122,7 +117,7 @@ async fn post(Path((tenant, slug)): Path<(String, String)>, Data(app): Data<&Arc
 }
 
 /// A database failure: logged, answered 503.
-fn unavailable(err: &sqlx::Error) -> Response {
+fn unavailable(err: &dyn std::fmt::Display) -> Response {
     tracing::warn!(error = %err, "the native bench handler could not read");
     Response::builder().status(StatusCode::SERVICE_UNAVAILABLE).body("database unavailable")
 }

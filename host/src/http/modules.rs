@@ -191,11 +191,7 @@ async fn dispatch(mut req: Request, tenant: &str, module_name: &str, rest: &str)
 
 async fn serve(app: &App, req: &mut Request, tenant: &str, name: &str, rest: &str) -> Result<Response, ApiError> {
     let principal = caller(app, req).await?;
-    let found = match tenancy::get(&app.db, tenant).await {
-        Ok(t) => t,
-        Err(TenancyError::Db(e)) => return Err(ApiError::internal(&e)),
-        Err(_) => return Err(ApiError::not_found("tenant-not-found", format!("tenant {tenant:?} does not exist"))),
-    };
+    // The tenant's record and modules, from memory.
     let enabled = app.modules.enabled(tenant).await?;
     let active = enabled.get(name).ok_or_else(|| no_module(tenant, name))?;
     let module = active.module.clone().map_err(|_| {
@@ -222,7 +218,7 @@ async fn serve(app: &App, req: &mut Request, tenant: &str, name: &str, rest: &st
     // send credentials); others the tenant's members holding a listed role.
     // (The tenant was read above: the roles come straight from the
     // principal, with `authorize`'s rules — no access reads as no tenant.)
-    let suspended = found.status == TenantStatus::Suspended;
+    let suspended = enabled.tenant.status == TenantStatus::Suspended;
     let roles = match &principal {
         Some(p) => p.roles_in(&app.db, tenant).await.map_err(|e| ApiError::internal(&e))?.filter(|r| !r.is_empty()),
         None => None,

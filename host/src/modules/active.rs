@@ -1,13 +1,17 @@
 //! What each tenant runs right now, kept in memory, and how every host
 //! process learns that it changed.
 //!
-//! A request looks its module up here, not in the database. The entry of a
-//! tenant is built once (its enabled installs, each with its component
-//! loaded) and replaced whole when the tenant's modules change, so a
+//! A request looks its tenant and module up here, not in the database. The
+//! entry of a tenant is built once (the tenant's record, its enabled
+//! installs, each with its component loaded) and replaced whole when the tenant's modules change, so a
 //! request sees either the old set or the new one, never a half. Calls
 //! already running finish on the version they started with.
 //!
-//! Changes reach this process three ways:
+//! A tenant that does not exist gets no entry (a request for it reads the
+//! database again), so unknown names cannot fill this cache.
+//!
+//! Changes reach this process three ways (a tenant's own changes — suspended,
+//! resumed, deleted — are announced like its modules'):
 //! - this process made them: the lifecycle code refreshes the tenant;
 //! - PostgreSQL `NOTIFY plaza_modules, '<tenant>'`, sent in the same
 //!   transaction as the change, heard by a `LISTEN` task;
@@ -27,6 +31,7 @@ use std::sync::{Arc, RwLock, Weak};
 use std::time::Duration;
 
 use super::{Install, LoadedModule, ModuleError, Modules, installs};
+use crate::tenancy::{self, TenancyError, Tenant};
 
 /// The PostgreSQL channel lifecycle changes are announced on (payload: the tenant).
 pub const CHANNEL: &str = "plaza_modules";
@@ -50,9 +55,9 @@ pub struct ActiveModule {
     pub module: Result<Arc<LoadedModule>, String>,
 }
 
-/// The enabled modules of one tenant, by name.
-#[derive(Default)]
+/// One tenant as requests see it: its record and its enabled modules, by name.
 pub struct TenantModules {
+    pub tenant: Tenant,
     pub modules: HashMap<String, ActiveModule>,
 }
 
@@ -112,7 +117,8 @@ impl Active {
 }
 
 impl Modules {
-    /// The modules `tenant` has enabled: from memory, else read and loaded.
+    /// `tenant` and the modules it has enabled: from memory, else read and
+    /// loaded. A tenant that does not exist is [`TenancyError::NotFound`].
     pub async fn enabled(&self, tenant: &str) -> Result<Arc<TenantModules>, ModuleError> {
         if let Some(hit) = self.active.cached(tenant) {
             return Ok(hit);
@@ -141,6 +147,7 @@ impl Modules {
     }
 
     async fn read_tenant(&self, tenant: &str) -> Result<Arc<TenantModules>, ModuleError> {
+        let record = tenancy::get(&self.services.db, tenant).await?;
         let all = installs::list(&self.services.db, tenant).await?;
         let mut modules = HashMap::new();
         for install in all.into_iter().filter(|i| i.status == "enabled") {
@@ -150,7 +157,33 @@ impl Modules {
             });
             modules.insert(install.module.clone(), ActiveModule { install, module });
         }
-        Ok(Arc::new(TenantModules { modules }))
+        Ok(Arc::new(TenantModules { tenant: record, modules }))
+    }
+
+    /// After this process changed `tenant` itself (suspended or resumed
+    /// it): its next request sees the change at once, not at the next
+    /// re-check. On failure it is dropped from memory and read afresh.
+    pub async fn tenant_changed(&self, tenant: &str) {
+        if let Err(e) = self.refresh_known(tenant).await {
+            tracing::warn!(tenant, error = %e, "cannot refresh a changed tenant; dropping it from memory");
+            self.active.forget(tenant);
+        }
+    }
+
+    /// Re-reads a changed tenant this process holds; a tenant deleted
+    /// meanwhile is dropped from memory.
+    async fn refresh_known(&self, tenant: &str) -> Result<(), ModuleError> {
+        if self.active.cached(tenant).is_none() {
+            return Ok(());
+        }
+        match self.refresh(tenant).await {
+            Ok(_) => Ok(()),
+            Err(ModuleError::Tenancy(TenancyError::NotFound(_))) => {
+                self.active.forget(tenant);
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// Refreshes the tenants changed since the last look at `module_changes`.
@@ -170,9 +203,7 @@ impl Modules {
                 .fetch_all(self.services.db.pool())
                 .await?;
         for tenant in tenants {
-            if self.active.cached(&tenant).is_some() {
-                self.refresh(&tenant).await?;
-            }
+            self.refresh_known(&tenant).await?;
         }
         self.active.seen.fetch_max(newest, Ordering::AcqRel);
         Ok(())
@@ -237,9 +268,7 @@ async fn listen(modules: Weak<Modules>, mut listener: sqlx::postgres::PgListener
             Ok(Some(note)) => {
                 let tenant = note.payload();
                 modules.active.changes.fetch_add(1, Ordering::AcqRel);
-                if modules.active.cached(tenant).is_some()
-                    && let Err(e) = modules.refresh(tenant).await
-                {
+                if let Err(e) = modules.refresh_known(tenant).await {
                     tracing::warn!(tenant, error = %e, "cannot refresh a tenant's modules; dropping it from memory");
                     modules.active.forget(tenant);
                 }
@@ -263,7 +292,7 @@ async fn listen(modules: Weak<Modules>, mut listener: sqlx::postgres::PgListener
 /// Tells every host process, inside the caller's transaction, that what
 /// `tenant` runs changed: a `module_changes` row (read by the once-a-second
 /// re-check) and, on PostgreSQL, `NOTIFY plaza_modules`. `module` is `*`
-/// when the change is the tenant's own (suspended, resumed).
+/// when the change is the tenant's own (suspended, resumed, deleted).
 pub async fn announce(
     conn: &mut sqlx::AnyConnection,
     backend: crate::db::Backend,

@@ -112,6 +112,11 @@ impl LoadedModule {
     pub fn version(&self) -> &str {
         &self.manifest.version
     }
+
+    /// The component, linked and ready to instantiate.
+    pub fn pre(&self) -> &ModulePre<CallState> {
+        &self.pre
+    }
 }
 
 /// The modules of this host process.

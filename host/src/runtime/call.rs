@@ -88,16 +88,7 @@ impl Runtime {
             Ok(Ok(permit)) => permit,
             _ => return Err(CallError::Busy),
         };
-        let mut store = Store::new(self.engine(), state);
-        store.limiter(|s| &mut s.limiter);
-        store.set_epoch_deadline(1);
-        store.epoch_deadline_callback(move |_| {
-            if Instant::now() >= deadline {
-                Err(wasmtime::Error::new(DeadlineExceeded))
-            } else {
-                Ok(UpdateDeadline::Yield(1))
-            }
-        });
+        let mut store = self.store(state, deadline);
         let remaining = deadline.saturating_duration_since(Instant::now());
         let run = async {
             let instance = pre.instantiate_async(&mut store).await.map_err(Failure::Instantiate)?;
@@ -134,6 +125,23 @@ impl Runtime {
         };
         store.data_mut().finish(success).await;
         result
+    }
+
+    /// The store of one call: `state`, its memory limiter, and the epoch
+    /// callback that yields every tick and ends guest code at `deadline`.
+    /// (Public for the per-call benchmark, which times each stage.)
+    pub fn store(&self, state: CallState, deadline: Instant) -> Store<CallState> {
+        let mut store = Store::new(self.engine(), state);
+        store.limiter(|s| &mut s.limiter);
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(move |_| {
+            if Instant::now() >= deadline {
+                Err(wasmtime::Error::new(DeadlineExceeded))
+            } else {
+                Ok(UpdateDeadline::Yield(1))
+            }
+        });
+        store
     }
 }
 

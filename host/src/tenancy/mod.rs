@@ -233,6 +233,8 @@ pub async fn delete(db: &Db, storage: &Storage, actor: &Actor, slug: &str) -> Re
         json!({ "name": tenant.name, "files": files.0 }),
     )
     .await?;
+    // Every process drops the tenant from what it serves.
+    crate::modules::active::announce(tx.acquire().await?, db.backend(), slug, "*", "tenant.delete").await?;
     tx.commit().await?;
     if let Err(e) = storage.delete_prefix(&tenant.storage_prefix).await {
         tracing::warn!(tenant = slug, error = %e, "tenant deleted but some of its objects remain");

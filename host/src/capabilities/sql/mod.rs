@@ -17,6 +17,9 @@ pub mod vet;
 use std::sync::Arc;
 use std::time::Instant;
 
+use sqlx::Sqlite;
+use sqlx::pool::PoolConnection;
+
 pub use namespace::{NamespaceError, Namespaces};
 use values::Outcome;
 use vet::{Dialect, VetError, Vetted};
@@ -75,6 +78,12 @@ enum Tx {
 #[derive(Default)]
 pub struct Session {
     tx: Option<Tx>,
+    /// On SQLite, the connection the call's statements outside a
+    /// transaction run on: taken at the first one and kept to the end of
+    /// the call, so a call pays for one acquire and one deadline, not one
+    /// per statement. Released before a transaction begins (a call never
+    /// holds two connections of its pool).
+    conn: Option<PoolConnection<Sqlite>>,
     /// Events written to the namespace's outbox in the open transaction.
     tx_events: Vec<PendingEvent>,
 }
@@ -88,9 +97,20 @@ impl Session {
         self.tx_events.len()
     }
 
-    /// Rolls back a transaction left open; true if there was one.
+    /// Gives the call's autocommit connection back to its pool before the
+    /// call waits on something slow (an outbound request, the object
+    /// store): a connection is held across SQL work only, never across a
+    /// wait that would keep other calls of the namespace from it. (An open
+    /// transaction stays: the module asked for it.)
+    pub fn release_connection(&mut self) {
+        self.conn = None;
+    }
+
+    /// Rolls back a transaction left open, and gives the call's connection
+    /// back; true if there was a transaction.
     pub async fn rollback_open(&mut self) -> bool {
         self.tx_events.clear();
+        self.conn = None;
         match self.tx.take() {
             Some(Tx::Sqlite(tx)) => {
                 let _ = tx.rollback().await;
@@ -179,7 +199,20 @@ impl CallState {
         let outcome = match &mut self.sql.tx {
             Some(Tx::Sqlite(tx)) => values::run_sqlite(tx, &vetted.sql, params, want_rows, max_rows).await?,
             Some(Tx::Postgres(tx)) => values::run_postgres(tx, &vetted.sql, params, want_rows, max_rows).await?,
-            None => autocommit(&services, &scope, &vetted, params, want_rows, max_rows, deadline).await?,
+            None if services.sql.dialect() == Dialect::Sqlite => {
+                if self.sql.conn.is_none() {
+                    self.sql.conn = services
+                        .sql
+                        .sqlite_conn(&scope.tenant, scope.module(), deadline)
+                        .await
+                        .map_err(namespace_error)?;
+                }
+                let Some(conn) = self.sql.conn.as_mut() else {
+                    return Err(CapError::unavailable("no SQL namespace"));
+                };
+                values::run_sqlite(conn, &vetted.sql, params, want_rows, max_rows).await?
+            }
+            None => autocommit_postgres(&services, &scope, &vetted, params, want_rows, max_rows, deadline).await?,
         };
         self.usage.sql_rows += u32::try_from(outcome.rows.len()).unwrap_or(u32::MAX);
         Ok(outcome)
@@ -194,9 +227,12 @@ impl CallState {
         let deadline = self.deadline();
         let services = Arc::clone(self.services());
         let ns = &services.sql;
-        let tx = if let Some(pool) = ns.sqlite(&scope.tenant, scope.module()).map_err(unavailable)? {
-            let mut tx = pool.begin().await.map_err(values::db_error)?;
-            namespace::watch_deadline(&mut tx, deadline).await.map_err(values::db_error)?;
+        // The call's autocommit connection goes back first: a transaction
+        // takes its own, and a call never holds two.
+        self.sql.conn = None;
+        let tx = if let Some(tx) =
+            ns.sqlite_begin(&scope.tenant, scope.module(), deadline).await.map_err(namespace_error)?
+        {
             Tx::Sqlite(tx)
         } else if let Some(namespace::PgPlace { pool, names }) =
             ns.pg_place(&scope.tenant, scope.module()).await.map_err(unavailable)?
@@ -235,8 +271,17 @@ fn unavailable(e: NamespaceError) -> CapError {
     CapError::unavailable("the module's database is not available")
 }
 
-/// One statement in its own transaction.
-async fn autocommit(
+/// A database error as the module sees it; anything else as unavailable.
+fn namespace_error(e: NamespaceError) -> CapError {
+    match e {
+        NamespaceError::Db(e) => values::db_error(e),
+        other => unavailable(other),
+    }
+}
+
+/// One statement in its own transaction, on PostgreSQL (which needs one to
+/// enter the namespace's role and schema).
+async fn autocommit_postgres(
     services: &Services,
     scope: &Scope,
     vetted: &Vetted,
@@ -246,11 +291,6 @@ async fn autocommit(
     deadline: Instant,
 ) -> Result<Outcome, CapError> {
     let ns = &services.sql;
-    if let Some(pool) = ns.sqlite(&scope.tenant, scope.module()).map_err(unavailable)? {
-        let mut conn = pool.acquire().await.map_err(values::db_error)?;
-        namespace::watch_deadline(&mut conn, deadline).await.map_err(values::db_error)?;
-        return values::run_sqlite(&mut conn, &vetted.sql, params, want_rows, max_rows).await;
-    }
     let Some(namespace::PgPlace { pool, names }) =
         ns.pg_place(&scope.tenant, scope.module()).await.map_err(unavailable)?
     else {

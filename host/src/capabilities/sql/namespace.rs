@@ -22,9 +22,10 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
+use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Executor, PgConnection, SqliteConnection};
+use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Executor, PgConnection, Sqlite, SqliteConnection};
 
 use super::vet::{self, Dialect};
 use crate::config::Config;
@@ -55,6 +56,53 @@ CREATE TABLE IF NOT EXISTS _plaza_outbox (\
 
 /// Connections a module of a tenant may hold at once on SQLite.
 const SQLITE_POOL_SIZE: u32 = 4;
+/// SQLite namespaces kept open at once. Each open pool holds up to
+/// [`SQLITE_POOL_SIZE`] connections, each a thread and three file
+/// descriptors: with thousands of tenants, the least recently used pools
+/// are closed (their files stay; the next call opens them again).
+const SQLITE_OPEN_POOLS: usize = 512;
+/// An idle SQLite connection is closed after this long.
+const SQLITE_IDLE: Duration = Duration::from_secs(30);
+
+/// The open SQLite pools, by (tenant, module), with when each was last used.
+struct OpenPools {
+    pools: HashMap<(String, String), (SqlitePool, u64)>,
+    /// Bumped on every use: the order pools were last used in.
+    clock: u64,
+    capacity: usize,
+}
+
+impl OpenPools {
+    fn new(capacity: usize) -> Self {
+        Self { pools: HashMap::new(), clock: 0, capacity: capacity.max(1) }
+    }
+
+    fn get(&mut self, key: &(String, String)) -> Option<SqlitePool> {
+        self.clock += 1;
+        let clock = self.clock;
+        self.pools.get_mut(key).map(|(pool, used)| {
+            *used = clock;
+            pool.clone()
+        })
+    }
+
+    /// Adds a pool, first dropping the least recently used one when full
+    /// (calls holding its connections finish on them; it closes after).
+    fn insert(&mut self, key: (String, String), pool: SqlitePool) {
+        if self.pools.len() >= self.capacity
+            && !self.pools.contains_key(&key)
+            && let Some(oldest) = self.pools.iter().min_by_key(|(_, (_, used))| *used).map(|(k, _)| k.clone())
+        {
+            self.pools.remove(&oldest);
+        }
+        self.clock += 1;
+        self.pools.insert(key, (pool, self.clock));
+    }
+
+    fn remove(&mut self, key: &(String, String)) -> Option<SqlitePool> {
+        self.pools.remove(key).map(|(pool, _)| pool)
+    }
+}
 
 /// The PostgreSQL schema and role of one pair, as quoted identifiers.
 #[derive(Debug, Clone)]
@@ -73,7 +121,7 @@ struct PgDatabase {
 enum Store {
     Sqlite {
         dir: PathBuf,
-        pools: Mutex<HashMap<(String, String), SqlitePool>>,
+        pools: Mutex<OpenPools>,
     },
     Postgres {
         /// The host's own database (location `main`).
@@ -168,7 +216,7 @@ impl Namespaces {
                 let dir = crate::config::absolute(&config.data_dir.join("modules"));
                 std::fs::create_dir_all(&dir)
                     .map_err(|source| NamespaceError::Io { path: dir.display().to_string(), source })?;
-                Store::Sqlite { dir, pools: Mutex::new(HashMap::new()) }
+                Store::Sqlite { dir, pools: Mutex::new(OpenPools::new(SQLITE_OPEN_POOLS)) }
             }
             Backend::Postgres => {
                 let main = connect_pg(&config.effective_database_url(), config.db_max_connections).await?;
@@ -198,7 +246,7 @@ impl Namespaces {
         let key = (tenant.to_owned(), module.to_owned());
         let mut pools = pools.lock().map_err(|_| NamespaceError::Db(sqlx::Error::PoolClosed))?;
         if let Some(pool) = pools.get(&key) {
-            return Ok(Some(pool.clone()));
+            return Ok(Some(pool));
         }
         let tenant_dir = dir.join(tenant);
         std::fs::create_dir_all(&tenant_dir)
@@ -215,12 +263,45 @@ impl Namespaces {
         let pool = SqlitePoolOptions::new()
             .max_connections(SQLITE_POOL_SIZE)
             .min_connections(0)
+            // A local file: a broken connection fails its statement anyway,
+            // and a ping per acquire would cost a thread round trip.
+            .test_before_acquire(false)
             .acquire_timeout(Duration::from_secs(5))
-            .idle_timeout(Some(Duration::from_secs(60)))
+            .idle_timeout(Some(SQLITE_IDLE))
             .after_connect(|conn, _meta| Box::pin(async move { forbid_attach(conn).await }))
             .connect_lazy_with(options);
         pools.insert(key, pool.clone());
         Ok(Some(pool))
+    }
+
+    /// A connection to a pair's SQLite file whose statements are interrupted
+    /// at `deadline`. Every use of a namespace's connections goes through
+    /// here: the deadline stays with the connection when it returns to the
+    /// pool, so each holder sets its own.
+    pub async fn sqlite_conn(
+        &self,
+        tenant: &str,
+        module: &str,
+        deadline: Instant,
+    ) -> Result<Option<PoolConnection<Sqlite>>, NamespaceError> {
+        let Some(pool) = self.sqlite(tenant, module)? else { return Ok(None) };
+        let mut conn = pool.acquire().await?;
+        watch_deadline(&mut conn, deadline).await?;
+        Ok(Some(conn))
+    }
+
+    /// A transaction on a pair's SQLite file, bounded by `deadline` like
+    /// [`Self::sqlite_conn`].
+    pub async fn sqlite_begin(
+        &self,
+        tenant: &str,
+        module: &str,
+        deadline: Instant,
+    ) -> Result<Option<sqlx::Transaction<'static, Sqlite>>, NamespaceError> {
+        let Some(pool) = self.sqlite(tenant, module)? else { return Ok(None) };
+        let mut tx = pool.begin().await?;
+        watch_deadline(&mut tx, deadline).await?;
+        Ok(Some(tx))
     }
 
     /// The host's own PostgreSQL pool, when the namespaces are schemas.
@@ -285,8 +366,7 @@ impl Namespaces {
 
     /// Creates the namespace of a pair (idempotent).
     pub async fn create(&self, tenant: &str, module: &str) -> Result<(), NamespaceError> {
-        if let Some(pool) = self.sqlite(tenant, module)? {
-            let mut conn = pool.acquire().await?;
+        if let Some(mut conn) = self.sqlite_conn(tenant, module, Instant::now() + Duration::from_secs(30)).await? {
             conn.execute(HOST_TABLES).await?;
             return Ok(());
         }
@@ -329,9 +409,7 @@ impl Namespaces {
         let mut ordered: Vec<&Migration> = migrations.iter().collect();
         ordered.sort_by_key(|m| m.version);
         let deadline = Instant::now() + Duration::from_secs(120);
-        if let Some(pool) = self.sqlite(tenant, module)? {
-            let mut tx = pool.begin().await?;
-            watch_deadline(&mut tx, deadline).await?;
+        if let Some(mut tx) = self.sqlite_begin(tenant, module, deadline).await? {
             let applied = apply_migrations!(&mut *tx, dialect, &ordered);
             tx.commit().await?;
             return Ok(applied);
@@ -401,7 +479,7 @@ async fn forbid_attach(conn: &mut SqliteConnection) -> Result<(), sqlx::Error> {
 }
 
 /// Interrupts any statement on this SQLite connection still running at `deadline`.
-pub(crate) async fn watch_deadline(conn: &mut SqliteConnection, deadline: Instant) -> Result<(), sqlx::Error> {
+async fn watch_deadline(conn: &mut SqliteConnection, deadline: Instant) -> Result<(), sqlx::Error> {
     conn.lock_handle().await?.set_progress_handler(10_000, move || Instant::now() < deadline);
     Ok(())
 }
@@ -417,4 +495,54 @@ pub async fn enter(conn: &mut PgConnection, names: &PgNames, timeout: Duration) 
     )))
     .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+
+    fn lazy_pool(dir: &std::path::Path, name: &str) -> SqlitePool {
+        SqlitePoolOptions::new().connect_lazy_with(SqliteConnectOptions::new().filename(dir.join(name)))
+    }
+
+    #[tokio::test]
+    async fn the_least_recently_used_pool_is_closed_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = |t: &str| (t.to_owned(), "blog".to_owned());
+        let mut open = OpenPools::new(2);
+        open.insert(key("a"), lazy_pool(dir.path(), "a.db"));
+        open.insert(key("b"), lazy_pool(dir.path(), "b.db"));
+        assert!(open.get(&key("a")).is_some(), "a is used again: b is now the oldest");
+        open.insert(key("c"), lazy_pool(dir.path(), "c.db"));
+        assert_eq!(open.pools.len(), 2, "never more than the capacity");
+        assert!(open.get(&key("b")).is_none(), "b, the least recently used, was closed");
+        assert!(open.get(&key("a")).is_some() && open.get(&key("c")).is_some());
+        assert!(open.remove(&key("a")).is_some());
+        assert!(open.get(&key("a")).is_none());
+    }
+
+    #[tokio::test]
+    async fn every_acquisition_sets_its_own_deadline() {
+        // The deadline is a progress handler on the connection, which goes
+        // back to the pool when the holder is done: the next holder of that
+        // same connection must not inherit an expired one.
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config { data_dir: dir.path().to_path_buf(), ..Config::default() };
+        let ns = Namespaces::open(&config, Backend::Sqlite).await.unwrap();
+        const LONG: &str = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 200000) \
+                            SELECT COUNT(*) FROM c";
+        let past = Instant::now();
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        let mut late = ns.sqlite_conn("acme", "blog", past).await.unwrap().unwrap();
+        let interrupted = sqlx::query_scalar::<_, i64>(LONG).fetch_one(&mut *late).await;
+        assert!(interrupted.is_err(), "a statement past its deadline is interrupted");
+        drop(late);
+        // Back in the pool: the next acquisition takes that idle connection.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let mut next = ns.sqlite_conn("acme", "blog", Instant::now() + Duration::from_secs(30)).await.unwrap().unwrap();
+        let n: i64 = sqlx::query_scalar(LONG).fetch_one(&mut *next).await.unwrap();
+        assert_eq!(n, 200_000, "the next holder runs under its own deadline");
+    }
 }

@@ -110,7 +110,9 @@ impl TenantsApi {
     async fn suspend(&self, Data(app): Data<&Arc<App>>, auth: Auth, tenant: Path<String>) -> ApiResult<Json<Tenant>> {
         let actor = auth.require_operator()?.actor();
         tenancy::get(&app.db, &tenant).await?;
-        Ok(Json(tenancy::set_status(&app.db, &actor, &tenant, TenantStatus::Suspended).await?))
+        let changed = tenancy::set_status(&app.db, &actor, &tenant, TenantStatus::Suspended).await?;
+        app.modules.tenant_changed(&tenant).await;
+        Ok(Json(changed))
     }
 
     /// Resume a suspended tenant
@@ -118,7 +120,9 @@ impl TenantsApi {
     async fn resume(&self, Data(app): Data<&Arc<App>>, auth: Auth, tenant: Path<String>) -> ApiResult<Json<Tenant>> {
         let actor = auth.require_operator()?.actor();
         tenancy::get(&app.db, &tenant).await?;
-        Ok(Json(tenancy::set_status(&app.db, &actor, &tenant, TenantStatus::Active).await?))
+        let changed = tenancy::set_status(&app.db, &actor, &tenant, TenantStatus::Active).await?;
+        app.modules.tenant_changed(&tenant).await;
+        Ok(Json(changed))
     }
 
     /// Delete a tenant
