@@ -52,6 +52,9 @@ const PACKAGES: &[Package] = &[
     Package { crate_name: "eventtest", features: "subscriber", module: "subscriber", version: "1.0.0" },
     Package { crate_name: "eventtest", features: "subscriber_fixed", module: "subscriber", version: "1.1.0" },
     Package { crate_name: "eventtest", features: "ticker", module: "ticker", version: "1.0.0" },
+    // The next patch release of the bundled `blog` (1.0.0), the same code:
+    // `cargo xtask bench` upgrades to it under load.
+    Package { crate_name: "blog", features: "next", module: "blog", version: "1.0.1" },
 ];
 
 /// One module built and copied.
@@ -146,6 +149,22 @@ pub fn build_modules() -> Result<Vec<Built>> {
         println!("module {:<12} {:>10}  {}", b.name, format_size(b.size), b.path.display());
     }
     Ok(built)
+}
+
+/// Builds the entry of [`PACKAGES`] for `module` at `version` alone; the
+/// path of its package.
+pub fn build_package(module: &str, version: &str) -> Result<PathBuf> {
+    let p = PACKAGES
+        .iter()
+        .find(|p| p.module == module && p.version == version)
+        .with_context(|| format!("no package {module} {version} is defined"))?;
+    util::ensure_wasm_target()?;
+    let packages = packages_dir();
+    fs::create_dir_all(&packages).with_context(|| format!("cannot create {}", packages.display()))?;
+    util::run(plugins_cargo_release("build").args(["--package", p.crate_name]).args(feature_args(p.features)))?;
+    let dest = packages.join(format!("{}-{}.wasm", p.module, p.version));
+    collect(&built_wasm(p.crate_name), &dest)?;
+    Ok(dest)
 }
 
 /// Builds every entry of [`PACKAGES`] and copies it to [`packages_dir`] as

@@ -13,7 +13,9 @@
 //! Numbers on a shared machine are noisy: the report gives ratios beside
 //! them, and the numbers are the ones this run printed.
 
+mod calls;
 mod report;
+mod scale;
 mod wrk;
 
 use std::net::SocketAddr;
@@ -25,7 +27,7 @@ use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 
 use crate::plugins;
-use crate::services::python;
+use crate::services::{postgres, python};
 use crate::util::{self, Apt};
 
 #[derive(Debug, clap::Args)]
@@ -38,22 +40,52 @@ pub struct BenchArgs {
 /// How long and how hard each load is.
 #[derive(Debug, Clone, Copy)]
 pub struct Plan {
+    pub quick: bool,
     pub warmup: Duration,
     pub duration: Duration,
     pub connections: u32,
     pub posts: u32,
+    /// The load under which `blog` is upgraded, and when in it.
+    pub upgrade_load: Duration,
+    pub upgrade_after: Duration,
+    /// Each tier's load in scenario 4.
+    pub scale_warmup: Duration,
+    pub scale_duration: Duration,
 }
 
 impl Plan {
     fn new(quick: bool) -> Self {
+        let s = Duration::from_secs;
         if quick {
-            Self { warmup: Duration::from_secs(2), duration: Duration::from_secs(4), connections: 64, posts: 20 }
+            Self {
+                quick,
+                warmup: s(2),
+                duration: s(4),
+                connections: 64,
+                posts: 20,
+                upgrade_load: s(6),
+                upgrade_after: s(2),
+                scale_warmup: s(1),
+                scale_duration: s(3),
+            }
         } else {
-            Self { warmup: Duration::from_secs(5), duration: Duration::from_secs(20), connections: 64, posts: 100 }
+            Self {
+                quick,
+                warmup: s(5),
+                duration: s(20),
+                connections: 64,
+                posts: 100,
+                upgrade_load: s(15),
+                upgrade_after: s(5),
+                scale_warmup: s(3),
+                scale_duration: s(10),
+            }
         }
     }
 }
 
+/// The release of `blog` scenario 6 upgrades to (`plugins/blog`'s `next` feature).
+const NEXT_BLOG: &str = "1.0.1";
 /// The post every load reads.
 const SLUG: &str = "post-7";
 const TENANT: &str = "bench";
@@ -66,15 +98,18 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
     let mut apt = Apt::default();
     wrk::ensure(&mut apt)?;
     let python = fastapi_venv(&mut apt)?;
+    let pg = postgres::ensure(&mut apt)?;
     util::ensure_wasm_target()?;
-    plugins::build()?;
-    util::run(util::cargo().args(["build", "--release", "-p", "plaza", "--features", "bench"]))?;
+    plugins::build_modules()?;
+    let next_blog = plugins::build_package("blog", NEXT_BLOG)?;
+    let call_bench = calls::build()?;
     let plaza = util::target_dir().join("release").join("plaza");
 
+    let mut results = Results { calls: Some(calls::run(&call_bench, args.quick)?), ..Results::default() };
     let data = util::make_temp_dir(&util::target_dir(), "bench-")?;
-    let result = measure(&plan, &plaza, &python, &data);
+    let measured = measure(&plan, &plaza, &python, &pg, &next_blog, &data, &mut results);
     let _ = std::fs::remove_dir_all(&data);
-    let mut results = result?;
+    measured?;
     results.quick = args.quick;
     results.elapsed = started.elapsed();
     let path = util::workspace_root().join("docs").join("benchmarks.md");
@@ -90,20 +125,57 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
 pub struct Results {
     pub module: Option<wrk::Load>,
     pub native: Option<wrk::Load>,
+    pub calls: Option<calls::Calls>,
     pub fastapi: Option<wrk::Load>,
+    pub scale: Vec<scale::Engine>,
     /// Start of `plaza serve` to `/ready`, with the modules compiled before.
     pub cold_start: Option<Duration>,
     /// The first request to the module after that start.
     pub first_request: Option<Duration>,
+    /// The modules compiled on disk at that start, and the tenant's enabled ones.
+    pub cached_modules: usize,
+    pub enabled_modules: usize,
+    pub upgrade: Option<Upgrade>,
     pub quick: bool,
     pub elapsed: Duration,
 }
 
-fn measure(plan: &Plan, plaza: &Path, python: &Path, data: &Path) -> Result<Results> {
-    let token = util::random_hex(24)?;
-    let mut results = Results::default();
+/// Scenario 6: `blog` upgraded while it serves the load.
+#[derive(Debug, Clone, Copy)]
+pub struct Upgrade {
+    /// The load around the upgrade.
+    pub load: wrk::Load,
+    /// How long the upgrade call took (the new version compiled, its
+    /// migrations run, the tenant's entry swapped).
+    pub took: Duration,
+}
 
-    let (host, _) = Host::start(plaza, data, &token)?;
+/// The host settings every bench host shares, then `extra`.
+fn host_env(extra: &[(&'static str, String)]) -> Vec<(&'static str, String)> {
+    let mut env = vec![
+        ("PLAZA_MODULES_DIR", plugins::modules_dir().display().to_string()),
+        // The upgrade's package is a local build, not signed.
+        ("PLAZA_ALLOW_UNSIGNED_MODULES", "true".to_owned()),
+        ("PLAZA_LOG", "warn".to_owned()),
+    ];
+    env.extend(extra.iter().cloned());
+    env
+}
+
+fn measure(
+    plan: &Plan,
+    plaza: &Path,
+    python: &Path,
+    pg: &postgres::PgInstall,
+    next_blog: &Path,
+    data: &Path,
+    results: &mut Results,
+) -> Result<()> {
+    let token = util::random_hex(24)?;
+    let main = data.join("main");
+    let env = host_env(&[]);
+
+    let (host, _) = Host::start(plaza, &main, &token, &env)?;
     setup(&host, &token, plan)?;
     let module_path = format!("/t/{TENANT}/blog/posts/{SLUG}");
     let native_path = format!("/bench/native/t/{TENANT}/blog/posts/{SLUG}");
@@ -116,16 +188,18 @@ fn measure(plan: &Plan, plaza: &Path, python: &Path, data: &Path) -> Result<Resu
     }
     results.module = Some(load(host.addr, &module_path, plan, "the blog module")?);
     results.native = Some(load(host.addr, &native_path, plan, "the native handler")?);
+    results.upgrade = Some(upgrade_under_load(plaza, &main, &host, &token, next_blog, &module_path, plan)?);
     drop(host);
 
     // The FastAPI service on the module's own SQLite file.
-    let db = data.join("modules").join(TENANT).join("blog.db");
+    let db = main.join("modules").join(TENANT).join("blog.db");
     let fastapi = FastApi::start(python, &db)?;
     results.fastapi = Some(load(fastapi.addr, &module_path, plan, "FastAPI + uvicorn + SQLAlchemy")?);
     drop(fastapi);
 
-    // Cold start: the compiled modules are on disk from the first start.
-    let (host, ready) = Host::start(plaza, data, &token)?;
+    // Cold start: every module compiled on disk by the runs above.
+    results.cached_modules = cached_modules(&main);
+    let (host, ready) = Host::start(plaza, &main, &token, &env)?;
     results.cold_start = Some(ready);
     let first = Instant::now();
     let (status, _, _) = util::http_call(host.addr, "GET", &module_path, &[], &[])?;
@@ -133,8 +207,78 @@ fn measure(plan: &Plan, plaza: &Path, python: &Path, data: &Path) -> Result<Resu
         bail!("the first request after the restart answered {status}");
     }
     results.first_request = Some(first.elapsed());
+    let as_operator = format!("Bearer {token}");
+    let enabled =
+        host.json("GET", &format!("/t/{TENANT}/modules"), &[("Authorization", as_operator.as_str())], None, 200)?;
+    results.enabled_modules = enabled.as_array().map_or(0, Vec::len);
     drop(host);
-    Ok(results)
+
+    // Tenants at scale, on each engine.
+    results.scale.push(scale::run("SQLite", plaza, &data.join("scale-sqlite"), &token, &env, plan)?);
+    let cluster = postgres::PgCluster::start(pg)?;
+    let pg_env = host_env(&[("PLAZA_DATABASE_URL", cluster.admin_url())]);
+    results.scale.push(scale::run("PostgreSQL", plaza, &data.join("scale-postgres"), &token, &pg_env, plan)?);
+    drop(cluster);
+    Ok(())
+}
+
+/// Scenario 6: publishes the next `blog` release, then upgrades the tenant
+/// to it in the middle of a load on the module's read.
+fn upgrade_under_load(
+    plaza: &Path,
+    data: &Path,
+    host: &Host,
+    token: &str,
+    package: &Path,
+    path: &str,
+    plan: &Plan,
+) -> Result<Upgrade> {
+    println!("==> hot upgrade of blog under load");
+    util::run(
+        Command::new(plaza)
+            .args(["module", "publish"])
+            .arg(package)
+            .env("PLAZA_DATA_DIR", data)
+            .env("PLAZA_ALLOW_UNSIGNED_MODULES", "true")
+            .env("PLAZA_LOG", "warn"),
+    )?;
+    let addr = host.addr;
+    let connections = plan.connections;
+    let duration = plan.upgrade_load;
+    let target = path.to_owned();
+    let loaded = std::thread::spawn(move || wrk::run(addr, &target, connections, duration));
+    std::thread::sleep(plan.upgrade_after);
+    let auth = format!("Bearer {token}");
+    let started = Instant::now();
+    let change = host.json(
+        "POST",
+        &format!("/t/{TENANT}/modules/blog/upgrade"),
+        &[("Authorization", auth.as_str())],
+        Some(&json!({ "version": NEXT_BLOG })),
+        200,
+    );
+    let took = started.elapsed();
+    let load = loaded.join().map_err(|_| anyhow::anyhow!("the load thread panicked"))??;
+    change?;
+    let now = host.json("GET", &format!("/t/{TENANT}/modules/blog"), &[("Authorization", auth.as_str())], None, 200)?;
+    if now["version"] != NEXT_BLOG {
+        bail!("after the upgrade the tenant runs blog {}", now["version"]);
+    }
+    println!(
+        "    upgrade took {:.0} ms; {:.0} requests/s, p99 {:.2} ms, max {:.2} ms, {} failed",
+        took.as_secs_f64() * 1000.0,
+        load.requests_per_sec,
+        load.p99_ms,
+        load.max_ms,
+        load.failed
+    );
+    Ok(Upgrade { load, took })
+}
+
+/// Compiled modules in the host's on-disk cache.
+fn cached_modules(data: &Path) -> usize {
+    let dir = data.join("cache").join("components");
+    std::fs::read_dir(&dir).map_or(0, |entries| entries.filter_map(Result::ok).count())
 }
 
 /// A warm-up (not kept), then the measured load.
@@ -154,17 +298,20 @@ fn load(addr: SocketAddr, path: &str, plan: &Plan, what: &str) -> Result<wrk::Lo
     Ok(load)
 }
 
-/// The tenant, the module, an admin API key and `plan.posts` published posts.
+/// The tenant, its modules (`blog`, and `hello` and `playlists` beside it,
+/// as a tenant would have), an admin API key and `plan.posts` published posts.
 fn setup(host: &Host, token: &str, plan: &Plan) -> Result<()> {
     let operator = format!("Bearer {token}");
     let as_operator = [("Authorization", operator.as_str())];
-    host.json("POST", "/api/v1/tenants", &as_operator, &json!({ "id": TENANT, "name": "Benchmarks" }), 201)?;
-    host.json("POST", &format!("/t/{TENANT}/modules"), &as_operator, &json!({ "name": "blog" }), 200)?;
+    host.json("POST", "/api/v1/tenants", &as_operator, Some(&json!({ "id": TENANT, "name": "Benchmarks" })), 201)?;
+    for module in ["blog", "hello", "playlists"] {
+        host.json("POST", &format!("/t/{TENANT}/modules"), &as_operator, Some(&json!({ "name": module })), 200)?;
+    }
     let key = host.json(
         "POST",
         &format!("/t/{TENANT}/api-keys"),
         &as_operator,
-        &json!({ "name": "bench", "roles": ["admin"] }),
+        Some(&json!({ "name": "bench", "roles": ["admin"] })),
         201,
     )?;
     let key = key["secret"].as_str().context("no API key secret")?.to_owned();
@@ -175,17 +322,17 @@ fn setup(host: &Host, token: &str, plan: &Plan) -> Result<()> {
             "POST",
             &format!("/t/{TENANT}/blog/admin/posts"),
             &as_admin,
-            &json!({
+            Some(&json!({
                 "title": format!("Post {n}"),
                 "content_markdown": format!("# Post {n}\n\n{paragraph}\n\n- one\n- two\n\n**Bold** and [a link](https://example.com)."),
                 "tags": ["bench", format!("tag-{}", n % 5)],
                 "meta_description": format!("Post {n} of the benchmark"),
                 "faq": [{ "question": "Is this a benchmark?", "answer": "Yes." }],
-            }),
+            })),
             201,
         )?;
         let id = post["id"].as_i64().context("no post id")?;
-        host.json("POST", &format!("/t/{TENANT}/blog/admin/posts/{id}/publish"), &as_admin, &json!({}), 200)?;
+        host.json("POST", &format!("/t/{TENANT}/blog/admin/posts/{id}/publish"), &as_admin, Some(&json!({})), 200)?;
     }
     Ok(())
 }
@@ -197,21 +344,22 @@ struct Host {
 }
 
 impl Host {
-    /// Starts it and waits for `/ready`; returns it and how long that took.
-    fn start(plaza: &Path, data: &Path, token: &str) -> Result<(Self, Duration)> {
+    /// Starts it on `data` with `env` and waits for `/ready`; returns it and
+    /// how long that took.
+    fn start(plaza: &Path, data: &Path, token: &str, env: &[(&str, String)]) -> Result<(Self, Duration)> {
         let addr: SocketAddr = format!("127.0.0.1:{}", util::free_port()?).parse()?;
-        let started = Instant::now();
-        let mut child = Command::new(plaza)
-            .arg("serve")
+        let mut cmd = Command::new(plaza);
+        cmd.arg("serve")
             .env("PLAZA_DATA_DIR", data)
             .env("PLAZA_LISTEN", addr.to_string())
             .env("PLAZA_OPERATOR_TOKEN", token)
-            .env("PLAZA_MODULES_DIR", plugins::modules_dir())
-            .env("PLAZA_LOG", "warn")
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .spawn()
-            .context("cannot start plaza serve")?;
+            .stdout(Stdio::null());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let started = Instant::now();
+        let mut child = cmd.spawn().context("cannot start plaza serve")?;
         // Polled every 10 ms: the start time is what is measured.
         let deadline = started + Duration::from_secs(60);
         let ready = loop {
@@ -232,8 +380,28 @@ impl Host {
     }
 
     /// A JSON call that must answer `status`; its JSON answer.
-    fn json(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &Value, status: u16) -> Result<Value> {
-        util::http_json(self.addr, method, path, headers, Some(body), &[status])
+    fn json(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&Value>,
+        status: u16,
+    ) -> Result<Value> {
+        util::http_json(self.addr, method, path, headers, body, &[status])
+    }
+
+    /// Its resident memory (`VmRSS`), in bytes.
+    fn rss_bytes(&self) -> Result<u64> {
+        let path = format!("/proc/{}/status", self.child.id());
+        let status = std::fs::read_to_string(&path).with_context(|| format!("cannot read {path}"))?;
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|kb| kb.parse::<u64>().ok())
+            .map(|kb| kb * 1024)
+            .with_context(|| format!("no VmRSS in {path}"))
     }
 }
 

@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 use std::process::Command;
 use std::time::Duration;
 
+use super::scale::Engine;
 use super::wrk::Load;
 use super::{Plan, Results, SLUG, TENANT};
 use crate::util;
@@ -13,6 +14,11 @@ use crate::util;
 const NATIVE_GOAL: f64 = 0.9;
 /// Module throughput goal, as a multiple of FastAPI's.
 const FASTAPI_GOAL: f64 = 25.0;
+/// Instantiation and call of a trivial handler, in microseconds.
+const CALL_GOAL_US: f64 = 5.0;
+/// How much the p99 may grow from the fewest to the most tenants and still
+/// count as flat.
+const FLAT_P99: f64 = 1.5;
 
 pub fn duration(d: Duration) -> String {
     let secs = d.as_secs();
@@ -50,15 +56,30 @@ fn verdict(value: Option<f64>, goal: f64) -> &'static str {
     }
 }
 
-/// The one-line outcome printed at the end of the run.
+/// The outcome printed at the end of the run.
 pub fn summary(r: &Results) -> String {
     let show = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{v:.2}×"));
+    let call = r.calls.as_ref().and_then(|c| c.instantiate_and_call_ns()).map_or("-".to_owned(), us);
+    let failed = r.upgrade.map_or("-".to_owned(), |u| u.load.failed.to_string());
     format!(
-        "module/native throughput {} (goal ≥ {NATIVE_GOAL}×), module/FastAPI {} (goal ≥ {FASTAPI_GOAL}×), cold start {}",
+        "module/native throughput {} (goal ≥ {NATIVE_GOAL}×), instantiate + call {call} (goal ≤ {CALL_GOAL_US} µs), \
+         module/FastAPI {} (goal ≥ {FASTAPI_GOAL}×), cold start {}, failed during the upgrade {failed} (goal 0)",
         show(ratio(r.module, r.native)),
         show(ratio(r.module, r.fastapi)),
         r.cold_start.map_or("-".to_owned(), ms)
     )
+}
+
+fn us(ns: f64) -> String {
+    format!("{:.2} µs", ns / 1000.0)
+}
+
+/// Whether the p99 stayed flat from the fewest tenants to the most.
+fn flat(engine: &Engine) -> Option<(f64, bool)> {
+    let first = engine.tiers.first()?.load.p99_ms;
+    let last = engine.tiers.last()?.load.p99_ms;
+    let growth = last / first;
+    Some((growth, growth <= FLAT_P99))
 }
 
 /// The machine, from the kernel's files.
@@ -123,6 +144,43 @@ pub fn markdown(plan: &Plan, r: &Results) -> String {
         verdict(native, NATIVE_GOAL)
     );
 
+    let _ = writeln!(out, "## 2. Per-call cost of the runtime\n");
+    let _ = writeln!(
+        out,
+        "criterion (`host/benches/call.rs`): `hello`'s `GET /version`, a handler that uses no capability, \
+         called whole the way a request calls it, and stage by stage, each stage timed alone while the \
+         others run around it. Median and mean per call.\n"
+    );
+    let _ = writeln!(out, "| Stage | median | mean |\n|---|---|---|");
+    if let Some(calls) = &r.calls {
+        for (name, e) in &calls.stages {
+            let what = match name.as_str() {
+                "store" => "store creation (call state, limits, deadline)",
+                "instantiate" => "instantiation (pooling allocator)",
+                "handle" => "the call (`handle`: request in, response out)",
+                "teardown" => "teardown (call end, store dropped, slot back to the pool)",
+                other => other,
+            };
+            let _ = writeln!(out, "| {what} | {} | {} |", us(e.median_ns), us(e.mean_ns));
+        }
+        if let Some(e) = calls.whole {
+            let _ = writeln!(out, "| **whole call** (`Modules::call`) | {} | {} |", us(e.median_ns), us(e.mean_ns));
+        }
+        let goal = calls.instantiate_and_call_ns();
+        let _ = writeln!(
+            out,
+            "\nInstantiate + call: **{}** (goal ≤ {CALL_GOAL_US} µs: {}).\n",
+            goal.map_or("-".to_owned(), us),
+            match goal {
+                Some(ns) if ns <= CALL_GOAL_US * 1000.0 => "met",
+                Some(_) => "**missed**",
+                None => "not measured",
+            }
+        );
+    } else {
+        let _ = writeln!(out, "| not measured | | |\n");
+    }
+
     let _ = writeln!(out, "## 3. The stack it replaces\n");
     let _ = writeln!(
         out,
@@ -140,12 +198,60 @@ pub fn markdown(plan: &Plan, r: &Results) -> String {
         verdict(fastapi, FASTAPI_GOAL)
     );
 
+    let _ = writeln!(out, "## 4. Tenants at scale\n");
+    let _ = writeln!(
+        out,
+        "A fresh host per database engine (SQLite files; a PostgreSQL cluster from Debian's packages started by the bench), \
+         tenants added tier by tier through the API (`POST /api/v1/tenants`, then `POST /t/{{tenant}}/modules` \
+         with `blog`, from {enablers} clients at once). After each tier, a load spread over all the tenants \
+         (`wrk -s` with a script drawing the tenant at random: `GET /t/s{{1..N}}/blog/posts`, each read from \
+         that tenant's own namespace; {w} s warm-up, then {d} s), then the host's resident memory.\n",
+        enablers = super::scale::ENABLERS,
+        w = plan.scale_warmup.as_secs(),
+        d = plan.scale_duration.as_secs()
+    );
+    if r.scale.is_empty() {
+        let _ = writeln!(out, "Not measured.\n");
+    }
+    for engine in &r.scale {
+        let _ = writeln!(out, "### {}\n", engine.name);
+        let _ = writeln!(
+            out,
+            "| Tenants | enable p50 | enable p99 | added, per tenant | requests/s | p50 | p99 | failed | host RSS |\n\
+             |---|---|---|---|---|---|---|---|---|"
+        );
+        for t in &engine.tiers {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {:.0} | {:.2} ms | {:.2} ms | {} | {} MiB |",
+                t.tenants,
+                ms(t.enable_p50),
+                ms(t.enable_p99),
+                ms(t.added_per_tenant),
+                t.load.requests_per_sec,
+                t.load.p50_ms,
+                t.load.p99_ms,
+                t.load.failed,
+                t.rss_bytes >> 20
+            );
+        }
+        if let Some((growth, is_flat)) = flat(engine) {
+            let _ = writeln!(
+                out,
+                "\np99 from the fewest to the most tenants: **{growth:.2}×** (goal: flat, ≤ {FLAT_P99}×: {}).\n",
+                if is_flat { "met" } else { "**missed**" }
+            );
+        }
+    }
+
     let _ = writeln!(out, "## 5. Cold start\n");
     let _ = writeln!(
         out,
-        "A second start of the host on the same data directory, so the bundled modules' compiled \
-         artefacts are on disk: from spawning `plaza serve` to `/ready` answering 200 (polled every \
-         10 ms), then the first request to the module.\n"
+        "A restart of the host on the data directory of scenarios 1 and 6, with {} modules compiled \
+         in its on-disk cache ({} of them enabled for the tenant): from spawning `plaza serve` to \
+         `/ready` answering 200 (polled every 10 ms), then the first request to the module, which loads \
+         the tenant's modules from that cache.\n",
+        r.cached_modules, r.enabled_modules
     );
     let _ = writeln!(
         out,
@@ -154,26 +260,64 @@ pub fn markdown(plan: &Plan, r: &Results) -> String {
         r.first_request.map_or("not measured".to_owned(), ms)
     );
 
-    let _ = writeln!(out, "## Not measured yet\n");
+    let _ = writeln!(out, "## 6. Hot upgrade under load\n");
     let _ = writeln!(
         out,
-        "`cargo xtask bench` does not run these scenarios of issue 8 yet, so this file has no numbers \
-         for them: the per-call cost of the runtime and its breakdown (2), tenants at scale \
-         (10, 1,000 and 10,000 tenants on SQLite and PostgreSQL) (4), and requests failed during a hot \
-         upgrade under load (6).\n"
+        "`blog` 1.0.1 (the same code, `plugins/blog` built with its `next` feature) is published, then, \
+         {a} s into a {l} s load on the module's read, the tenant is upgraded to it \
+         (`POST /t/{TENANT}/modules/blog/upgrade`). Requests in flight finish on 1.0.0; the new \
+         version is compiled before the tenant's entry is swapped.\n",
+        a = plan.upgrade_after.as_secs(),
+        l = plan.upgrade_load.as_secs()
     );
+    match r.upgrade {
+        Some(u) => {
+            let steady = r.module;
+            let _ = writeln!(
+                out,
+                "| Load | requests/s | p50 | p99 | max | failed |\n|---|---|---|---|---|---|\n\
+                 | steady (scenario 1) | {} |\n| with the upgrade | {:.0} | {:.2} ms | {:.2} ms | {:.2} ms | {} |\n",
+                steady.map_or("not measured | | | |".to_owned(), |s| format!(
+                    "{:.0} | {:.2} ms | {:.2} ms | {:.2} ms | {}",
+                    s.requests_per_sec, s.p50_ms, s.p99_ms, s.max_ms, s.failed
+                )),
+                u.load.requests_per_sec,
+                u.load.p50_ms,
+                u.load.p99_ms,
+                u.load.max_ms,
+                u.load.failed
+            );
+            let _ = writeln!(
+                out,
+                "The upgrade call took {}. Failed requests: **{}** (goal 0: {}). The spike is the slowest \
+                 request during the upgrade against the steady load's.\n",
+                ms(u.took),
+                u.load.failed,
+                if u.load.failed == 0 { "met" } else { "**missed**" }
+            );
+        }
+        None => {
+            let _ = writeln!(out, "Not measured.\n");
+        }
+    }
+
     let _ = writeln!(out, "## Commands\n");
     let _ = writeln!(
         out,
         "```sh\ncargo xtask bench{}          # this file\ncargo build --release -p plaza --features bench\n\
          wrk --latency -t 2 -c {} -d {}s http://127.0.0.1:PORT/t/{TENANT}/blog/posts/{SLUG}\n\
          wrk --latency -t 2 -c {} -d {}s http://127.0.0.1:PORT/bench/native/t/{TENANT}/blog/posts/{SLUG}\n\
-         BLOG_DB=DATA/modules/{TENANT}/blog.db python -m uvicorn fastapi_blog:app --app-dir bench --workers N\n```",
+         BLOG_DB=DATA/modules/{TENANT}/blog.db python -m uvicorn fastapi_blog:app --app-dir bench --workers N\n\
+         cargo bench -p plaza --features bench --bench call\n\
+         wrk --latency -t 2 -c {} -d {}s -s spread.lua http://127.0.0.1:PORT/t/s1/blog/posts\n\
+         plaza module publish target/packages/blog-1.0.1.wasm\n```",
         if r.quick { " --quick" } else { "" },
         plan.connections,
         plan.duration.as_secs(),
         plan.connections,
-        plan.duration.as_secs()
+        plan.duration.as_secs(),
+        plan.connections,
+        plan.scale_duration.as_secs()
     );
     out
 }
