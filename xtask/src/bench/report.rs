@@ -102,7 +102,19 @@ fn machine() -> String {
 }
 
 pub fn markdown(plan: &Plan, r: &Results) -> String {
-    let commit = util::capture(Command::new("git").args(["rev-parse", "--short", "HEAD"])).unwrap_or_default();
+    let mut commit = util::capture(Command::new("git").args(["rev-parse", "--short", "HEAD"])).unwrap_or_default();
+    let dirty = util::capture(Command::new("git").args([
+        "status",
+        "--porcelain",
+        "--untracked-files=no",
+        "--",
+        ".",
+        ":!docs/benchmarks.md",
+    ]))
+    .is_ok_and(|s| !s.trim().is_empty());
+    if dirty {
+        commit.push_str("` plus uncommitted changes `");
+    }
     let date = chrono::Utc::now().format("%Y-%m-%d %H:%M UTC");
     let mut out = String::new();
     let _ = writeln!(out, "# Benchmarks\n");
