@@ -278,7 +278,7 @@ pub fn markdown(plan: &Plan, r: &Results) -> String {
         "`blog` 1.0.1 (the same code, `plugins/blog` built with its `next` feature) is published, then, \
          {a} s into a {l} s load on the module's read, the tenant is upgraded to it \
          (`POST /t/{TENANT}/modules/blog/upgrade`). Requests in flight finish on 1.0.0; the new \
-         version is compiled before the tenant's entry is swapped.\n",
+         version is compiled (here: at publish, so loaded from the cache) before the tenant's entry is swapped.\n",
         a = plan.upgrade_after.as_secs(),
         l = plan.upgrade_load.as_secs()
     );
@@ -316,11 +316,11 @@ pub fn markdown(plan: &Plan, r: &Results) -> String {
     let _ = writeln!(out, "## Commands\n");
     let _ = writeln!(
         out,
-        "```sh\ncargo xtask bench{}          # this file\ncargo build --release -p plaza --features bench\n\
+        "```sh\ncargo xtask bench{}          # this file\ncargo build --release -p plaza --features bench --bin plaza --bench call\n\
          wrk --latency -t 2 -c {} -d {}s http://127.0.0.1:PORT/t/{TENANT}/blog/posts/{SLUG}\n\
          wrk --latency -t 2 -c {} -d {}s http://127.0.0.1:PORT/bench/native/t/{TENANT}/blog/posts/{SLUG}\n\
          BLOG_DB=DATA/modules/{TENANT}/blog.db python -m uvicorn fastapi_blog:app --app-dir bench --workers N\n\
-         cargo bench -p plaza --features bench --bench call\n\
+         target/release/deps/call-HASH --bench   # criterion\n\
          wrk --latency -t 2 -c {} -d {}s -s spread.lua http://127.0.0.1:PORT/t/s1/blog/posts\n\
          plaza module publish target/packages/blog-1.0.1.wasm\n```",
         if r.quick { " --quick" } else { "" },
