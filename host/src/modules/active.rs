@@ -3,9 +3,10 @@
 //!
 //! A request looks its tenant and module up here, not in the database. The
 //! entry of a tenant is built once (the tenant's record, its enabled
-//! installs, each with its component loaded) and replaced whole when the tenant's modules change, so a
-//! request sees either the old set or the new one, never a half. Calls
-//! already running finish on the version they started with.
+//! installs, each with its component loaded) and replaced whole when the
+//! tenant or its modules change, so a request sees either the old set or
+//! the new one, never a half. Calls already running finish on the version
+//! they started with.
 //!
 //! A tenant that does not exist gets no entry (a request for it reads the
 //! database again), so unknown names cannot fill this cache.

@@ -25,8 +25,8 @@ pub const ENABLERS: usize = 4;
 #[derive(Debug, Clone)]
 pub struct Tier {
     pub tenants: u32,
-    /// Creating a tenant and enabling `blog` for it, per tenant added in
-    /// this tier: median and 99th percentile of the enable call alone.
+    /// The enable call (`POST /t/{tenant}/modules`) of each tenant added in
+    /// this tier: its median and 99th percentile.
     pub enable_p50: Duration,
     pub enable_p99: Duration,
     /// Wall time to add this tier's tenants, divided by how many.

@@ -82,7 +82,8 @@ pub struct Session {
     /// transaction run on: taken at the first one and kept to the end of
     /// the call, so a call pays for one acquire and one deadline, not one
     /// per statement. Released before a transaction begins (a call never
-    /// holds two connections of its pool).
+    /// holds two connections of its pool) and before the call waits on
+    /// anything slow ([`Session::release_connection`]).
     conn: Option<PoolConnection<Sqlite>>,
     /// Events written to the namespace's outbox in the open transaction.
     tx_events: Vec<PendingEvent>,
