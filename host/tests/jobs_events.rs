@@ -509,11 +509,12 @@ async fn events_left_in_a_module_outbox_go_out_with_the_next_ones() {
                   VALUES ($1, 'test.ok', '{\"n\": 99}', NULL, $2)";
     let ns = &s.app.modules.services().sql;
     let now = plaza::db::now();
-    if let Some(pool) = ns.sqlite("acme", "publisher").unwrap() {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    if let Some(mut conn) = ns.sqlite_conn("acme", "publisher", deadline).await.unwrap() {
         sqlx::query(sqlx::AssertSqlSafe(insert.replace("{schema}", "")))
             .bind(&left)
             .bind(&now)
-            .execute(&pool)
+            .execute(&mut *conn)
             .await
             .unwrap();
     } else {

@@ -414,8 +414,8 @@ async fn the_database_refuses_escapes_the_vetter_would_miss() {
     let s = hostile_server().await;
     s.tenant_with("acme", &["hostile"]).await;
     let ns = &s.app.modules.services().sql;
-    if let Some(pool) = ns.sqlite("evil", "hostile").unwrap() {
-        let mut conn = pool.acquire().await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    if let Some(mut conn) = ns.sqlite_conn("evil", "hostile", deadline).await.unwrap() {
         let attach = format!("ATTACH DATABASE '{}' AS other", s.dir.path().join("modules/acme/hostile.db").display());
         let err = conn.execute(sqlx::AssertSqlSafe(attach)).await.unwrap_err();
         assert!(err.to_string().contains("too many attached databases"), "{err}");

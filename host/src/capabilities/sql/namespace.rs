@@ -241,7 +241,9 @@ impl Namespaces {
     }
 
     /// The pool of a pair's SQLite file (opened on first use, then kept).
-    pub fn sqlite(&self, tenant: &str, module: &str) -> Result<Option<SqlitePool>, NamespaceError> {
+    /// Private: its connections are taken through [`Self::sqlite_conn`] and
+    /// [`Self::sqlite_begin`], which set each holder's deadline.
+    fn sqlite(&self, tenant: &str, module: &str) -> Result<Option<SqlitePool>, NamespaceError> {
         let Store::Sqlite { dir, pools } = &self.store else { return Ok(None) };
         let key = (tenant.to_owned(), module.to_owned());
         let mut pools = pools.lock().map_err(|_| NamespaceError::Db(sqlx::Error::PoolClosed))?;
