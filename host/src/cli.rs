@@ -478,7 +478,7 @@ async fn user(config: &Config, cmd: UserCommand) -> anyhow::Result<()> {
             if let Some(tenant) = tenant {
                 crate::auth::principal::validate_roles(&roles)?;
                 tenancy::get(&db, &tenant).await?;
-                let mut tx = db.pool().begin().await?;
+                let mut tx = db.begin().await?;
                 members::add_in(&mut tx, &actor, &tenant, &id, &roles).await?;
                 tx.commit().await?;
                 println!("member of {tenant} with roles {}", roles.join(","));

@@ -55,6 +55,21 @@ pub const ENV_VARS: &[&str] = &[
     "PLAZA_MODULE_HTTP_REQUESTS",
     "PLAZA_MODULE_ALLOW_PRIVATE_HOSTS",
     "PLAZA_MODULE_CONCURRENCY",
+    "PLAZA_MODULE_SQL_VALUE_BYTES",
+    "PLAZA_MODULE_SQL_WORK",
+    "PLAZA_MODULE_PG_WORK_MEM_KB",
+    "PLAZA_MODULE_PG_TEMP_FILE_KB",
+    "PLAZA_SQLITE_HEAP_BYTES",
+    "PLAZA_MODULE_CONTENT_URL",
+    "PLAZA_TENANT_CONCURRENCY",
+    "PLAZA_TENANT_MODULE_CONCURRENCY",
+    "PLAZA_TENANT_QUEUE",
+    "PLAZA_TENANT_QUEUE_MS",
+    "PLAZA_TENANT_ANONYMOUS_RATE",
+    "PLAZA_QUOTA_STORAGE_BYTES",
+    "PLAZA_QUOTA_MODULE_BLOB_BYTES",
+    "PLAZA_QUOTA_MODULE_KV_ENTRIES",
+    "PLAZA_QUOTA_MODULE_SQL_BYTES",
     "PLAZA_TRUSTED_PUBLISHERS",
     "PLAZA_ALLOW_UNSIGNED_MODULES",
     "PLAZA_DATABASES",
@@ -166,6 +181,43 @@ pub struct Config {
     pub module_allow_private_hosts: bool,
     /// Module calls running at once in this process (pool slots).
     pub module_concurrency: u32,
+    /// Operator cap: largest string or blob one module SQL statement may
+    /// build or read (SQLite's `SQLITE_LIMIT_LENGTH`; the row guard on PostgreSQL).
+    pub module_sql_value_bytes: u64,
+    /// Operator cap: SQLite virtual-machine steps one module call may run,
+    /// about ten per row scanned or produced (aggregates included).
+    pub module_sql_work: u64,
+    /// `work_mem` of module transactions on PostgreSQL, in KiB.
+    pub module_pg_work_mem_kb: u32,
+    /// `temp_file_limit` of module transactions on PostgreSQL, in KiB
+    /// (applied when the host's role may set it; see docs/operations.md).
+    pub module_pg_temp_file_kb: u64,
+    /// SQLite's hard heap limit for the whole process, in bytes (its soft
+    /// limit, where caches are shed, is half of it).
+    pub sqlite_heap_bytes: u64,
+    /// A separate origin for module content: `https://{tenant}.modules.example.com`
+    /// (one origin per tenant) or `https://content.example.com` (one for all,
+    /// paths `/t/{tenant}/…`). Empty: module pages are sandboxed on the API origin.
+    pub module_content_url: String,
+    /// Module calls of one tenant running at once in this process.
+    pub tenant_concurrency: u32,
+    /// Module calls of one module of one tenant running at once.
+    pub tenant_module_concurrency: u32,
+    /// Calls of one tenant that may wait for a slot; beyond them, 429.
+    pub tenant_queue: u32,
+    /// Longest wait for a tenant's slot before the call is refused (429).
+    pub tenant_queue_ms: u64,
+    /// Anonymous requests per second to one tenant's module routes (bursts
+    /// of twice that); 0: no limit.
+    pub tenant_anonymous_rate: u32,
+    /// Default quota: bytes of one tenant's files and module blobs together.
+    pub quota_storage_bytes: u64,
+    /// Default quota: bytes of blobs of one module of a tenant.
+    pub quota_module_blob_bytes: u64,
+    /// Default quota: key-value entries of one module of a tenant.
+    pub quota_module_kv_entries: u64,
+    /// Default quota: bytes of one module's SQL namespace for a tenant.
+    pub quota_module_sql_bytes: u64,
     /// Publisher keys (`ed25519:…`, comma-separated) whose packages the registry accepts.
     pub trusted_publishers: String,
     /// Development switch: accept unsigned packages, and packages signed by untrusted keys.
@@ -222,6 +274,21 @@ impl Default for Config {
             module_http_requests: 10,
             module_allow_private_hosts: false,
             module_concurrency: 64,
+            module_sql_value_bytes: 2_000_000,
+            module_sql_work: 10_000_000,
+            module_pg_work_mem_kb: 8 * 1024,
+            module_pg_temp_file_kb: 1024 * 1024,
+            sqlite_heap_bytes: 1 << 30,
+            module_content_url: String::new(),
+            tenant_concurrency: 16,
+            tenant_module_concurrency: 8,
+            tenant_queue: 32,
+            tenant_queue_ms: 1_000,
+            tenant_anonymous_rate: 0,
+            quota_storage_bytes: 10 << 30,
+            quota_module_blob_bytes: 2 << 30,
+            quota_module_kv_entries: 100_000,
+            quota_module_sql_bytes: 1 << 30,
             trusted_publishers: String::new(),
             allow_unsigned_modules: false,
             databases: String::new(),
@@ -298,13 +365,23 @@ impl Config {
             || self.module_memory_bytes < (1 << 20)
             || self.module_response_bytes == 0
             || self.module_concurrency == 0
+            || self.module_sql_value_bytes < 1024
+            || self.module_sql_value_bytes > i32::MAX as u64
+            || self.module_sql_work == 0
+            || self.tenant_concurrency == 0
+            || self.tenant_module_concurrency == 0
             || self.job_deadline_ms == 0
             || self.event_max_attempts == 0
             || self.event_retry_base_ms == 0
         {
             return Err(ConfigError::Value(
-                "module limits must be above zero (and module_memory_bytes at least 1 MiB)".into(),
+                "module and tenant limits must be above zero (module_memory_bytes at least 1 MiB, \
+                 module_sql_value_bytes between 1 KiB and 2 GiB)"
+                    .into(),
             ));
+        }
+        if let Err(e) = crate::http::origin::ContentOrigin::parse(&self.module_content_url) {
+            return Err(ConfigError::Value(format!("module_content_url: {e}")));
         }
         if self.db_max_connections == 0 {
             return Err(ConfigError::Value("db_max_connections must be above zero".into()));

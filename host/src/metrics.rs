@@ -87,6 +87,20 @@ pub struct Metrics {
     pub events_retried: Family<ModuleNameLabels, Counter>,
     pub events_dead: Family<ModuleNameLabels, Counter>,
     pub event_delivery_lag: Family<ModuleNameLabels, Histogram>,
+    /// Module calls refused by a tenant's fair share, and calls that waited
+    /// for one of the tenant's slots. Series appear only for tenants that
+    /// were held back.
+    pub tenant_calls_rejected: Family<ShareLabels, Counter>,
+    pub tenant_calls_queued: Family<ShareLabels, Counter>,
+}
+
+/// Labels of a tenant's calls held back by the fair share.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ShareLabels {
+    pub tenant: String,
+    /// `queue_full`, `waited` (no slot within the wait), `rate` (anonymous
+    /// rate limit); for queued calls, always `queued`.
+    pub reason: String,
 }
 
 /// Labels of module log lines.
@@ -172,7 +186,21 @@ impl Metrics {
             "From publication to successful delivery",
             event_delivery_lag.clone(),
         );
+        let tenant_calls_rejected = Family::<ShareLabels, Counter>::default();
+        registry.register(
+            "tenant_calls_rejected",
+            "Module calls refused because their tenant used its share (429)",
+            tenant_calls_rejected.clone(),
+        );
+        let tenant_calls_queued = Family::<ShareLabels, Counter>::default();
+        registry.register(
+            "tenant_calls_queued",
+            "Module calls that waited for one of their tenant's slots",
+            tenant_calls_queued.clone(),
+        );
         Self {
+            tenant_calls_rejected,
+            tenant_calls_queued,
             job_runs,
             events_published,
             events_delivered,
@@ -257,6 +285,20 @@ impl Metrics {
     /// Counts a delivery given up.
     pub fn event_dead(&self, module: &str) {
         self.events_dead.get_or_create(&ModuleNameLabels { module: module.to_owned() }).inc();
+    }
+
+    /// Counts a call refused by its tenant's share.
+    pub fn tenant_call_rejected(&self, tenant: &str, reason: &str) {
+        self.tenant_calls_rejected
+            .get_or_create(&ShareLabels { tenant: tenant.to_owned(), reason: reason.to_owned() })
+            .inc();
+    }
+
+    /// Counts a call that waited for one of its tenant's slots.
+    pub fn tenant_call_queued(&self, tenant: &str) {
+        self.tenant_calls_queued
+            .get_or_create(&ShareLabels { tenant: tenant.to_owned(), reason: "queued".to_owned() })
+            .inc();
     }
 
     /// Counts one request.

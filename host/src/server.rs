@@ -69,7 +69,7 @@ impl Running {
 
 /// Binds `app.config.listen` and serves in the background.
 pub async fn start(app: Arc<App>) -> std::io::Result<Running> {
-    let acceptor = TcpListener::bind(app.config.listen).into_acceptor().await?;
+    let acceptor = http::connection::CheckedAcceptor(TcpListener::bind(app.config.listen).into_acceptor().await?);
     let addr = acceptor
         .local_addr()
         .first()

@@ -322,13 +322,22 @@ async fn cookie_mode_needs_the_csrf_header_for_unsafe_requests() {
     for c in &cookies {
         assert!(c.contains("SameSite=Strict") && c.contains("Secure"), "{c}");
     }
-    assert!(cookies.iter().filter(|c| !c.starts_with("plaza_csrf=")).all(|c| c.contains("HttpOnly")));
+    // Prefixed (only this host, over HTTPS, may set them) and out of every script's reach.
+    for prefix in ["__Host-plaza_access=", "__Secure-plaza_refresh=", "__Host-plaza_csrf="] {
+        assert!(cookies.iter().any(|c| c.starts_with(prefix)), "{prefix} {cookies:?}");
+    }
+    assert!(cookies.iter().all(|c| c.contains("HttpOnly")), "{cookies:?}");
     let body: Value = resp.json().await.unwrap();
     assert!(body.get("access_token").is_none() && body.get("refresh_token").is_none(), "{body}");
     let csrf = body["csrf_token"].as_str().unwrap().to_owned();
     let jar: String = cookies.iter().map(|c| c.split(';').next().unwrap()).collect::<Vec<_>>().join("; ");
 
     assert_eq!(s.anon(Method::GET, "/api/v1/auth/me").header("Cookie", &jar).send().await.unwrap().status(), 200);
+    // A page of the host that lost the token (a reload) asks for it again.
+    let again: Value =
+        s.anon(Method::GET, "/api/v1/auth/csrf").header("Cookie", &jar).send().await.unwrap().json().await.unwrap();
+    assert_eq!(again["csrf_token"], csrf.as_str());
+    assert_problem(s.anon(Method::GET, "/api/v1/auth/csrf").send().await.unwrap(), 401).await;
     let post = |with_csrf: bool| {
         let mut req = s.anon(Method::POST, "/api/v1/auth/mfa/enroll").header("Cookie", &jar);
         if with_csrf {

@@ -191,3 +191,84 @@ async fn try_it_out(page: &mut cdp::Page, path: &str) -> Value {
     eprintln!("Swagger UI answered GET {path}: {answer:#}");
     answer
 }
+
+/// A page served by tenant evil's module, opened by tenant acme's admin who
+/// is signed in with cookies: it runs, but in an opaque origin. It reads no
+/// cookie, its requests to the host carry none, and their answers are
+/// hidden from it, so it cannot act as the admin: acme's blog gets no post.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_module_page_cannot_act_as_the_person_who_opens_it() {
+    let Some(browser) = chromium() else {
+        eprintln!("SKIPPED: no Chromium (install Debian's chromium or set PLAZA_TEST_CHROMIUM)");
+        return;
+    };
+    let s = TestServer::start_with(|c| {
+        c.modules_dir = modules_dir().display().to_string();
+        c.registration = plaza::config::Registration::Open;
+    })
+    .await;
+    s.tenant_with("evil", &["rogue"]).await;
+    s.tenant_with("acme", &["blog"]).await;
+    onboard(&s, None, "acme", "admin@acme.example", &["admin"]).await;
+    let key = s.api_key("acme", &["admin"]).await;
+
+    let profile = tempfile::tempdir().unwrap();
+    let mut page = cdp::Page::launch(&browser, profile.path()).await;
+    // The admin signs in in cookie mode from a page of the host's origin
+    // (its docs page, whose policy lets it call the API)...
+    page.navigate(&s.url("/docs")).await;
+    let csrf = page
+        .eval(&format!(
+            "fetch('/api/v1/auth/login', {{ method: 'POST', headers: {{ 'content-type': 'application/json' }},
+               body: JSON.stringify({{ email: 'admin@acme.example', password: '{}', cookie: true }}) }})
+             .then(r => r.json()).then(b => b.csrf_token)",
+            common::users::PASSWORD
+        ))
+        .await;
+    let csrf = csrf.as_str().expect("a CSRF token in the sign-in answer").to_owned();
+    // ...and, from there, the cookies work: the host's own pages can act.
+    let own = page
+        .eval(&format!(
+            "fetch('/t/acme/blog/admin/posts', {{ method: 'POST',
+               headers: {{ 'content-type': 'application/json', 'x-csrf-token': '{csrf}' }},
+               body: JSON.stringify({{ title: 'Written by the admin', content_markdown: 'ok' }}) }})
+             .then(r => r.status)"
+        ))
+        .await;
+    assert_eq!(own, json!(201), "cookie mode works on the host's own origin");
+    let cookies = page.call("Network.getCookies", json!({ "urls": [s.url("/api/v1/auth/refresh")] })).await;
+    let cookies = cookies["cookies"].as_array().unwrap();
+    assert_eq!(cookies.len(), 3, "{cookies:?}");
+    for c in cookies {
+        let name = c["name"].as_str().unwrap();
+        assert!(name.starts_with("__Host-") || name.starts_with("__Secure-"), "{name}");
+        assert_eq!(c["httpOnly"], true, "{name} is not readable by any script");
+    }
+
+    // The admin opens evil's page.
+    page.navigate(&s.url("/t/evil/rogue/page?victim=/t/acme/blog/admin/posts")).await;
+    page.eval(PAGE_HELPERS).await;
+    let got = page.eval("plazaWait(() => window.rogue && window.rogue.done && window.rogue, 'the rogue page')").await;
+    eprintln!("the rogue page reports: {got:#}");
+    assert_eq!(got["origin"], "null", "the page runs in an opaque origin: {got}");
+    assert!(got.get("cookie").is_none_or(|c| c == ""), "it read cookies: {got}");
+    assert!(got.get("storage").is_none(), "it reached the host's storage: {got}");
+    assert!(got.get("me_status").is_none_or(|s| s != 200), "it read the admin's account: {got}");
+    assert!(got.get("csrf_status").is_none_or(|s| s != 200), "it read the CSRF token: {got}");
+    assert!(got.get("post_status").is_none_or(|s| s != 201), "it wrote a post: {got}");
+
+    // Nothing was written in acme's blog but the admin's own post.
+    let list: Value = s
+        .anon(Method::GET, "/t/acme/blog/admin/posts")
+        .header("x-api-key", &key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["total"], 1, "{list}");
+    assert_eq!(list["items"][0]["title"], "Written by the admin", "{list}");
+    drop(page);
+    s.stop().await;
+}

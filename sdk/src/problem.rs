@@ -186,7 +186,7 @@ impl Problem {
 /// | `limit-exceeded` | 429 | the call used more than its share (statements, rows, requests, sizes); 429 rather than 413 because most limits are per call, not about the request body, and the detail says which |
 /// | `not-found` | 404 | |
 /// | `conflict` | 409 | a constraint was violated |
-/// | `unavailable` | 503 | the host or a remote failed; retrying may help |
+/// | `unavailable` | 503 | the host or a remote failed (or the database stayed busy); retrying may help, and `Retry-After: 1` says so |
 ///
 /// The problem type is `urn:plaza:problem:<kind>` and the detail the
 /// error's text (e.g. `refused: host not allowed`).
@@ -201,7 +201,8 @@ impl From<Error> for Problem {
             HostError::Conflict(_) => 409,
             HostError::Unavailable(_) => 503,
         };
-        Self::of_kind(status, err.kind()).detail(err.to_string())
+        let problem = Self::of_kind(status, err.kind()).detail(err.to_string());
+        if status == 503 { problem.header("retry-after", "1") } else { problem }
     }
 }
 
@@ -304,6 +305,8 @@ mod tests {
             assert_eq!(p.status(), status);
             assert_eq!(p.detail_text(), Some(detail));
             assert_eq!(p.type_uri(), format!("urn:plaza:problem:{kind}"));
+            let retry = p.headers().iter().any(|(n, v)| n == "retry-after" && v == "1");
+            assert_eq!(retry, status == 503, "only an unavailable host asks for a retry");
         }
     }
 }

@@ -72,7 +72,7 @@ fn run_passes(lint: bool) -> Result<ExitCode> {
         Pass { what: "workspace tests", backend: "SQLite + local files", run: workspace_tests },
         Pass { what: "module authors' walkthrough", backend: "SQLite + local files", run: walkthrough },
         Pass {
-            what: "HTTP, storage, identity, module, registry, jobs and events suites",
+            what: "HTTP, storage, identity, module, registry, jobs and events, isolation suites",
             backend: "PostgreSQL + local files",
             run: http_on_postgres,
         },
@@ -203,7 +203,7 @@ fn walkthrough(ctx: &mut Ctx) -> Result<()> {
 /// Pass 3: the HTTP suites (host API, files, identity, token attacks,
 /// modules, the registry with two host processes and placement on a second
 /// database, jobs and events across processes, the blog and playlists
-/// modules end to end) against a private
+/// modules end to end, one tenant attacking another) against a private
 /// PostgreSQL cluster.
 fn http_on_postgres(ctx: &mut Ctx) -> Result<()> {
     let install = postgres::ensure(&mut ctx.apt)?;
@@ -230,6 +230,8 @@ fn http_on_postgres(ctx: &mut Ctx) -> Result<()> {
         "jobs_events",
         "--test",
         "business",
+        "--test",
+        "isolation",
     ])
     .env("PLAZA_TEST_DATABASE_URL", cluster.admin_url());
     let result = run_counting(&mut cmd, &mut ctx.counts);

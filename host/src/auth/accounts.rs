@@ -107,7 +107,7 @@ pub async fn create_user(
     let hash = passwords::hash(password).await?;
     let id = uuid::Uuid::now_v7().to_string();
     let now = db::now();
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin().await?;
     let inserted = sqlx::query(
         "INSERT INTO users (id, email, display_name, password_hash, is_operator, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (email) DO NOTHING",
@@ -249,7 +249,7 @@ type RefreshRow = (String, String, String, String, Option<String>, Option<String
 /// use means it was stolen, so its whole family (every token descended from
 /// the same sign-in) is revoked.
 pub async fn refresh(db: &Db, identity: &Identity, refresh_token: &str) -> Result<(String, Tokens), AuthError> {
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin().await?;
     let row: Option<RefreshRow> = sqlx::query_as(
         "SELECT id, family_id, user_id, amr, used_at, revoked_at FROM refresh_tokens \
          WHERE token_hash = $1 AND expires_at > $2",
@@ -324,7 +324,7 @@ pub async fn change_password(db: &Db, user_id: &str, current: &str, new: &str) -
         return Err(AuthError::InvalidCredentials);
     }
     let hash = passwords::hash(new).await?;
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin().await?;
     sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
         .bind(&hash)
         .bind(db::now())

@@ -71,7 +71,7 @@ pub async fn create(
         last_used_at: None,
         revoked_at: None,
     };
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin().await?;
     sqlx::query(
         "INSERT INTO api_keys (id, tenant_id, name, prefix, key_hash, roles, created_by, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -112,7 +112,7 @@ pub async fn list(db: &Db, tenant: &str) -> Result<Vec<ApiKey>, AuthError> {
 
 /// Revokes a key of `tenant`.
 pub async fn revoke(db: &Db, actor: &Actor, tenant: &str, id: &str) -> Result<(), AuthError> {
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin().await?;
     let done =
         sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND tenant_id = $3 AND revoked_at IS NULL")
             .bind(db::now())

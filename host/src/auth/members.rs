@@ -164,7 +164,7 @@ pub async fn set_roles(
     roles: &[String],
 ) -> Result<(), AuthError> {
     principal::validate_roles(roles)?;
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin().await?;
     let current = member_roles(&mut tx, tenant, user_id).await?;
     guard_owners(tx.acquire().await?, tenant, actor_roles, &current, roles).await?;
     sqlx::query("UPDATE memberships SET roles = $1, updated_at = $2 WHERE tenant_id = $3 AND user_id = $4")
@@ -196,7 +196,7 @@ pub async fn remove(
     tenant: &str,
     user_id: &str,
 ) -> Result<(), AuthError> {
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin().await?;
     let current = member_roles(&mut tx, tenant, user_id).await?;
     guard_owners(tx.acquire().await?, tenant, actor_roles, &current, &[]).await?;
     sqlx::query("DELETE FROM memberships WHERE tenant_id = $1 AND user_id = $2")
@@ -228,7 +228,7 @@ pub async fn invite(
     let id = uuid::Uuid::now_v7().to_string();
     let now = chrono::Utc::now();
     let expires_at = db::format_time(now + chrono::Duration::days(INVITATION_TTL_DAYS));
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin().await?;
     sqlx::query(
         "INSERT INTO invitations (id, tenant_id, email, roles, token_hash, invited_by, created_at, expires_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",

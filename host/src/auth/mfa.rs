@@ -52,7 +52,7 @@ pub async fn enroll(db: &Db, user_id: &str, email: &str) -> Result<Enrollment, A
 
 /// Confirms enrolment with a current code; returns the recovery codes (shown once).
 pub async fn confirm(db: &Db, user_id: &str, email: &str, code: &str) -> Result<Vec<String>, AuthError> {
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin().await?;
     let pending: Option<(Option<String>,)> =
         sqlx::query_as("SELECT totp_pending FROM users WHERE id = $1").bind(user_id).fetch_optional(&mut *tx).await?;
     let secret = pending.and_then(|(p,)| p).ok_or(AuthError::Conflict("start enrolment first".into()))?;
@@ -123,7 +123,7 @@ pub async fn disable(db: &Db, user_id: &str, code: &str) -> Result<(), AuthError
     if !check_code(db, user_id, code).await? {
         return Err(AuthError::InvalidCode);
     }
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin().await?;
     sqlx::query(
         "UPDATE users SET totp_secret = NULL, totp_pending = NULL, totp_last_step = NULL, updated_at = $1 WHERE id = $2",
     )

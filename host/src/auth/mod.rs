@@ -72,10 +72,41 @@ pub struct Identity {
     pub external: Option<ExternalIdp>,
     pub limits: AuthLimits,
     pub cookie_secure: bool,
+    /// The names of cookie mode's cookies (prefixed when `Secure`).
+    pub cookies: CookieNames,
     pub mailer: Option<mail::Mailer>,
 }
 
 pub mod mail;
+
+/// The cookies of cookie mode (browser front ends), by name.
+///
+/// With `Secure` (the default) they carry the prefixes that make a browser
+/// refuse them unless they come from this very host over HTTPS, with no
+/// `Domain` (so no sibling host, a module content origin among them, ever
+/// receives them): `__Host-` for the two at `Path=/`, `__Secure-` for the
+/// refresh cookie, whose path is narrower than `__Host-` allows. Plain HTTP
+/// (development) cannot carry prefixes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CookieNames {
+    /// The access token (HttpOnly).
+    pub access: &'static str,
+    /// The refresh token (HttpOnly, sent to the auth routes only).
+    pub refresh: &'static str,
+    /// The CSRF token (HttpOnly; pages get it from the sign-in answer or
+    /// `GET /api/v1/auth/csrf`), repeated in `X-CSRF-Token`.
+    pub csrf: &'static str,
+}
+
+impl CookieNames {
+    pub fn new(secure: bool) -> Self {
+        if secure {
+            Self { access: "__Host-plaza_access", refresh: "__Secure-plaza_refresh", csrf: "__Host-plaza_csrf" }
+        } else {
+            Self { access: "plaza_access", refresh: "plaza_refresh", csrf: "plaza_csrf" }
+        }
+    }
+}
 
 impl std::fmt::Debug for Identity {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -94,6 +125,7 @@ impl Identity {
             external: ExternalIdp::from_config(config),
             limits: AuthLimits::from_config(config),
             cookie_secure: config.cookie_secure,
+            cookies: CookieNames::new(config.cookie_secure),
             mailer: mail::Mailer::from_config(config),
         })
     }

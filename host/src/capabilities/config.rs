@@ -5,7 +5,7 @@
 //! calling tenant.
 
 use serde_json::json;
-use sqlx::{Acquire, AnyConnection};
+use sqlx::AnyConnection;
 
 use super::{CallState, CapError};
 use crate::audit::{self, Actor};
@@ -53,8 +53,7 @@ pub async fn set_audited(
     value: &str,
     secret: bool,
 ) -> Result<(), ConfigError> {
-    let mut conn = db.pool().acquire().await.map_err(DbError::from)?;
-    let mut tx = conn.begin().await.map_err(DbError::from)?;
+    let mut tx = db.begin().await.map_err(DbError::from)?;
     upsert(&mut tx, tenant, module, key, value, secret).await?;
     let action = if secret { "module.secret.set" } else { "module.setting.set" };
     audit::record(&mut tx, actor, action, Some(tenant), json!({ "module": module, "key": key })).await?;
@@ -98,8 +97,7 @@ async fn upsert(
 
 /// Removes a setting or secret, with its audit row; false when there was none.
 pub async fn delete(db: &Db, actor: &Actor, tenant: &str, module: &str, key: &str) -> Result<bool, DbError> {
-    let mut conn = db.pool().acquire().await?;
-    let mut tx = conn.begin().await?;
+    let mut tx = db.begin().await?;
     let done = sqlx::query("DELETE FROM module_config WHERE tenant_id = $1 AND module = $2 AND key = $3")
         .bind(tenant)
         .bind(module)

@@ -85,7 +85,7 @@ impl CallState {
 
 /// Writes events to the host's outbox in one transaction.
 pub async fn write_committed(services: &Services, scope: &Scope, events: Vec<PendingEvent>) -> Result<(), DbError> {
-    let mut tx = services.db.pool().begin().await?;
+    let mut tx = services.db.begin().await?;
     for e in &events {
         sqlx::query(
             "INSERT INTO event_outbox (id, tenant_id, module, event_type, payload, request_id, published_at) \

@@ -131,6 +131,8 @@ pub struct CallState {
     pub(crate) usage: Usage,
     pub(crate) sql: sql::Session,
     pub(crate) events: events::Pending,
+    /// Kept until the call has released everything (its tenant's share).
+    holds: Vec<Box<dyn std::any::Any + Send>>,
 }
 
 impl CallState {
@@ -139,6 +141,7 @@ impl CallState {
         // WASI with nothing in it: no preopened directory, no environment,
         // no arguments, no stdin, no sockets; clocks and random only.
         let wasi = WasiCtxBuilder::new().allow_tcp(false).allow_udp(false).allow_ip_name_lookup(false).build();
+        let deadline = Instant::now() + limits.deadline;
         Self {
             wasi,
             table: ResourceTable::new(),
@@ -146,11 +149,24 @@ impl CallState {
             services,
             scope,
             limits,
-            deadline: Instant::now() + limits.deadline,
+            deadline,
             usage: Usage::default(),
-            sql: sql::Session::default(),
+            sql: sql::Session::new(sql::Budget::with_steps(deadline, limits.sql_work)),
             events: events::Pending::default(),
+            holds: Vec::new(),
         }
+    }
+
+    /// Keeps `value` until the call's state is dropped: after the call has
+    /// given back its connections, even when its answer went out earlier.
+    pub fn hold(&mut self, value: impl std::any::Any + Send) {
+        self.holds.push(Box::new(value));
+    }
+
+    /// Stops the call's host work that runs outside its task (a SQLite
+    /// statement), once its deadline has passed.
+    pub fn interrupt(&self) {
+        self.sql.interrupt();
     }
 
     pub fn services(&self) -> &Arc<Services> {

@@ -47,6 +47,26 @@ impl DbError {
     pub fn is_unique_violation(&self) -> bool {
         matches!(self, DbError::Sqlx(sqlx::Error::Database(e)) if e.is_unique_violation())
     }
+
+    /// True when the database was busy past its timeout: a retry will do.
+    pub fn is_busy(&self) -> bool {
+        matches!(self, DbError::Sqlx(e) if is_busy(e))
+    }
+}
+
+/// True when `e` says the database stayed locked by other writers past the
+/// busy timeout (SQLite's `SQLITE_BUSY` and `SQLITE_LOCKED` with their
+/// extended codes; PostgreSQL's lock timeout and serialization failures):
+/// the work was not done, and trying again later will do it.
+pub fn is_busy(e: &sqlx::Error) -> bool {
+    let sqlx::Error::Database(d) = e else { return false };
+    let Some(code) = d.code() else { return false };
+    match code.parse::<i32>() {
+        // SQLite: the primary result code is the low byte of the extended one.
+        Ok(n) => matches!(n & 0xff, 5 | 6),
+        // PostgreSQL: lock_not_available, serialization_failure, deadlock_detected.
+        Err(_) => matches!(code.as_ref(), "55P03" | "40001" | "40P01"),
+    }
 }
 
 /// The host's connection pool and the backend behind it.
@@ -101,6 +121,18 @@ impl Db {
 
     pub fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// Starts a transaction that may write. On SQLite it is `BEGIN
+    /// IMMEDIATE`: the write lock is taken first, waiting out the busy
+    /// timeout for other writers, so a transaction that reads and then
+    /// writes never fails on the upgrade (`SQLITE_BUSY_SNAPSHOT`), which
+    /// no timeout can wait out. Every host transaction starts here.
+    pub async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
+        match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.pool.begin().await,
+        }
     }
 
     pub fn backend(&self) -> Backend {

@@ -53,7 +53,7 @@ pub async fn event(db: &Db, id: &str) -> Result<Option<StoredEvent>, DbError> {
 /// Marks `event` fanned out and queues it for `subscribers`, in one
 /// transaction. False when another process did it first.
 pub async fn fan_out(db: &Db, event: &StoredEvent, subscribers: &[String]) -> Result<bool, DbError> {
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin().await?;
     let marked = sqlx::query("UPDATE event_outbox SET dispatched = 1 WHERE id = $1 AND dispatched = 0")
         .bind(&event.id)
         .execute(&mut *tx)
@@ -256,7 +256,7 @@ pub async fn retry_dead(
     event_id: &str,
     module: Option<&str>,
 ) -> Result<Vec<Delivery>, DbError> {
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin().await?;
     let retried = sqlx::query(
         "UPDATE event_deliveries SET status = 'pending', attempts = 0, next_attempt_at = $4, lease_until = NULL, \
          updated_at = $4 WHERE tenant_id = $1 AND event_id = $2 AND ($3 = '' OR module = $3) AND status = 'dead'",

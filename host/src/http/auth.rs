@@ -13,15 +13,9 @@ use poem_openapi::{ApiExtractor, ApiExtractorType, ExtractParamOptions, Security
 use super::problem::ApiError;
 use crate::app::App;
 use crate::auth::principal::{Principal, authorize};
-use crate::auth::{self, api_keys};
+use crate::auth::{self, CookieNames, api_keys};
 use crate::tenancy::Tenant;
 
-/// Cookie holding the access token in cookie mode (HttpOnly).
-pub const ACCESS_COOKIE: &str = "plaza_access";
-/// Cookie holding the refresh token in cookie mode (HttpOnly, auth paths only).
-pub const REFRESH_COOKIE: &str = "plaza_refresh";
-/// Cookie holding the CSRF token in cookie mode (readable by the page's script).
-pub const CSRF_COOKIE: &str = "plaza_csrf";
 /// Header that must repeat the CSRF cookie on unsafe requests.
 pub const CSRF_HEADER: &str = "x-csrf-token";
 
@@ -118,25 +112,38 @@ async fn check_api_key(req: &Request, key: ApiKey) -> poem::Result<Principal> {
     api_keys::authenticate(&app.db, &key.key).await.map_err(|e| ApiError::from(e).into())
 }
 
-/// A cookie's value from the `Cookie` header.
-pub fn cookie<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
+/// A cookie's value from the `Cookie` header(s).
+pub fn cookie(req: &Request, name: &str) -> Option<String> {
     req.headers()
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v)
+        .flat_map(cookie::Cookie::split_parse)
+        .filter_map(Result::ok)
+        .find(|c| c.name() == name)
+        .map(|c| c.value().to_owned())
+}
+
+/// A `Set-Cookie` value of cookie mode: `SameSite=Strict`, `Secure` when
+/// configured, `Max-Age` in seconds (0 removes it).
+pub fn set_cookie(name: &str, value: &str, path: &str, http_only: bool, max_age_secs: u64, secure: bool) -> String {
+    cookie::Cookie::build((name, value))
+        .path(path)
+        .http_only(http_only)
+        .same_site(cookie::SameSite::Strict)
+        .secure(secure)
+        .max_age(cookie::time::Duration::seconds(i64::try_from(max_age_secs).unwrap_or(i64::MAX)))
+        .build()
+        .to_string()
 }
 
 /// True when an unsafe request repeats the CSRF cookie in its header.
-pub fn csrf_ok(req: &Request) -> bool {
+pub fn csrf_ok(req: &Request, names: CookieNames) -> bool {
     if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
         return true;
     }
     let header = req.headers().get(CSRF_HEADER).and_then(|v| v.to_str().ok());
-    match (cookie(req, CSRF_COOKIE), header) {
+    match (cookie(req, names.csrf), header) {
         (Some(c), Some(h)) => !c.is_empty() && subtle::ConstantTimeEq::ct_eq(c.as_bytes(), h.as_bytes()).into(),
         _ => false,
     }
@@ -155,15 +162,15 @@ const SIGN_IN_PATHS: &[&str] = &[
 /// Cookie mode: a request that carries the access cookie and no other
 /// credential is authenticated by it, after the double-submit CSRF check
 /// for unsafe methods.
-pub fn cookie_to_bearer(req: &mut Request) -> Result<(), ApiError> {
+pub fn cookie_to_bearer(req: &mut Request, names: CookieNames) -> Result<(), ApiError> {
     if req.headers().contains_key(header::AUTHORIZATION)
         || req.headers().contains_key("x-api-key")
         || SIGN_IN_PATHS.contains(&req.uri().path())
     {
         return Ok(());
     }
-    let Some(token) = cookie(req, ACCESS_COOKIE).map(str::to_owned) else { return Ok(()) };
-    if !csrf_ok(req) {
+    let Some(token) = cookie(req, names.access) else { return Ok(()) };
+    if !csrf_ok(req, names) {
         return Err(ApiError::forbidden(
             "csrf",
             "cookie-authenticated requests must repeat the CSRF cookie in X-CSRF-Token",

@@ -14,6 +14,12 @@ impl From<DbError> for ApiError {
             DbError::Sqlx(sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_)) => {
                 tracing::error!(error = %e, "database unavailable");
                 ApiError::unavailable("the database is unavailable; retry later")
+                    .with_header(poem::http::header::RETRY_AFTER, "1")
+            }
+            _ if e.is_busy() => {
+                tracing::warn!(error = %e, "database busy past its timeout");
+                ApiError::unavailable("the database is busy; retry shortly")
+                    .with_header(poem::http::header::RETRY_AFTER, "1")
             }
             _ => ApiError::internal(&e),
         }

@@ -23,6 +23,12 @@ pub struct Layers {
     pub routes: HashMap<String, String>,
     pub max_body_bytes: u64,
     pub max_upload_bytes: u64,
+    /// The names of cookie mode's cookies.
+    pub cookies: crate::auth::CookieNames,
+    /// The operator's origin(s) for module content: no cookie sign-in there.
+    pub content: Option<Arc<super::origin::ContentOrigin>>,
+    /// Send `Strict-Transport-Security` (the public URL is https).
+    pub hsts: bool,
 }
 
 /// Paths served outside the OpenAPI service, labelled as themselves.
@@ -61,7 +67,11 @@ async fn serve<E: Endpoint>(ep: Arc<E>, mut req: Request, layers: &Layers) -> Re
                 drain(req.take_body()).await;
                 return e.into_response();
             }
-            if let Err(e) = super::auth::cookie_to_bearer(&mut req) {
+            let on_content_origin = layers
+                .content
+                .as_ref()
+                .is_some_and(|c| super::modules::request_host(&req).is_some_and(|h| c.serves(h)));
+            if !on_content_origin && let Err(e) = super::auth::cookie_to_bearer(&mut req, layers.cookies) {
                 return e.into_response();
             }
             match ep.call(req).await {
@@ -89,7 +99,7 @@ async fn serve<E: Endpoint>(ep: Arc<E>, mut req: Request, layers: &Layers) -> Re
     let route = route_label(&resp, &path, status, &layers.routes);
     let elapsed = start.elapsed();
     layers.metrics.observe(method.as_str(), &route, status.as_u16(), elapsed.as_secs_f64());
-    set_common_headers(&mut resp, &request_id);
+    set_common_headers(&mut resp, &request_id, layers.hsts);
     let ms = elapsed.as_secs_f64() * 1000.0;
     if status.is_server_error() {
         tracing::warn!(parent: &span, status = status.as_u16(), route = %route, elapsed_ms = ms, "served");
@@ -219,10 +229,15 @@ fn route_label(resp: &Response, path: &str, status: StatusCode, routes: &HashMap
     if status == StatusCode::NOT_FOUND { "unmatched".into() } else { "other".into() }
 }
 
-fn set_common_headers(resp: &mut Response, request_id: &str) {
+/// The request id, and the host's security headers where the handler set
+/// none (a module's own were dropped before: see `http/origin.rs`).
+fn set_common_headers(resp: &mut Response, request_id: &str, hsts: bool) {
     let headers = resp.headers_mut();
     if let Ok(v) = HeaderValue::from_str(request_id) {
         headers.insert(REQUEST_ID, v);
+    }
+    if hsts {
+        headers.insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=63072000"));
     }
     let defaults: [(&str, &str); 5] = [
         ("x-content-type-options", "nosniff"),

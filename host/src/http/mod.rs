@@ -6,11 +6,13 @@ pub mod api;
 pub mod auth;
 #[cfg(feature = "bench")]
 mod bench;
+pub mod connection;
 pub mod context;
 pub mod docs;
 mod errors;
 pub mod middleware;
 pub mod modules;
+pub mod origin;
 pub mod problem;
 
 use std::collections::HashMap;
@@ -71,11 +73,16 @@ fn operation_routes(doc: &Value) -> HashMap<String, String> {
 pub fn router(app: Arc<App>) -> impl Endpoint<Output = Response> + 'static {
     let service = api_service();
     let doc = spec();
+    // Checked by `Config::validate`: a bad URL never gets this far.
+    let content = origin::ContentOrigin::parse(&app.config.module_content_url).ok().flatten();
     let layers = Arc::new(Layers {
         metrics: Arc::clone(&app.metrics),
         routes: operation_routes(&doc),
         max_body_bytes: app.config.max_body_bytes,
         max_upload_bytes: app.config.max_upload_bytes,
+        cookies: app.identity.cookies,
+        content: content.clone(),
+        hsts: app.config.public_url.starts_with("https://"),
     });
     let spec_json = bytes::Bytes::from(serde_json::to_vec(&doc).unwrap_or_default());
     let assets = docs::SwaggerAssets::from_bundled_page(&service.swagger_ui_html());
@@ -108,10 +115,14 @@ pub fn router(app: Arc<App>) -> impl Endpoint<Output = Response> + 'static {
         "/",
         modules::ModulesOrApi {
             api: poem::IntoEndpoint::into_endpoint(service),
-            host_segments,
+            host_segments: host_segments.clone(),
             host_spec: Arc::new(doc.clone()),
         },
     );
+    let routes = match content {
+        Some(content) => modules::ContentOrHost { host: routes, content, host_segments }.boxed(),
+        None => routes.boxed(),
+    };
 
     let origins = app.config.cors_origin_list();
     let inner = routes.with(CatchPanic::new().with_handler(middleware::panic_to_problem)).data(app);

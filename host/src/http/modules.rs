@@ -12,6 +12,7 @@ use poem::http::{HeaderName, HeaderValue, Method as HttpMethod, StatusCode, head
 use poem::{Endpoint, IntoResponse, Request, Response};
 
 use super::context;
+use super::origin::{self, ContentOrigin};
 use super::problem::ApiError;
 use crate::App;
 use crate::auth::principal::{self, Principal};
@@ -32,6 +33,33 @@ pub struct ModulesOrApi<E> {
     pub host_segments: Vec<String>,
     /// The host's OpenAPI document, the base of every tenant's.
     pub host_spec: Arc<serde_json::Value>,
+}
+
+/// Everything the host serves, with requests on the operator's module
+/// content origin taken out in front: there, module routes and nothing else.
+pub struct ContentOrHost<E> {
+    pub host: E,
+    pub content: Arc<ContentOrigin>,
+    /// The `/t/{tenant}/{segment}` segments the host API serves.
+    pub host_segments: Vec<String>,
+}
+
+impl<E: Endpoint> Endpoint for ContentOrHost<E> {
+    type Output = Response;
+
+    async fn call(&self, req: Request) -> poem::Result<Response> {
+        let Some(host) = request_host(&req).filter(|h| self.content.serves(h)) else {
+            return self.host.call(req).await.map(IntoResponse::into_response);
+        };
+        let module = self.content.target(host, req.uri().path()).and_then(|t| {
+            module_target(&format!("/t/{}{}", t.tenant, t.path), &self.host_segments)
+                .map(|(tenant, module, rest)| (tenant, module, rest, t.own_origin))
+        });
+        Ok(match module {
+            Some((tenant, module, rest, own_origin)) => dispatch(req, &tenant, &module, &rest, own_origin).await,
+            None => ApiError::not_found("not-found", "this origin serves module content only").into_response(),
+        })
+    }
 }
 
 impl<E: Endpoint> Endpoint for ModulesOrApi<E> {
@@ -59,10 +87,15 @@ impl<E: Endpoint> Endpoint for ModulesOrApi<E> {
         }
         let target = module_target(req.uri().path(), &self.host_segments);
         match target {
-            Some((tenant, module, rest)) => Ok(dispatch(req, &tenant, &module, &rest).await.into_response()),
+            Some((tenant, module, rest)) => Ok(dispatch(req, &tenant, &module, &rest, false).await.into_response()),
             None => self.api.call(req).await.map(IntoResponse::into_response),
         }
     }
+}
+
+/// The request's host, from `Host` (HTTP/1.1) or the URI (HTTP/2).
+pub fn request_host(req: &Request) -> Option<&str> {
+    req.headers().get(header::HOST).and_then(|v| v.to_str().ok()).or_else(|| req.uri().host())
 }
 
 /// `(tenant, module, rest)` when `path` is a module request.
@@ -165,31 +198,26 @@ fn no_module(tenant: &str, module: &str) -> ApiError {
 
 /// Headers a module never sees: credentials stay with the host.
 const PRIVATE_REQUEST_HEADERS: &[&str] = &["authorization", "cookie", "x-api-key", "x-csrf-token"];
-/// Headers a module may not set: framing, and cookies of the host's origin.
-const PRIVATE_RESPONSE_HEADERS: &[&str] = &[
-    "set-cookie",
-    "connection",
-    "keep-alive",
-    "transfer-encoding",
-    "content-length",
-    "upgrade",
-    "te",
-    "trailer",
-    "proxy-authenticate",
-    "x-request-id",
-];
 
-async fn dispatch(mut req: Request, tenant: &str, module_name: &str, rest: &str) -> Response {
+/// `own_origin`: the request came in on the tenant's own content origin.
+async fn dispatch(mut req: Request, tenant: &str, module_name: &str, rest: &str, own_origin: bool) -> Response {
     let Some(app) = req.data::<Arc<App>>().cloned() else {
         return ApiError::internal(&"application state missing").into_response();
     };
-    match serve(&app, &mut req, tenant, module_name, rest).await {
+    match serve(&app, &mut req, tenant, module_name, rest, own_origin).await {
         Ok(resp) => resp,
         Err(e) => e.into_response(),
     }
 }
 
-async fn serve(app: &App, req: &mut Request, tenant: &str, name: &str, rest: &str) -> Result<Response, ApiError> {
+async fn serve(
+    app: &App,
+    req: &mut Request,
+    tenant: &str,
+    name: &str,
+    rest: &str,
+    own_origin: bool,
+) -> Result<Response, ApiError> {
     let principal = caller(app, req).await?;
     // The tenant's record and modules, from memory.
     let enabled = app.modules.enabled(tenant).await?;
@@ -228,6 +256,9 @@ async fn serve(app: &App, req: &mut Request, tenant: &str, name: &str, rest: &st
             if suspended {
                 return Err(principal::AccessError::Suspended(tenant.to_owned()).into());
             }
+            if principal.is_none() {
+                app.modules.share().anonymous_request(tenant).map_err(tenant_busy)?;
+            }
             roles.unwrap_or_default()
         }
         (Access::Roles(_), None) if principal.is_none() => {
@@ -253,7 +284,7 @@ async fn serve(app: &App, req: &mut Request, tenant: &str, name: &str, rest: &st
     let is_head = *req.method() == HttpMethod::HEAD;
     let answer = app.modules.call(&module, tenant, &request_id, request).await;
     let mut resp = match answer {
-        Ok(r) => translate_back(&module, r, is_head)?,
+        Ok(r) => translate_back(&module, r, is_head, own_origin)?,
         Err(e) => return Err(call_problem(&module, &e)),
     };
     resp.set_data(ModuleRoute(label));
@@ -304,19 +335,32 @@ async fn translate(
     })
 }
 
-fn translate_back(module: &LoadedModule, r: wit::Response, is_head: bool) -> Result<Response, ApiError> {
+/// The module's answer as an HTTP response, with the host's security
+/// headers in place of any the module set (see [`super::origin`]).
+fn translate_back(
+    module: &LoadedModule,
+    r: wit::Response,
+    is_head: bool,
+    own_origin: bool,
+) -> Result<Response, ApiError> {
+    // A final status only: an informational one (1xx, 101 Switching
+    // Protocols among them) would leave the client without an answer.
     let status =
-        StatusCode::from_u16(r.status).ok().filter(|s| (100..=599).contains(&s.as_u16())).ok_or_else(|| {
+        StatusCode::from_u16(r.status).ok().filter(|s| (200..=599).contains(&s.as_u16())).ok_or_else(|| {
             ApiError::new(
                 StatusCode::BAD_GATEWAY,
                 "module-invalid-response",
-                format!("module {:?} answered with status {}", module.name(), r.status),
+                format!(
+                    "module {:?} answered with status {}, which is not a final HTTP status",
+                    module.name(),
+                    r.status
+                ),
             )
         })?;
     let mut builder = Response::builder().status(status);
     for h in r.headers {
         let name = h.name.to_ascii_lowercase();
-        if PRIVATE_RESPONSE_HEADERS.contains(&name.as_str()) {
+        if origin::is_reserved_response_header(&name) {
             continue;
         }
         match (HeaderName::try_from(name.as_str()), HeaderValue::from_str(&h.value)) {
@@ -324,7 +368,16 @@ fn translate_back(module: &LoadedModule, r: wit::Response, is_head: bool) -> Res
             _ => tracing::warn!(module = module.name(), header = %name, "invalid response header dropped"),
         }
     }
+    let builder = builder
+        .header(header::CONTENT_SECURITY_POLICY, origin::module_csp(own_origin))
+        .header("cross-origin-opener-policy", "same-origin");
     Ok(if is_head { builder.finish() } else { builder.body(r.body) })
+}
+
+/// A call held back by its tenant's fair share: 429, to try again shortly.
+fn tenant_busy(refusal: crate::modules::share::Refusal) -> ApiError {
+    ApiError::new(StatusCode::TOO_MANY_REQUESTS, "tenant-busy", format!("{refusal}; try again shortly"))
+        .with_header(header::RETRY_AFTER, "1")
 }
 
 /// What a client sees when a call fails: the module named, the cause said,
@@ -357,6 +410,7 @@ fn call_problem(module: &LoadedModule, e: &CallError) -> ApiError {
         ),
         CallError::Busy => ApiError::unavailable("too many module calls are running; try again shortly")
             .with_header(header::RETRY_AFTER, "1"),
+        CallError::TenantBusy(refusal) => tenant_busy(*refusal),
     }
 }
 

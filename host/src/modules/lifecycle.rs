@@ -26,7 +26,6 @@
 use std::collections::BTreeMap;
 
 use serde_json::json;
-use sqlx::Acquire;
 
 use super::registry::{self, PackageVersion};
 use super::{Install, LoadedModule, ModuleError, Modules, active, installs, manifest};
@@ -199,8 +198,7 @@ impl Modules {
         let all = installs::list(db, tenant).await?;
         let current = installed(&all, tenant, name)?;
         self.refuse_if_needed(tenant, &all, name, "disable").await?;
-        let mut conn = db.pool().acquire().await?;
-        let mut tx = conn.begin().await?;
+        let mut tx = db.begin().await?;
         sqlx::query(
             "UPDATE module_installs SET status = 'disabled', updated_at = $3 WHERE tenant_id = $1 AND module = $2",
         )
@@ -234,8 +232,7 @@ impl Modules {
         let all = installs::list(db, tenant).await?;
         let current = installed(&all, tenant, name)?;
         self.refuse_if_needed(tenant, &all, name, "purge").await?;
-        let mut conn = db.pool().acquire().await?;
-        let mut tx = conn.begin().await?;
+        let mut tx = db.begin().await?;
         let mut removed = serde_json::Map::new();
         // Events it published stay: other modules may still be owed them.
         for table in ["module_kv", "module_config", "module_keys", "module_blobs", "module_installs"] {
@@ -335,8 +332,7 @@ impl Modules {
             Some(i) => (i.previous_version.clone(), i.previous_sha256.clone()),
             None => (None, None),
         };
-        let mut conn = db.pool().acquire().await?;
-        let mut tx = conn.begin().await?;
+        let mut tx = db.begin().await?;
         sqlx::query(
             "INSERT INTO module_installs (tenant_id, module, version, sha256, status, created_at, updated_at, \
              version_range, previous_version, previous_sha256) \

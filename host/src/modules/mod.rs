@@ -20,6 +20,7 @@ pub mod manifest;
 pub mod openapi;
 pub mod registry;
 pub mod routes;
+pub mod share;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -133,6 +134,8 @@ pub struct Modules {
     /// One load at a time: two requests for a new version compile it once.
     loading: tokio::sync::Mutex<()>,
     active: active::Active,
+    /// Each tenant's share of the calls.
+    share: share::Share,
 }
 
 impl Modules {
@@ -179,6 +182,7 @@ impl Modules {
             loaded: RwLock::new(HashMap::new()),
             loading: tokio::sync::Mutex::new(()),
             active: active::Active::default(),
+            share: share::Share::new(share::ShareLimits::from_config(config), Arc::clone(metrics)),
         });
         if !config.modules_dir.is_empty() {
             modules.load_dir(Path::new(&config.modules_dir)).await?;
@@ -308,6 +312,11 @@ impl Modules {
         self.active.generation()
     }
 
+    /// Each tenant's share of the calls (and its anonymous rate).
+    pub fn share(&self) -> &share::Share {
+        &self.share
+    }
+
     /// Serves one request with `module` for `tenant`, counting the outcome.
     pub async fn call(
         &self,
@@ -368,9 +377,16 @@ impl Modules {
             grant: Arc::clone(&module.grant),
             request_id: request_id.to_owned(),
         });
-        let state = CallState::new(Arc::clone(&self.services), Some(scope), limits);
         let started = Instant::now();
-        let result = self.runtime.invoke(&module.pre, state, invocation).await;
+        let result = match self.share.admit(tenant, module.name(), limits.deadline).await {
+            Ok(ticket) => {
+                let mut state = CallState::new(Arc::clone(&self.services), Some(scope), limits);
+                // Released with the call's last resource, not its answer.
+                state.hold(ticket);
+                self.runtime.invoke(&module.pre, state, invocation).await
+            }
+            Err(refusal) => Err(CallError::TenantBusy(refusal)),
+        };
         let outcome = match &result {
             Ok(Output::Response(r)) if r.status >= 500 => "error_status",
             Ok(Output::Done(Err(_))) => "refused",

@@ -21,7 +21,6 @@ use object_store::{ObjectStoreExt, PutPayload};
 use plaza_registry::{Catalogue, PackageSignature, SignatureError, TrustedKeys};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use sqlx::Acquire;
 
 use super::{LoadedModule, ModuleError, Modules, manifest};
 use crate::audit::{self, Actor};
@@ -181,8 +180,7 @@ pub async fn set_yanked(
     version_text: &str,
     yanked: bool,
 ) -> Result<PackageVersion, ModuleError> {
-    let mut conn = db.pool().acquire().await?;
-    let mut tx = conn.begin().await?;
+    let mut tx = db.begin().await?;
     let done = sqlx::query("UPDATE registry_versions SET yanked = $1 WHERE name = $2 AND version = $3")
         .bind(i32::from(yanked))
         .bind(name)
@@ -335,8 +333,7 @@ async fn insert_version(
     source: &str,
     actor: &Actor,
 ) -> Result<bool, ModuleError> {
-    let mut conn = db.pool().acquire().await?;
-    let mut tx = conn.begin().await?;
+    let mut tx = db.begin().await?;
     let done = sqlx::query(
         "INSERT INTO registry_versions (name, version, sha256, size, description, manifest, publisher, signature, \
          source, yanked, published_at, published_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, $10, $11) \

@@ -46,6 +46,8 @@ pub enum CallError {
     ResponseTooLarge { size: usize, limit: usize },
     #[error("too many module calls are running; try again")]
     Busy,
+    #[error("{0}; try again")]
+    TenantBusy(crate::modules::share::Refusal),
     #[error("could not be started: {0}")]
     Instantiate(String),
 }
@@ -59,6 +61,7 @@ impl CallError {
             CallError::Trap(_) => "trap",
             CallError::ResponseTooLarge { .. } => "response_too_large",
             CallError::Busy => "busy",
+            CallError::TenantBusy(_) => "tenant_busy",
             CallError::Instantiate(_) => "instantiate",
         }
     }
@@ -84,10 +87,11 @@ impl Runtime {
         let started = Instant::now();
         let deadline = started + limits.deadline;
         // Wait for a pool slot, but not past the deadline.
-        let _slot = match tokio::time::timeout(limits.deadline, self.slots().acquire()).await {
-            Ok(Ok(permit)) => permit,
-            _ => return Err(CallError::Busy),
-        };
+        let slot =
+            match tokio::time::timeout(limits.deadline, std::sync::Arc::clone(self.slots()).acquire_owned()).await {
+                Ok(Ok(permit)) => permit,
+                _ => return Err(CallError::Busy),
+            };
         let mut store = self.store(state, deadline);
         let remaining = deadline.saturating_duration_since(Instant::now());
         let run = async {
@@ -107,7 +111,19 @@ impl Runtime {
             Ok::<_, Failure>(out)
         };
         let result = match tokio::time::timeout(remaining, run).await {
-            Err(_) => Err(CallError::Deadline(limits.deadline)),
+            Err(_) => {
+                // The answer goes out now; what the call still holds is
+                // released in the background: its SQLite statement is
+                // interrupted, its transaction rolled back, and only then
+                // are its pool slot and its tenant's share given back.
+                store.data().interrupt();
+                tokio::spawn(async move {
+                    store.data_mut().finish(false).await;
+                    drop(store);
+                    drop(slot);
+                });
+                return Err(CallError::Deadline(limits.deadline));
+            }
             Ok(Ok(out)) => match out {
                 Output::Response(r) if r.body.len() > limits.response_bytes => {
                     Err(CallError::ResponseTooLarge { size: r.body.len(), limit: limits.response_bytes })
@@ -124,6 +140,8 @@ impl Runtime {
             Err(_) => false,
         };
         store.data_mut().finish(success).await;
+        drop(store);
+        drop(slot);
         result
     }
 

@@ -31,6 +31,9 @@ pub struct CallLimits {
     pub sql_rows: u32,
     /// Outbound HTTP requests in the call.
     pub http_requests: u32,
+    /// SQLite virtual-machine steps the call's statements may run (rows
+    /// scanned and produced): the operator's, a module cannot ask for more.
+    pub sql_work: u64,
 }
 
 impl CallLimits {
@@ -43,6 +46,7 @@ impl CallLimits {
             sql_statements: config.module_sql_statements,
             sql_rows: config.module_sql_rows,
             http_requests: config.module_http_requests,
+            sql_work: config.module_sql_work,
         }
     }
 
@@ -58,6 +62,7 @@ impl CallLimits {
             sql_statements: min(wanted.sql_statements, caps.sql_statements),
             sql_rows: min(wanted.sql_rows, caps.sql_rows),
             http_requests: min(wanted.http_requests, caps.http_requests),
+            sql_work: caps.sql_work,
         }
     }
 
@@ -70,6 +75,7 @@ impl CallLimits {
             sql_statements: 0,
             sql_rows: 0,
             http_requests: 0,
+            sql_work: 0,
         }
     }
 }
@@ -139,6 +145,7 @@ mod tests {
             sql_statements: 100,
             sql_rows: 1000,
             http_requests: 5,
+            sql_work: 1_000_000,
         }
     }
 

@@ -43,7 +43,7 @@ pub struct Runtime {
     ticker: EpochTicker,
     settings: EngineSettings,
     /// One permit per pool slot: calls wait for a slot instead of failing.
-    slots: tokio::sync::Semaphore,
+    slots: Arc<tokio::sync::Semaphore>,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -58,7 +58,7 @@ impl Runtime {
         let engine = engine::build(&settings)?;
         let cache = ComponentCache::open(&engine, cache_dir)?;
         let ticker = EpochTicker::start(engine.clone(), settings.epoch_tick);
-        let slots = tokio::sync::Semaphore::new(settings.max_concurrent_calls.max(1) as usize);
+        let slots = Arc::new(tokio::sync::Semaphore::new(settings.max_concurrent_calls.max(1) as usize));
         Ok(Arc::new(Self { engine, cache, ticker, settings, slots }))
     }
 
@@ -70,7 +70,7 @@ impl Runtime {
         &self.cache
     }
 
-    pub(crate) fn slots(&self) -> &tokio::sync::Semaphore {
+    pub(crate) fn slots(&self) -> &Arc<tokio::sync::Semaphore> {
         &self.slots
     }
 

@@ -259,7 +259,7 @@ async fn record_upload(
     let (key, content_type) = (file.key, file.content_type);
     let now = db::now();
     let size = i64::try_from(stored.size).unwrap_or(i64::MAX);
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin().await?;
     let old: Option<(String, String)> =
         sqlx::query_as("SELECT object_path, created_at FROM files WHERE tenant_id = $1 AND key = $2")
             .bind(&tenant.id)
@@ -366,7 +366,7 @@ pub async fn open(
 
 /// Deletes a file: the row and its audit entry first, then the object.
 pub async fn delete(db: &Db, storage: &Storage, actor: &Actor, tenant: &Tenant, key: &str) -> Result<(), FilesError> {
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin().await?;
     let row: Option<(String, i64)> =
         sqlx::query_as("DELETE FROM files WHERE tenant_id = $1 AND key = $2 RETURNING object_path, size")
             .bind(&tenant.id)

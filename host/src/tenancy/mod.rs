@@ -136,7 +136,7 @@ pub async fn create_placed(
         created_at: now.clone(),
         updated_at: now,
     };
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin().await?;
     let inserted = sqlx::query(
         "INSERT INTO tenants (id, name, status, db_location, storage_prefix, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING",
@@ -189,7 +189,7 @@ pub async fn list(db: &Db, after: Option<&str>, limit: i64) -> Result<Vec<Tenant
 
 /// Suspends or re-activates a tenant. Setting the status it already has is a no-op without an audit row.
 pub async fn set_status(db: &Db, actor: &Actor, slug: &str, status: TenantStatus) -> Result<Tenant, TenancyError> {
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin().await?;
     let changed = sqlx::query("UPDATE tenants SET status = $1, updated_at = $2 WHERE id = $3 AND status <> $1")
         .bind(status.as_str())
         .bind(db::now())
@@ -217,7 +217,7 @@ pub async fn set_status(db: &Db, actor: &Actor, slug: &str, status: TenantStatus
 /// a tenant whose files point at nothing.
 pub async fn delete(db: &Db, storage: &Storage, actor: &Actor, slug: &str) -> Result<(), TenancyError> {
     let tenant = get(db, slug).await?;
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin().await?;
     let files: (i64,) =
         sqlx::query_as("SELECT COUNT(*) FROM files WHERE tenant_id = $1").bind(slug).fetch_one(&mut *tx).await?;
     sqlx::query("DELETE FROM files WHERE tenant_id = $1").bind(slug).execute(&mut *tx).await?;

@@ -11,16 +11,14 @@
 //! rolled back. Each call has budgets for statements and rows read.
 
 pub mod namespace;
+pub mod sqlite;
 pub mod values;
 pub mod vet;
 
 use std::sync::Arc;
 use std::time::Instant;
 
-use sqlx::Sqlite;
-use sqlx::pool::PoolConnection;
-
-pub use namespace::{NamespaceError, Namespaces};
+pub use namespace::{Budget, NamespaceError, Namespaces, NsConn, NsTx};
 use values::Outcome;
 use vet::{Dialect, VetError, Vetted};
 
@@ -70,13 +68,15 @@ impl StatementCache {
 
 /// An open module transaction.
 enum Tx {
-    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    Sqlite(NsTx),
     Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
 }
 
 /// The SQL state of one call.
-#[derive(Default)]
 pub struct Session {
+    /// What the call's statements may still spend (its deadline and, on
+    /// SQLite, its virtual-machine steps), shared by all of them.
+    budget: Budget,
     tx: Option<Tx>,
     /// On SQLite, the connection the call's statements outside a
     /// transaction run on: taken at the first one and kept to the end of
@@ -84,18 +84,48 @@ pub struct Session {
     /// per statement. Released before a transaction begins (a call never
     /// holds two connections of its pool) and before the call waits on
     /// anything slow ([`Session::release_connection`]).
-    conn: Option<PoolConnection<Sqlite>>,
+    conn: Option<NsConn>,
     /// Events written to the namespace's outbox in the open transaction.
     tx_events: Vec<PendingEvent>,
 }
 
 impl Session {
+    /// The SQL state of a call bounded by `budget`.
+    pub fn new(budget: Budget) -> Self {
+        Self { budget, tx: None, conn: None, tx_events: Vec::new() }
+    }
+
+    /// Stops whatever statement the call is running, from outside the call
+    /// (its deadline passed): SQLite's progress handler only runs between
+    /// steps, an interrupt also ends the step. PostgreSQL ends its own at
+    /// the transaction's `statement_timeout`.
+    pub fn interrupt(&self) {
+        if let Some(conn) = &self.conn {
+            conn.interrupt();
+        }
+        if let Some(Tx::Sqlite(tx)) = &self.tx {
+            tx.interrupt();
+        }
+    }
+
     pub fn in_transaction(&self) -> bool {
         self.tx.is_some()
     }
 
     pub fn tx_event_count(&self) -> usize {
         self.tx_events.len()
+    }
+
+    /// A statement's failure as the module sees it: an interrupted statement
+    /// whose call spent its SQLite steps was stopped for its work.
+    fn work_error(&self, e: CapError) -> CapError {
+        if self.budget.steps_spent() {
+            return CapError::limit(
+                "the call's SQL did more work than its budget (rows scanned and produced); \
+                 narrow the query, add an index or page through the data",
+            );
+        }
+        e
     }
 
     /// Gives the call's autocommit connection back to its pool before the
@@ -194,27 +224,33 @@ impl CallState {
             return Err(CapError::invalid(format!("a statement takes at most {MAX_PARAMS} parameters")));
         }
         let vetted = self.vetted(&scope, text)?;
-        let max_rows = self.limits().sql_rows.saturating_sub(self.usage.sql_rows);
-        let deadline = self.deadline();
+        let caps = values::Caps {
+            rows: self.limits().sql_rows.saturating_sub(self.usage.sql_rows),
+            bytes: self.limits().response_bytes,
+        };
         let services = Arc::clone(self.services());
-        let outcome = match &mut self.sql.tx {
-            Some(Tx::Sqlite(tx)) => values::run_sqlite(tx, &vetted.sql, params, want_rows, max_rows).await?,
-            Some(Tx::Postgres(tx)) => values::run_postgres(tx, &vetted.sql, params, want_rows, max_rows).await?,
+        let result = match &mut self.sql.tx {
+            Some(Tx::Sqlite(tx)) => values::run_sqlite(tx, &vetted.sql, params, want_rows, caps).await,
+            Some(Tx::Postgres(tx)) => values::run_postgres(tx, &vetted, params, want_rows, caps).await,
             None if services.sql.dialect() == Dialect::Sqlite => {
                 if self.sql.conn.is_none() {
                     self.sql.conn = services
                         .sql
-                        .sqlite_conn(&scope.tenant, scope.module(), deadline)
+                        .sqlite_conn_within(&scope.tenant, scope.module(), &self.sql.budget)
                         .await
                         .map_err(namespace_error)?;
                 }
                 let Some(conn) = self.sql.conn.as_mut() else {
                     return Err(CapError::unavailable("no SQL namespace"));
                 };
-                values::run_sqlite(conn, &vetted.sql, params, want_rows, max_rows).await?
+                values::run_sqlite(conn, &vetted.sql, params, want_rows, caps).await
             }
-            None => autocommit_postgres(&services, &scope, &vetted, params, want_rows, max_rows, deadline).await?,
+            None => {
+                let deadline = self.sql.budget.deadline();
+                autocommit_postgres(&services, &scope, &vetted, params, want_rows, caps, deadline).await
+            }
         };
+        let outcome = result.map_err(|e| self.sql.work_error(e))?;
         self.usage.sql_rows += u32::try_from(outcome.rows.len()).unwrap_or(u32::MAX);
         Ok(outcome)
     }
@@ -232,14 +268,14 @@ impl CallState {
         // takes its own, and a call never holds two.
         self.sql.conn = None;
         let tx = if let Some(tx) =
-            ns.sqlite_begin(&scope.tenant, scope.module(), deadline).await.map_err(namespace_error)?
+            ns.sqlite_begin_within(&scope.tenant, scope.module(), &self.sql.budget).await.map_err(namespace_error)?
         {
             Tx::Sqlite(tx)
         } else if let Some(namespace::PgPlace { pool, names }) =
             ns.pg_place(&scope.tenant, scope.module()).await.map_err(unavailable)?
         {
             let mut tx = pool.begin().await.map_err(values::db_error)?;
-            namespace::enter(&mut tx, &names, deadline.saturating_duration_since(Instant::now()))
+            ns.enter(&mut tx, &names, deadline.saturating_duration_since(Instant::now()))
                 .await
                 .map_err(values::db_error)?;
             Tx::Postgres(tx)
@@ -288,7 +324,7 @@ async fn autocommit_postgres(
     vetted: &Vetted,
     params: &[Value],
     want_rows: bool,
-    max_rows: u32,
+    caps: values::Caps,
     deadline: Instant,
 ) -> Result<Outcome, CapError> {
     let ns = &services.sql;
@@ -298,10 +334,8 @@ async fn autocommit_postgres(
         return Err(CapError::unavailable("no SQL namespace"));
     };
     let mut tx = pool.begin().await.map_err(values::db_error)?;
-    namespace::enter(&mut tx, &names, deadline.saturating_duration_since(Instant::now()))
-        .await
-        .map_err(values::db_error)?;
-    let out = values::run_postgres(&mut tx, &vetted.sql, params, want_rows, max_rows).await?;
+    ns.enter(&mut tx, &names, deadline.saturating_duration_since(Instant::now())).await.map_err(values::db_error)?;
+    let out = values::run_postgres(&mut tx, vetted, params, want_rows, caps).await?;
     tx.commit().await.map_err(values::db_error)?;
     Ok(out)
 }

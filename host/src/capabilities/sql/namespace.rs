@@ -16,9 +16,11 @@
 //! transaction, written in that same transaction).
 
 use std::collections::HashMap;
+use std::ops::{Deref, DerefMut};
 use std::path::PathBuf;
 use std::str::FromStr;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
@@ -27,6 +29,7 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Executor, PgConnection, Sqlite, SqliteConnection};
 
+use super::sqlite::{self, Interrupt};
 use super::vet::{self, Dialect};
 use crate::config::Config;
 use crate::db::Backend;
@@ -63,6 +66,101 @@ const SQLITE_POOL_SIZE: u32 = 4;
 const SQLITE_OPEN_POOLS: usize = 512;
 /// An idle SQLite connection is closed after this long.
 const SQLITE_IDLE: Duration = Duration::from_secs(30);
+/// Virtual-machine steps between two checks of a holder's budget.
+const PROGRESS_PERIOD: i32 = 1000;
+
+/// What a holder of a namespace connection may still spend: a deadline,
+/// and, for module calls, SQLite virtual-machine steps (about ten per row
+/// scanned or produced) shared by every statement of the call, so that an
+/// aggregate over a million generated rows is stopped like a million rows
+/// returned would be. Checked every [`PROGRESS_PERIOD`] steps.
+#[derive(Debug, Clone)]
+pub struct Budget {
+    deadline: Instant,
+    steps: Option<Arc<AtomicI64>>,
+}
+
+impl Budget {
+    /// A deadline and nothing else (the host's own work on a namespace).
+    pub fn until(deadline: Instant) -> Self {
+        Self { deadline, steps: None }
+    }
+
+    /// A deadline and `steps` virtual-machine steps.
+    pub fn with_steps(deadline: Instant, steps: u64) -> Self {
+        Self { deadline, steps: Some(Arc::new(AtomicI64::new(i64::try_from(steps).unwrap_or(i64::MAX)))) }
+    }
+
+    pub fn deadline(&self) -> Instant {
+        self.deadline
+    }
+
+    /// True once the steps are spent: an interrupted statement was stopped
+    /// for its work, not its time.
+    pub fn steps_spent(&self) -> bool {
+        self.steps.as_ref().is_some_and(|s| s.load(Ordering::Relaxed) <= 0)
+    }
+}
+
+/// A connection to a pair's SQLite file, held by one user until dropped,
+/// with the means to stop its running statement from another task.
+pub struct NsConn {
+    conn: PoolConnection<Sqlite>,
+    interrupt: Interrupt,
+}
+
+impl NsConn {
+    /// Stops the statement running on it now, if any.
+    pub fn interrupt(&self) {
+        self.interrupt.interrupt();
+    }
+}
+
+impl Deref for NsConn {
+    type Target = SqliteConnection;
+    fn deref(&self) -> &SqliteConnection {
+        &self.conn
+    }
+}
+
+impl DerefMut for NsConn {
+    fn deref_mut(&mut self) -> &mut SqliteConnection {
+        &mut self.conn
+    }
+}
+
+/// A transaction on a pair's SQLite file, stoppable like [`NsConn`].
+pub struct NsTx {
+    tx: sqlx::Transaction<'static, Sqlite>,
+    interrupt: Interrupt,
+}
+
+impl NsTx {
+    pub fn interrupt(&self) {
+        self.interrupt.interrupt();
+    }
+
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        self.tx.commit().await
+    }
+
+    pub async fn rollback(self) -> Result<(), sqlx::Error> {
+        self.tx.rollback().await
+    }
+}
+
+impl Deref for NsTx {
+    type Target = SqliteConnection;
+    fn deref(&self) -> &SqliteConnection {
+        &self.tx
+    }
+}
+
+impl DerefMut for NsTx {
+    fn deref_mut(&mut self) -> &mut SqliteConnection {
+        &mut self.tx
+    }
+}
 
 /// The open SQLite pools, by (tenant, module), with when each was last used.
 struct OpenPools {
@@ -122,6 +220,8 @@ enum Store {
     Sqlite {
         dir: PathBuf,
         pools: Mutex<OpenPools>,
+        /// Largest string or blob a module statement may build.
+        value_bytes: usize,
     },
     Postgres {
         /// The host's own database (location `main`).
@@ -130,6 +230,9 @@ enum Store {
         others: HashMap<String, PgDatabase>,
         /// Tenant → location, read once per tenant (placement never changes).
         placement: std::sync::RwLock<HashMap<String, String>>,
+        /// `SET LOCAL`s that bound a module transaction's memory and
+        /// temporary files, run before its role is entered.
+        bounds: String,
     },
 }
 
@@ -216,7 +319,12 @@ impl Namespaces {
                 let dir = crate::config::absolute(&config.data_dir.join("modules"));
                 std::fs::create_dir_all(&dir)
                     .map_err(|source| NamespaceError::Io { path: dir.display().to_string(), source })?;
-                Store::Sqlite { dir, pools: Mutex::new(OpenPools::new(SQLITE_OPEN_POOLS)) }
+                sqlite::limit_heap(config.sqlite_heap_bytes);
+                Store::Sqlite {
+                    dir,
+                    pools: Mutex::new(OpenPools::new(SQLITE_OPEN_POOLS)),
+                    value_bytes: usize::try_from(config.module_sql_value_bytes).unwrap_or(usize::MAX),
+                }
             }
             Backend::Postgres => {
                 let main = connect_pg(&config.effective_database_url(), config.db_max_connections).await?;
@@ -227,7 +335,11 @@ impl Namespaces {
                 for (name, url) in list {
                     others.insert(name, connect_pg(&url, config.db_max_connections).await?);
                 }
-                Store::Postgres { main, others, placement: std::sync::RwLock::new(HashMap::new()) }
+                for db in std::iter::once(&main).chain(others.values()) {
+                    install_row_guard(&db.pool).await?;
+                }
+                let bounds = pg_bounds(&main.pool, config).await?;
+                Store::Postgres { main, others, placement: std::sync::RwLock::new(HashMap::new()), bounds }
             }
         };
         Ok(Self { store })
@@ -244,7 +356,8 @@ impl Namespaces {
     /// Private: its connections are taken through [`Self::sqlite_conn`] and
     /// [`Self::sqlite_begin`], which set each holder's deadline.
     fn sqlite(&self, tenant: &str, module: &str) -> Result<Option<SqlitePool>, NamespaceError> {
-        let Store::Sqlite { dir, pools } = &self.store else { return Ok(None) };
+        let Store::Sqlite { dir, pools, value_bytes } = &self.store else { return Ok(None) };
+        let value_bytes = *value_bytes;
         let key = (tenant.to_owned(), module.to_owned());
         let mut pools = pools.lock().map_err(|_| NamespaceError::Db(sqlx::Error::PoolClosed))?;
         if let Some(pool) = pools.get(&key) {
@@ -270,26 +383,37 @@ impl Namespaces {
             .test_before_acquire(false)
             .acquire_timeout(Duration::from_secs(5))
             .idle_timeout(Some(SQLITE_IDLE))
-            .after_connect(|conn, _meta| Box::pin(async move { forbid_attach(conn).await }))
+            .after_connect(move |conn, _meta| Box::pin(async move { sqlite::harden(conn, value_bytes).await }))
             .connect_lazy_with(options);
         pools.insert(key, pool.clone());
         Ok(Some(pool))
     }
 
     /// A connection to a pair's SQLite file whose statements are interrupted
-    /// at `deadline`. Every use of a namespace's connections goes through
-    /// here: the deadline stays with the connection when it returns to the
-    /// pool, so each holder sets its own.
+    /// at `deadline`. See [`Self::sqlite_conn_within`].
     pub async fn sqlite_conn(
         &self,
         tenant: &str,
         module: &str,
         deadline: Instant,
-    ) -> Result<Option<PoolConnection<Sqlite>>, NamespaceError> {
+    ) -> Result<Option<NsConn>, NamespaceError> {
+        self.sqlite_conn_within(tenant, module, &Budget::until(deadline)).await
+    }
+
+    /// A connection to a pair's SQLite file whose statements are interrupted
+    /// when `budget` is spent. Every use of a namespace's connections goes
+    /// through here or [`Self::sqlite_begin_within`]: the budget stays with
+    /// the connection when it returns to the pool, so each holder sets its own.
+    pub async fn sqlite_conn_within(
+        &self,
+        tenant: &str,
+        module: &str,
+        budget: &Budget,
+    ) -> Result<Option<NsConn>, NamespaceError> {
         let Some(pool) = self.sqlite(tenant, module)? else { return Ok(None) };
         let mut conn = pool.acquire().await?;
-        watch_deadline(&mut conn, deadline).await?;
-        Ok(Some(conn))
+        let interrupt = watch(&mut conn, budget).await?;
+        Ok(Some(NsConn { conn, interrupt }))
     }
 
     /// A transaction on a pair's SQLite file, bounded by `deadline` like
@@ -299,11 +423,24 @@ impl Namespaces {
         tenant: &str,
         module: &str,
         deadline: Instant,
-    ) -> Result<Option<sqlx::Transaction<'static, Sqlite>>, NamespaceError> {
+    ) -> Result<Option<NsTx>, NamespaceError> {
+        self.sqlite_begin_within(tenant, module, &Budget::until(deadline)).await
+    }
+
+    /// A write transaction on a pair's SQLite file, bounded by `budget`.
+    pub async fn sqlite_begin_within(
+        &self,
+        tenant: &str,
+        module: &str,
+        budget: &Budget,
+    ) -> Result<Option<NsTx>, NamespaceError> {
         let Some(pool) = self.sqlite(tenant, module)? else { return Ok(None) };
-        let mut tx = pool.begin().await?;
-        watch_deadline(&mut tx, deadline).await?;
-        Ok(Some(tx))
+        // IMMEDIATE: the write lock is taken (or waited for, up to the busy
+        // timeout) now, so no later statement fails on a lock upgrade that
+        // no timeout can wait out.
+        let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+        let interrupt = watch(&mut tx, budget).await?;
+        Ok(Some(NsTx { tx, interrupt }))
     }
 
     /// The host's own PostgreSQL pool, when the namespaces are schemas.
@@ -322,7 +459,7 @@ impl Namespaces {
     /// Where a pair's schema lives, on PostgreSQL: the database of the
     /// tenant's placement (read from `tenants` once, then remembered).
     pub async fn pg_place(&self, tenant: &str, module: &str) -> Result<Option<PgPlace>, NamespaceError> {
-        let Store::Postgres { main, others, placement } = &self.store else { return Ok(None) };
+        let Store::Postgres { main, others, placement, .. } = &self.store else { return Ok(None) };
         let known = placement.read().ok().and_then(|p| p.get(tenant).cloned());
         let location = match known {
             Some(l) => l,
@@ -418,7 +555,7 @@ impl Namespaces {
         }
         let Some(PgPlace { pool, names }) = self.pg_place(tenant, module).await? else { return Ok(Vec::new()) };
         let mut tx = pool.begin().await?;
-        enter(&mut tx, &names, Duration::from_secs(120)).await?;
+        self.enter(&mut tx, &names, Duration::from_secs(120)).await?;
         let applied = apply_migrations!(&mut *tx, dialect, &ordered);
         tx.commit().await?;
         Ok(applied)
@@ -427,7 +564,7 @@ impl Namespaces {
     /// Drops a pair's namespace and everything in it.
     pub async fn drop_namespace(&self, tenant: &str, module: &str) -> Result<(), NamespaceError> {
         match &self.store {
-            Store::Sqlite { dir, pools } => {
+            Store::Sqlite { dir, pools, .. } => {
                 let pool = pools.lock().ok().and_then(|mut p| p.remove(&(tenant.to_owned(), module.to_owned())));
                 if let Some(pool) = pool {
                     pool.close().await;
@@ -466,37 +603,93 @@ fn pg_names(database: &str, tenant: &str, module: &str) -> PgNames {
     PgNames { schema: format!("\"m_{base}\""), role: format!("\"plaza_m_{base}\"") }
 }
 
-/// Makes ATTACH impossible on a connection: `SQLITE_LIMIT_ATTACHED` = 0.
-async fn forbid_attach(conn: &mut SqliteConnection) -> Result<(), sqlx::Error> {
+/// Sets this holder's budget on a connection (a progress handler that
+/// interrupts its statement once the budget is spent) and returns the means
+/// to interrupt it from outside.
+async fn watch(conn: &mut SqliteConnection, budget: &Budget) -> Result<Interrupt, sqlx::Error> {
     let mut handle = conn.lock_handle().await?;
-    let db = handle.as_raw_handle();
-    // SAFETY: `db` is the live handle of this connection, locked for us by
-    // `lock_handle` so no other thread uses it meanwhile; `sqlite3_limit`
-    // only reads and sets an integer limit on it.
-    #[allow(unsafe_code)]
-    unsafe {
-        libsqlite3_sys::sqlite3_limit(db.as_ptr(), libsqlite3_sys::SQLITE_LIMIT_ATTACHED, 0);
-    }
-    Ok(())
+    let Budget { deadline, steps } = budget.clone();
+    let period = i64::from(PROGRESS_PERIOD);
+    handle.set_progress_handler(PROGRESS_PERIOD, move || {
+        let within = steps.as_ref().is_none_or(|s| s.fetch_sub(period, Ordering::Relaxed) > period);
+        within && Instant::now() < deadline
+    });
+    Ok(Interrupt::of(&mut handle))
 }
 
-/// Interrupts any statement on this SQLite connection still running at `deadline`.
-async fn watch_deadline(conn: &mut SqliteConnection, deadline: Instant) -> Result<(), sqlx::Error> {
-    conn.lock_handle().await?.set_progress_handler(10_000, move || Instant::now() < deadline);
-    Ok(())
+impl Namespaces {
+    /// Enters a pair's namespace for the rest of a module transaction:
+    /// [`enter`], with the transaction's memory and temporary files bounded
+    /// first (`work_mem`, and `temp_file_limit` where the host may set it).
+    pub async fn enter(&self, conn: &mut PgConnection, names: &PgNames, timeout: Duration) -> Result<(), sqlx::Error> {
+        let bounds = match &self.store {
+            Store::Postgres { bounds, .. } => bounds.as_str(),
+            Store::Sqlite { .. } => "",
+        };
+        enter_with(conn, names, timeout, bounds).await
+    }
 }
 
 /// Enters a pair's namespace for the rest of the transaction: its role, its
 /// schema only, and a statement timeout.
 pub async fn enter(conn: &mut PgConnection, names: &PgNames, timeout: Duration) -> Result<(), sqlx::Error> {
+    enter_with(conn, names, timeout, "").await
+}
+
+async fn enter_with(
+    conn: &mut PgConnection,
+    names: &PgNames,
+    timeout: Duration,
+    bounds: &str,
+) -> Result<(), sqlx::Error> {
     let ms = timeout.as_millis().clamp(1, 3_600_000);
     conn.execute(AssertSqlSafe(format!(
-        "SET LOCAL ROLE {}; SET LOCAL search_path TO {}; SET LOCAL statement_timeout = {ms}; \
+        "{bounds}SET LOCAL ROLE {}; SET LOCAL search_path TO {}; SET LOCAL statement_timeout = {ms}; \
          SET LOCAL standard_conforming_strings = on",
         names.role, names.schema
     )))
     .await?;
     Ok(())
+}
+
+/// The `SET LOCAL`s that bound a module transaction on PostgreSQL. Only a
+/// role allowed to set `temp_file_limit` (a superuser, or one granted `SET`
+/// on it, PostgreSQL 15+) can bound temporary files per transaction; others
+/// leave it to the server's own setting, and the start-up log says so.
+async fn pg_bounds(pool: &PgPool, config: &Config) -> Result<String, sqlx::Error> {
+    let mut bounds = format!("SET LOCAL work_mem = '{}kB'; ", config.module_pg_work_mem_kb.max(64));
+    let temp = format!("SET LOCAL temp_file_limit = '{}kB'; ", config.module_pg_temp_file_kb);
+    let mut tx = pool.begin().await?;
+    match tx.execute(AssertSqlSafe(temp.clone())).await {
+        Ok(_) => bounds.push_str(&temp),
+        Err(e) => tracing::warn!(
+            error = %e,
+            "module transactions cannot set temp_file_limit; set it for the database or grant SET on it \
+             (docs/operations.md)"
+        ),
+    }
+    tx.rollback().await?;
+    Ok(bounds)
+}
+
+/// Creates `plaza_guard.row_too_large`, which fails a statement whose row
+/// is over the limit (see `vet::RowGuard`), in a database holding
+/// namespaces. Module roles may call it (it only raises); they cannot name it.
+async fn install_row_guard(pool: &PgPool) -> Result<(), sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    // Several processes start at once: one creates, the others wait.
+    tx.execute("SELECT pg_advisory_xact_lock(hashtext('plaza_guard'))").await?;
+    tx.execute(
+        "CREATE SCHEMA IF NOT EXISTS plaza_guard; \
+         CREATE OR REPLACE FUNCTION plaza_guard.row_too_large(size integer, max_bytes bigint) RETURNS boolean \
+         LANGUAGE plpgsql VOLATILE AS $$ BEGIN \
+         RAISE EXCEPTION 'a row of % bytes is over the limit of % bytes', size, max_bytes \
+         USING ERRCODE = 'program_limit_exceeded'; END $$; \
+         REVOKE CREATE ON SCHEMA plaza_guard FROM PUBLIC; \
+         GRANT USAGE ON SCHEMA plaza_guard TO PUBLIC;",
+    )
+    .await?;
+    tx.commit().await
 }
 
 #[cfg(test)]

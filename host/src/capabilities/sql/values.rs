@@ -7,8 +7,20 @@ use sqlx::postgres::{PgArgumentBuffer, PgArguments, PgRow, PgTypeInfo, Postgres}
 use sqlx::sqlite::{Sqlite, SqliteRow};
 use sqlx::{AssertSqlSafe, Column, Row, TypeInfo, ValueRef};
 
+use super::vet::Vetted;
 use crate::capabilities::CapError;
 use crate::runtime::bindings::plaza::module::sql::Value;
+
+/// How much one statement's result may hold.
+#[derive(Debug, Clone, Copy)]
+pub struct Caps {
+    /// Rows (what is left of the call's row budget).
+    pub rows: u32,
+    /// Bytes of text and blobs, all rows together: as much as a response
+    /// may carry. A larger result could not reach the module anyway (it is
+    /// copied into its memory), and must not be built in the host's.
+    pub bytes: usize,
+}
 
 /// What a statement gave back.
 #[derive(Debug, Default)]
@@ -21,6 +33,9 @@ pub struct Outcome {
 /// Maps a database error to what the module sees.
 pub fn db_error(e: sqlx::Error) -> CapError {
     match &e {
+        sqlx::Error::Database(_) if crate::db::is_busy(&e) => {
+            CapError::unavailable("the database stayed busy past its timeout; try again")
+        }
         sqlx::Error::Database(d) => {
             let message = d.message().to_owned();
             if d.is_unique_violation() || d.is_foreign_key_violation() || d.is_check_violation() {
@@ -31,6 +46,13 @@ pub fn db_error(e: sqlx::Error) -> CapError {
                 Some("42501") => CapError::refused(message),
                 // query_canceled: the statement timeout (the call's deadline).
                 Some("57014") => CapError::limit("the statement ran past the call's deadline"),
+                // program_limit_exceeded (the row guard), out_of_memory,
+                // configuration_limit_exceeded (temp_file_limit).
+                Some("54000" | "53200" | "53400") => CapError::limit(message),
+                // SQLITE_NOMEM: the process's SQLite heap limit.
+                Some("7") => CapError::limit("the statement needed more memory than the host allows"),
+                // SQLITE_TOOBIG: a value over the connection's length limit.
+                Some("18") => CapError::limit(format!("{message}: a value may be as large as the operator allows")),
                 // SQLITE_INTERRUPT from the progress handler.
                 Some("9") => CapError::limit("the statement ran past the call's deadline"),
                 _ if message.contains("interrupted") => CapError::limit("the statement ran past the call's deadline"),
@@ -63,37 +85,56 @@ impl sqlx::Encode<'_, Postgres> for UntypedNull {
     }
 }
 
-/// Executes a bound query, or reads its rows (at most `max_rows`) with
+/// Executes a bound query, or reads its rows (within `caps`) with
 /// `decode`: the same steps on either engine.
 macro_rules! run_query {
-    ($q:expr, $conn:expr, $want_rows:expr, $max_rows:expr, $decode:ident) => {{
-        let (q, conn, max_rows) = ($q, $conn, $max_rows);
+    ($q:expr, $conn:expr, $want_rows:expr, $caps:expr, $decode:ident) => {{
+        let (q, conn, caps): (_, _, Caps) = ($q, $conn, $caps);
         if !$want_rows {
             let done = q.execute(&mut *conn).await.map_err(db_error)?;
             return Ok(Outcome { changed: done.rows_affected(), ..Outcome::default() });
         }
         let mut out = Outcome::default();
+        let mut bytes = 0usize;
         let mut stream = q.fetch(&mut *conn);
         while let Some(row) = stream.try_next().await.map_err(db_error)? {
             if out.columns.is_empty() {
                 out.columns = row.columns().iter().map(|c| c.name().to_owned()).collect();
             }
-            if out.rows.len() >= max_rows as usize {
-                return Err(row_limit(max_rows));
+            if out.rows.len() >= caps.rows as usize {
+                return Err(row_limit(caps.rows));
             }
-            out.rows.push($decode(&row)?);
+            let values = $decode(&row)?;
+            bytes = bytes.saturating_add(values.iter().map(value_bytes).sum::<usize>());
+            if bytes > caps.bytes {
+                return Err(byte_limit(caps.bytes));
+            }
+            out.rows.push(values);
         }
         Ok(out)
     }};
 }
 
-/// Runs one vetted statement on SQLite, reading at most `max_rows` rows.
+/// The bytes a value takes in a result.
+fn value_bytes(v: &Value) -> usize {
+    match v {
+        Value::Text(t) => t.len(),
+        Value::Blob(b) => b.len(),
+        _ => 8,
+    }
+}
+
+fn byte_limit(max: usize) -> CapError {
+    CapError::limit(format!("a statement's result may hold {max} bytes; select fewer columns or page through it"))
+}
+
+/// Runs one vetted statement on SQLite, reading within `caps`.
 pub async fn run_sqlite(
     conn: &mut sqlx::SqliteConnection,
     sql: &str,
     params: &[Value],
     want_rows: bool,
-    max_rows: u32,
+    caps: Caps,
 ) -> Result<Outcome, CapError> {
     let mut q = sqlx::query::<Sqlite>(AssertSqlSafe(sql.to_owned()));
     for p in params {
@@ -106,7 +147,7 @@ pub async fn run_sqlite(
             Value::Boolean(b) => q.bind(*b),
         };
     }
-    run_query!(q, conn, want_rows, max_rows, decode_sqlite)
+    run_query!(q, conn, want_rows, caps, decode_sqlite)
 }
 
 fn row_limit(max: u32) -> CapError {
@@ -137,19 +178,27 @@ fn decode_sqlite(row: &SqliteRow) -> Result<Vec<Value>, CapError> {
     Ok(values)
 }
 
-/// Runs one vetted statement on PostgreSQL, reading at most `max_rows` rows.
+/// Runs one vetted statement on PostgreSQL, reading within `caps`.
+///
+/// A statement that returns rows runs inside a guard that fails any row
+/// over `caps.bytes` on the server: PostgreSQL builds values up to a
+/// gigabyte (`repeat('x', 900000000)`), and the host must never receive one.
 pub async fn run_postgres(
     conn: &mut sqlx::PgConnection,
-    sql: &str,
+    vetted: &Vetted,
     params: &[Value],
     want_rows: bool,
-    max_rows: u32,
+    caps: Caps,
 ) -> Result<Outcome, CapError> {
-    let mut q = sqlx::query::<Postgres>(AssertSqlSafe(sql.to_owned()));
+    let sql = match (want_rows, &vetted.guard) {
+        (true, Some(guard)) => guard.with_limit(caps.bytes),
+        _ => vetted.sql.clone(),
+    };
+    let mut q = sqlx::query::<Postgres>(AssertSqlSafe(sql));
     for p in params {
         q = bind_pg(q, p);
     }
-    run_query!(q, conn, want_rows, max_rows, decode_pg)
+    run_query!(q, conn, want_rows, caps, decode_pg)
 }
 
 fn bind_pg<'q>(

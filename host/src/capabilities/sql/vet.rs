@@ -112,6 +112,10 @@ const DENIED_FUNCTIONS: &[&str] = &[
     "fts3_tokenizer",
     "fsdir",
     "zipfile",
+    // SQLite's JSON merge patch compares every key of one object with every key of the other in one step:
+    // tens of seconds on two values of a megabyte, and no deadline can stop a single step.
+    "json_patch",
+    "jsonb_patch",
 ];
 
 /// Functions that write (sequence state), so a statement calling them is not read-only.
@@ -135,6 +139,62 @@ pub struct Vetted {
     pub returns_rows: bool,
     /// True for statements that only read (SELECT/VALUES/WITH without data-modifying parts).
     pub read_only: bool,
+    /// On PostgreSQL, for statements that return rows: the statement wrapped so that the server fails any
+    /// row larger than a limit instead of sending it (see [`RowGuard`]).
+    pub guard: Option<RowGuard>,
+}
+
+/// A statement whose every row is checked on the server against a size limit.
+///
+/// PostgreSQL builds values up to a gigabyte (`repeat('x', 900000000)`); the host would read such a row
+/// whole into its own memory before it could refuse it. Wrapped, the statement's rows go through
+/// `pg_column_size(row) <= limit`, and a larger row fails the statement in the server with
+/// `program_limit_exceeded`. The `CASE` keeps the check cheap: the guard function is called only for a row
+/// already known to be too large. `plaza_guard.row_too_large` is created by the host in every database
+/// (`namespace.rs`); module text can never name it (qualified names are refused), only this wrapper does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowGuard {
+    head: String,
+}
+
+impl RowGuard {
+    /// The alias of the guarded rows; `_plaza…` names are reserved, so no module relation can clash.
+    const ALIAS: &'static str = "_plaza_rows";
+
+    fn new(head: String) -> Self {
+        Self { head }
+    }
+
+    /// The statement to run, refusing rows over `limit` bytes.
+    pub fn with_limit(&self, limit: usize) -> String {
+        let a = Self::ALIAS;
+        format!(
+            "{} WHERE CASE WHEN pg_column_size({a}.*) <= {limit} THEN true \
+             ELSE plaza_guard.row_too_large(pg_column_size({a}.*), {limit}) END",
+            self.head
+        )
+    }
+}
+
+/// The row guard of a PostgreSQL statement that returns rows: a subquery for plain queries, a CTE for
+/// statements that write (PostgreSQL allows data-modifying statements only in a top-level WITH).
+fn row_guard(statement: &Statement, sql: &str, read_only: bool) -> RowGuard {
+    let a = RowGuard::ALIAS;
+    match statement {
+        Statement::Query(_) if read_only => RowGuard::new(format!("SELECT * FROM ({sql}) AS {a}")),
+        Statement::Query(query) => match &query.with {
+            // `WITH w AS (INSERT …) SELECT …`: the body joins the statement's own WITH list.
+            Some(with) => {
+                let mut body = query.clone();
+                body.with = None;
+                let ctes = with.cte_tables.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
+                let recursive = if with.recursive { "RECURSIVE " } else { "" };
+                RowGuard::new(format!("WITH {recursive}{ctes}, {a} AS ({body}) SELECT * FROM {a}"))
+            }
+            None => RowGuard::new(format!("WITH {a} AS ({sql}) SELECT * FROM {a}")),
+        },
+        _ => RowGuard::new(format!("WITH {a} AS ({sql}) SELECT * FROM {a}")),
+    }
 }
 
 /// Why module SQL was not accepted.
@@ -208,7 +268,8 @@ fn vet_on_own_stack(dialect: Dialect, text: &str, exactly_one: bool) -> Result<V
 
 /// Parses and vets; the tree is dropped before returning, still on the vetting thread.
 fn vet_text(dialect: Dialect, text: &str, exactly_one: bool) -> Result<Vec<Vetted>, VetError> {
-    let statements = parse(dialect, text).map_err(VetError::Parse)?;
+    let mut statements = parse(dialect, text).map_err(VetError::Parse)?;
+    hex_integers(dialect, text, &mut statements)?;
     if statements.is_empty() {
         return Err(VetError::Empty);
     }
@@ -285,11 +346,69 @@ fn vet_statement(dialect: Dialect, statement: &Statement) -> Result<Vetted, VetE
             )));
         }
     }
-    Ok(Vetted {
-        sql,
-        returns_rows: returns_rows(statement),
-        read_only: matches!(statement, Statement::Query(_)) && !checker.writes,
-    })
+    let returns_rows = returns_rows(statement);
+    let read_only = matches!(statement, Statement::Query(_)) && !checker.writes;
+    let guard = (dialect == Dialect::Postgres && returns_rows).then(|| row_guard(statement, &sql, read_only));
+    Ok(Vetted { sql, returns_rows, read_only, guard })
+}
+
+/// `0x10` means the integer sixteen to SQLite (and to PostgreSQL 16), but sqlparser reads it as the blob
+/// literal `X'10'` and would print it back as one, so `SELECT 0x10 + 1` would answer 1. The tokens written
+/// `0x…` are found in the text and their values turned into the decimal integers they mean.
+fn hex_integers(dialect: Dialect, text: &str, statements: &mut [Statement]) -> Result<(), VetError> {
+    use sqlparser::ast::VisitMut;
+    use sqlparser::tokenizer::{Location, Token, Tokenizer};
+    if !text.contains("0x") {
+        return Ok(());
+    }
+    let parser_dialect: &dyn sqlparser::dialect::Dialect = match dialect {
+        Dialect::Sqlite => &SQLiteDialect {},
+        Dialect::Postgres => &PostgreSqlDialect {},
+    };
+    let tokens =
+        Tokenizer::new(parser_dialect, text).tokenize_with_location().map_err(|e| VetError::Parse(e.to_string()))?;
+    let line_starts: Vec<usize> = std::iter::once(0).chain(text.match_indices('\n').map(|(i, _)| i + 1)).collect();
+    let source_at = |at: Location| -> Option<&str> {
+        let line = usize::try_from(at.line).ok()?.checked_sub(1)?;
+        let rest = text.get(*line_starts.get(line)?..)?;
+        let column = usize::try_from(at.column).ok()?.checked_sub(1)?;
+        rest.char_indices().nth(column).map(|(i, _)| &rest[i..])
+    };
+    let written_as_integer: Vec<Location> = tokens
+        .iter()
+        .filter(|t| matches!(t.token, Token::HexStringLiteral(_)))
+        .map(|t| t.span.start)
+        .filter(|&at| source_at(at).is_some_and(|src| src.starts_with("0x")))
+        .collect();
+    if written_as_integer.is_empty() {
+        return Ok(());
+    }
+    struct Decimal<'a>(&'a [Location]);
+    impl sqlparser::ast::VisitorMut for Decimal<'_> {
+        type Break = String;
+        fn pre_visit_value(&mut self, value: &mut ValueWithSpan) -> ControlFlow<String> {
+            let Value::HexStringLiteral(digits) = &value.value else { return OK };
+            if !self.0.contains(&value.span.start) {
+                return OK;
+            }
+            // SQLite's rule: at most 16 digits, read as a 64-bit two's complement integer.
+            let n = match u64::from_str_radix(digits, 16) {
+                Ok(n) if digits.len() <= 16 => n.cast_signed(),
+                _ => return refuse(format!("hex integer 0x{} is larger than 64 bits", shorten(digits))),
+            };
+            if n < 0 {
+                return refuse(format!("hex integer 0x{digits} is negative as a 64-bit integer; write it in decimal"));
+            }
+            value.value = Value::Number(n.to_string(), false);
+            OK
+        }
+    }
+    for statement in statements {
+        if let ControlFlow::Break(why) = VisitMut::visit(statement, &mut Decimal(&written_as_integer)) {
+            return Err(VetError::Refused(why));
+        }
+    }
+    Ok(())
 }
 
 /// Whether running the statement yields a result set the host should read.
@@ -1373,6 +1492,55 @@ mod tests {
     use super::*;
 
     const BOTH: [Dialect; 2] = [Dialect::Sqlite, Dialect::Postgres];
+
+    #[test]
+    fn hex_integers_stay_integers_and_hex_blobs_stay_blobs() {
+        for dialect in BOTH {
+            assert_eq!(ok(dialect, "SELECT 0x10 + 1").sql, "SELECT 16 + 1", "{dialect:?}");
+            assert_eq!(ok(dialect, "SELECT 0x7fffffffffffffff").sql, "SELECT 9223372036854775807");
+            assert_eq!(ok(dialect, "SELECT X'10', 0x10,\n  0xff").sql, "SELECT X'10', 16, 255");
+            assert!(refused(dialect, "SELECT 0x1ffffffffffffffff").contains("64 bits"));
+            assert!(refused(dialect, "SELECT 0xffffffffffffffff").contains("negative"));
+        }
+        assert_eq!(ok(Dialect::Sqlite, "SELECT x'0a'").sql, "SELECT X'0a'");
+        assert_eq!(ok(Dialect::Sqlite, "SELECT '0x10'").sql, "SELECT '0x10'", "text is text");
+    }
+
+    #[test]
+    fn json_patch_is_refused() {
+        for f in ["json_patch", "jsonb_patch"] {
+            assert!(refused(Dialect::Sqlite, &format!("SELECT {f}('{{}}', '{{}}')")).contains(f));
+        }
+    }
+
+    #[test]
+    fn postgres_rows_are_guarded_and_sqlite_rows_are_not() {
+        let guarded = |sql: &str| ok(Dialect::Postgres, sql).guard.map(|g| g.with_limit(1000));
+        assert_eq!(
+            guarded("SELECT a FROM t ORDER BY a").as_deref(),
+            Some(
+                "SELECT * FROM (SELECT a FROM t ORDER BY a) AS _plaza_rows WHERE CASE WHEN \
+                 pg_column_size(_plaza_rows.*) <= 1000 THEN true ELSE \
+                 plaza_guard.row_too_large(pg_column_size(_plaza_rows.*), 1000) END"
+            )
+        );
+        let returning = guarded("INSERT INTO t (a) VALUES ($1) RETURNING a").unwrap();
+        assert!(
+            returning.starts_with(
+                "WITH _plaza_rows AS (INSERT INTO t (a) VALUES ($1) RETURNING a) SELECT * FROM _plaza_rows WHERE"
+            ),
+            "{returning}"
+        );
+        let cte = guarded("WITH w AS (DELETE FROM t RETURNING a) SELECT a FROM w").unwrap();
+        assert!(
+            cte.starts_with(
+                "WITH w AS (DELETE FROM t RETURNING a), _plaza_rows AS (SELECT a FROM w) SELECT * FROM _plaza_rows"
+            ),
+            "{cte}"
+        );
+        assert!(guarded("INSERT INTO t (a) VALUES (1)").is_none(), "no rows, no guard");
+        assert!(ok(Dialect::Sqlite, "SELECT a FROM t").guard.is_none(), "SQLite caps values itself");
+    }
 
     fn ok(dialect: Dialect, sql: &str) -> Vetted {
         match vet_one(dialect, sql) {

@@ -18,7 +18,7 @@ use crate::auth::limits::{account_key, ip_key};
 use crate::auth::mfa::{self, Enrollment};
 use crate::auth::principal::Principal;
 use crate::auth::{AuthError, members, secrets};
-use crate::http::auth::{ACCESS_COOKIE, Auth, CSRF_COOKIE, REFRESH_COOKIE, cookie, csrf_ok};
+use crate::http::auth::{Auth, cookie, csrf_ok, set_cookie};
 use crate::http::problem::{ApiError, ApiResult};
 
 pub struct AuthApi;
@@ -78,6 +78,12 @@ pub struct Session {
     pub refresh_token: Option<String>,
     #[oai(skip_serializing_if_is_none)]
     pub csrf_token: Option<String>,
+}
+
+/// The CSRF token to repeat in `X-CSRF-Token`.
+#[derive(Object)]
+pub struct CsrfToken {
+    pub csrf_token: String,
 }
 
 /// The password was right; a second factor is needed.
@@ -159,19 +165,13 @@ fn session(app: &App, tokens: Tokens, cookie_mode: bool) -> (Session, Vec<String
         };
         return (session, Vec::new());
     }
-    let secure = if app.identity.cookie_secure { "; Secure" } else { "" };
+    let (names, secure) = (app.identity.cookies, app.identity.cookie_secure);
     let csrf = secrets::random_token("", 16);
     let refresh_age = app.identity.refresh_ttl_secs;
     let cookies = vec![
-        format!(
-            "{ACCESS_COOKIE}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{secure}",
-            tokens.access_token, tokens.expires_in
-        ),
-        format!(
-            "{REFRESH_COOKIE}={}; Path=/api/v1/auth; HttpOnly; SameSite=Strict; Max-Age={refresh_age}{secure}",
-            tokens.refresh_token
-        ),
-        format!("{CSRF_COOKIE}={csrf}; Path=/; SameSite=Strict; Max-Age={refresh_age}{secure}"),
+        set_cookie(names.access, &tokens.access_token, "/", true, tokens.expires_in, secure),
+        set_cookie(names.refresh, &tokens.refresh_token, REFRESH_PATH, true, refresh_age, secure),
+        set_cookie(names.csrf, &csrf, "/", true, refresh_age, secure),
     ];
     let session = Session {
         access_token: None,
@@ -182,6 +182,9 @@ fn session(app: &App, tokens: Tokens, cookie_mode: bool) -> (Session, Vec<String
     };
     (session, cookies)
 }
+
+/// The path of the refresh cookie: the auth routes only.
+const REFRESH_PATH: &str = "/api/v1/auth";
 
 /// A session as the whole answer (MFA step, refresh).
 fn session_response(app: &App, tokens: Tokens, cookie_mode: bool) -> Response<Json<Session>> {
@@ -302,11 +305,12 @@ impl AuthApi {
         let (token, cookie_mode) = match body.0.refresh_token {
             Some(t) => (t, false),
             None => {
-                let t = cookie(req, REFRESH_COOKIE).ok_or_else(|| ApiError::unauthorized("no refresh token"))?;
-                if !csrf_ok(req) {
-                    return Err(ApiError::forbidden("csrf", "repeat the CSRF cookie in X-CSRF-Token"));
+                let names = app.identity.cookies;
+                let t = cookie(req, names.refresh).ok_or_else(|| ApiError::unauthorized("no refresh token"))?;
+                if !csrf_ok(req, names) {
+                    return Err(ApiError::forbidden("csrf", "repeat the CSRF token in X-CSRF-Token"));
                 }
-                (t.to_owned(), true)
+                (t, true)
             }
         };
         match accounts::refresh(&app.db, &app.identity, &token).await {
@@ -328,14 +332,29 @@ impl AuthApi {
         req: &Request,
         body: Json<RefreshRequest>,
     ) -> ApiResult<Response<NoContent>> {
-        let token = body.0.refresh_token.or_else(|| cookie(req, REFRESH_COOKIE).map(str::to_owned));
+        let (names, secure) = (app.identity.cookies, app.identity.cookie_secure);
+        let token = body.0.refresh_token.or_else(|| cookie(req, names.refresh));
         if let Some(token) = token {
             accounts::logout(&app.db, &token).await?;
         }
         Ok(Response::new(NoContent::Done)
-            .header("set-cookie", format!("{ACCESS_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"))
-            .header("set-cookie", format!("{REFRESH_COOKIE}=; Path=/api/v1/auth; HttpOnly; SameSite=Strict; Max-Age=0"))
-            .header("set-cookie", format!("{CSRF_COOKIE}=; Path=/; SameSite=Strict; Max-Age=0")))
+            .header("set-cookie", set_cookie(names.access, "", "/", true, 0, secure))
+            .header("set-cookie", set_cookie(names.refresh, "", REFRESH_PATH, true, 0, secure))
+            .header("set-cookie", set_cookie(names.csrf, "", "/", true, 0, secure)))
+    }
+
+    /// The CSRF token of cookie mode
+    ///
+    /// For a page of the host's own origin that lost the token of its
+    /// sign-in answer (a reload): the CSRF cookie is HttpOnly, so scripts
+    /// cannot read it, and other origins (module pages among them) cannot
+    /// read this answer.
+    #[oai(path = "/csrf", method = "get", operation_id = "csrfToken")]
+    async fn csrf(&self, Data(app): Data<&Arc<App>>, req: &Request) -> ApiResult<Json<CsrfToken>> {
+        let token = cookie(req, app.identity.cookies.csrf)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| ApiError::unauthorized("not signed in with cookies"))?;
+        Ok(Json(CsrfToken { csrf_token: token }))
     }
 
     /// The signed-in account
@@ -420,7 +439,7 @@ impl AuthApi {
         body: Json<AcceptInvitation>,
     ) -> ApiResult<Json<Membership>> {
         let (id, email) = user_of(&auth)?;
-        let mut tx = app.db.pool().begin().await.map_err(crate::db::DbError::from)?;
+        let mut tx = app.db.begin().await.map_err(crate::db::DbError::from)?;
         let tenant = members::accept_in(&mut tx, &body.token, id, email).await?;
         tx.commit().await.map_err(crate::db::DbError::from)?;
         let roles = members::roles_of(&app.db, &tenant, id).await?.unwrap_or_default();

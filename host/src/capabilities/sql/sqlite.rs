@@ -1,0 +1,548 @@
+//! What makes a SQLite connection fit to hand to a module: bounds on what
+//! one statement may build, built-ins whose cost is quadratic replaced by
+//! linear ones, and a way to stop a statement from another thread.
+//!
+//! The vetter decides *what* a statement may touch; this decides *how much*
+//! it may cost. SQLite checks a deadline (the progress handler) only
+//! between virtual-machine steps, so a single step must stay short:
+//!
+//! - `SQLITE_LIMIT_LENGTH` caps every string and blob a statement builds
+//!   (`printf('%.*c', …)`, `randomblob`, `zeroblob`, `group_concat`) at the
+//!   module's value cap, so no step allocates more than that;
+//! - `instr`, `replace` and the two-argument `trim`s compare every position
+//!   of one argument with the whole of the other (hours on two values of a
+//!   few megabytes); they are replaced by linear versions with the same
+//!   results. `LIKE`/`GLOB` stay quadratic in pattern × value, so patterns
+//!   are capped at [`LIKE_PATTERN_BYTES`]; `json_patch` is refused by the
+//!   vetter;
+//! - ATTACH is impossible (`SQLITE_LIMIT_ATTACHED` = 0), triggers nest at
+//!   most [`TRIGGER_DEPTH`] deep, and SQLite starts no helper threads.
+//!
+//! This is the one file with `unsafe` FFI to SQLite; each block says why it
+//! holds.
+
+use std::ffi::{c_int, c_void};
+use std::ptr::NonNull;
+
+use libsqlite3_sys as ffi;
+use sqlx::SqliteConnection;
+
+/// Longest `LIKE` or `GLOB` pattern: the cost of one match is about
+/// pattern × value bytes, one step the deadline cannot interrupt.
+pub const LIKE_PATTERN_BYTES: i32 = 256;
+/// Deepest trigger recursion.
+pub const TRIGGER_DEPTH: i32 = 10;
+/// Longest statement text (the vetter already refuses far shorter input).
+const SQL_BYTES: i32 = 1_000_000;
+/// Most terms in a compound SELECT (`UNION ALL` chains).
+const COMPOUND_SELECT: i32 = 100;
+/// Most parameters of a statement (the same bound as the capability's).
+const VARIABLES: i32 = 1000;
+
+/// Applies the bounds to a fresh connection and installs the linear
+/// built-ins. `value_bytes` is the largest string or blob a statement may
+/// build.
+pub async fn harden(conn: &mut SqliteConnection, value_bytes: usize) -> Result<(), sqlx::Error> {
+    let mut handle = conn.lock_handle().await?;
+    let db = handle.as_raw_handle().as_ptr();
+    let value_bytes = i32::try_from(value_bytes).unwrap_or(i32::MAX).max(1);
+    let limits = [
+        (ffi::SQLITE_LIMIT_ATTACHED, 0),
+        (ffi::SQLITE_LIMIT_LENGTH, value_bytes),
+        (ffi::SQLITE_LIMIT_SQL_LENGTH, SQL_BYTES),
+        (ffi::SQLITE_LIMIT_LIKE_PATTERN_LENGTH, LIKE_PATTERN_BYTES),
+        (ffi::SQLITE_LIMIT_TRIGGER_DEPTH, TRIGGER_DEPTH),
+        (ffi::SQLITE_LIMIT_COMPOUND_SELECT, COMPOUND_SELECT),
+        (ffi::SQLITE_LIMIT_VARIABLE_NUMBER, VARIABLES),
+        (ffi::SQLITE_LIMIT_WORKER_THREADS, 0),
+    ];
+    let functions: [(&std::ffi::CStr, c_int, Func, usize); 5] = [
+        (c"instr", 2, instr, 0),
+        (c"replace", 3, replace, 0),
+        (c"trim", 2, trim, TRIM_BOTH),
+        (c"ltrim", 2, trim, TRIM_LEFT),
+        (c"rtrim", 2, trim, TRIM_RIGHT),
+    ];
+    // SAFETY: `db` is this connection's live handle, locked for us by
+    // `lock_handle` so no other thread uses it meanwhile. `sqlite3_limit`
+    // sets an integer; `sqlite3_create_function_v2` registers functions
+    // whose names are static C strings and whose user data is a plain
+    // integer (no destructor), which SQLite keeps for the connection's life.
+    #[allow(unsafe_code)]
+    unsafe {
+        for (limit, value) in limits {
+            ffi::sqlite3_limit(db, limit, value);
+        }
+        for (name, args, func, flags) in functions {
+            let rc = ffi::sqlite3_create_function_v2(
+                db,
+                name.as_ptr(),
+                args,
+                ffi::SQLITE_UTF8 | ffi::SQLITE_DETERMINISTIC | ffi::SQLITE_INNOCUOUS,
+                flags as *mut c_void,
+                Some(func),
+                None,
+                None,
+                None,
+            );
+            if rc != ffi::SQLITE_OK {
+                return Err(sqlx::Error::Protocol(format!("cannot install {name:?} on a module connection ({rc})")));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Stops the statement running on a connection, from any thread.
+///
+/// Taken when a holder gets the connection and kept beside it: it is only
+/// valid while the connection is open, so it lives inside the value that
+/// owns the connection ([`super::namespace::NsConn`], the transaction
+/// wrapper) and is never handed out.
+#[derive(Debug)]
+pub struct Interrupt(NonNull<ffi::sqlite3>);
+
+// SAFETY: `sqlite3_interrupt` is documented as safe to call from a thread
+// other than the one running the statement, as long as the connection is
+// open; the owner of an `Interrupt` also owns the connection (see above).
+#[allow(unsafe_code)]
+unsafe impl Send for Interrupt {}
+#[allow(unsafe_code)]
+unsafe impl Sync for Interrupt {}
+
+impl Interrupt {
+    /// The interrupt of the connection whose handle is locked.
+    pub fn of(handle: &mut sqlx::sqlite::LockedSqliteHandle<'_>) -> Self {
+        Self(handle.as_raw_handle())
+    }
+
+    /// Makes the statement running now (if any) fail with `SQLITE_INTERRUPT`
+    /// at its next check. Statements started after it finishes run normally.
+    pub fn interrupt(&self) {
+        // SAFETY: the connection is open: this value lives inside the owner
+        // of the connection, which closes it only when dropped (see the type).
+        #[allow(unsafe_code)]
+        unsafe {
+            ffi::sqlite3_interrupt(self.0.as_ptr());
+        }
+    }
+}
+
+/// Sets SQLite's process-wide heap limits: a soft one, above which SQLite
+/// sheds its page caches, and a hard one, above which allocations fail
+/// (`SQLITE_NOMEM` for the statement that asked) instead of the process
+/// growing. Every connection of the process counts, the host's own too.
+pub fn limit_heap(hard_bytes: u64) {
+    let hard = i64::try_from(hard_bytes).unwrap_or(i64::MAX);
+    // SAFETY: both calls only set process-wide integers, thread-safe by
+    // SQLite's contract (it is built threadsafe by libsqlite3-sys).
+    #[allow(unsafe_code)]
+    unsafe {
+        ffi::sqlite3_soft_heap_limit64(hard / 2);
+        ffi::sqlite3_hard_heap_limit64(hard);
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The linear built-ins. Each mirrors SQLite's own function (func.c of the
+// bundled 3.51) case for case; only the search is different. They are
+// checked against SQLite's originals in the tests below.
+// ---------------------------------------------------------------------------
+
+type Func = unsafe extern "C" fn(*mut ffi::sqlite3_context, c_int, *mut *mut ffi::sqlite3_value);
+
+const TRIM_LEFT: usize = 1;
+const TRIM_RIGHT: usize = 2;
+const TRIM_BOTH: usize = 3;
+
+/// The bytes of a value as text (`None` for NULL or out of memory).
+///
+/// # Safety
+/// `v` must be a protected value of the running function call; the slice is
+/// valid until the value is converted again or the call returns.
+#[allow(unsafe_code)]
+unsafe fn text<'a>(v: *mut ffi::sqlite3_value) -> Option<&'a [u8]> {
+    // SAFETY: by the contract above; `sqlite3_value_text` comes first, then
+    // `sqlite3_value_bytes` (SQLite's documented order for text).
+    unsafe {
+        let p = ffi::sqlite3_value_text(v);
+        if p.is_null() {
+            return None;
+        }
+        let n = usize::try_from(ffi::sqlite3_value_bytes(v)).unwrap_or(0);
+        Some(std::slice::from_raw_parts(p, n))
+    }
+}
+
+/// The bytes of a blob value.
+///
+/// # Safety
+/// As for [`text`].
+#[allow(unsafe_code)]
+unsafe fn blob<'a>(v: *mut ffi::sqlite3_value) -> &'a [u8] {
+    // SAFETY: by the contract above; an empty blob may be a null pointer.
+    unsafe {
+        let p = ffi::sqlite3_value_blob(v).cast::<u8>();
+        let n = usize::try_from(ffi::sqlite3_value_bytes(v)).unwrap_or(0);
+        if p.is_null() || n == 0 { &[] } else { std::slice::from_raw_parts(p, n) }
+    }
+}
+
+/// Sets the call's result to `bytes` as text (copied), or "too big" past
+/// the connection's length limit.
+///
+/// # Safety
+/// `ctx` must be the running function call's context.
+#[allow(unsafe_code)]
+unsafe fn result_text(ctx: *mut ffi::sqlite3_context, bytes: &[u8]) {
+    // SAFETY: `ctx` is live; SQLITE_TRANSIENT makes SQLite copy the bytes
+    // before this returns.
+    unsafe {
+        let limit = ffi::sqlite3_limit(ffi::sqlite3_context_db_handle(ctx), ffi::SQLITE_LIMIT_LENGTH, -1);
+        if bytes.len() > usize::try_from(limit).unwrap_or(0) {
+            ffi::sqlite3_result_error_toobig(ctx);
+            return;
+        }
+        ffi::sqlite3_result_text64(
+            ctx,
+            bytes.as_ptr().cast(),
+            bytes.len() as u64,
+            ffi::SQLITE_TRANSIENT(),
+            ffi::SQLITE_UTF8 as u8,
+        );
+    }
+}
+
+/// The arguments of a call as a slice.
+///
+/// # Safety
+/// `argv` must hold `argc` values, as SQLite passes them.
+#[allow(unsafe_code)]
+unsafe fn args<'a>(argc: c_int, argv: *mut *mut ffi::sqlite3_value) -> &'a [*mut ffi::sqlite3_value] {
+    // SAFETY: by the contract above.
+    unsafe { std::slice::from_raw_parts(argv, usize::try_from(argc).unwrap_or(0)) }
+}
+
+/// `instr(X, Y)`: the 1-based position of the first `Y` in `X`, in
+/// characters for text and bytes for two blobs; 0 when absent, 1 for an
+/// empty `Y`, NULL when either is NULL.
+#[allow(unsafe_code)]
+unsafe extern "C" fn instr(ctx: *mut ffi::sqlite3_context, argc: c_int, argv: *mut *mut ffi::sqlite3_value) {
+    // SAFETY: SQLite calls this with the call's context and two arguments;
+    // duplicates are freed before returning.
+    unsafe {
+        let [hay, needle] = args(argc, argv) else { return };
+        let (ht, nt) = (ffi::sqlite3_value_type(*hay), ffi::sqlite3_value_type(*needle));
+        if ht == ffi::SQLITE_NULL || nt == ffi::SQLITE_NULL {
+            return;
+        }
+        if ffi::sqlite3_value_bytes(*needle) == 0 {
+            ffi::sqlite3_result_int64(ctx, 1);
+            return;
+        }
+        let position = if ht == ffi::SQLITE_BLOB && nt == ffi::SQLITE_BLOB {
+            Some(find(blob(*hay), blob(*needle), false))
+        } else if ht != ffi::SQLITE_BLOB && nt != ffi::SQLITE_BLOB {
+            text(*hay).zip(text(*needle)).map(|(h, n)| find(h, n, true))
+        } else {
+            // One blob, one not: both read as text, on copies (as SQLite does).
+            let (h, n) = (ffi::sqlite3_value_dup(*hay), ffi::sqlite3_value_dup(*needle));
+            let found = text(h).zip(text(n)).map(|(h, n)| find(h, n, true));
+            ffi::sqlite3_value_free(h);
+            ffi::sqlite3_value_free(n);
+            found
+        };
+        match position {
+            Some(p) => ffi::sqlite3_result_int64(ctx, p),
+            None => ffi::sqlite3_result_error_nomem(ctx),
+        }
+    }
+}
+
+/// True for the first byte of a character (SQLite's own rule).
+fn starts_char(b: u8) -> bool {
+    b & 0xc0 != 0x80
+}
+
+/// `instr`'s answer: the 1-based position of the first `needle` in `hay`
+/// that starts a character (text) or anywhere (blobs); 0 when absent.
+fn find(hay: &[u8], needle: &[u8], is_text: bool) -> i64 {
+    let finder = memchr::memmem::Finder::new(needle);
+    let mut from = 0;
+    while let Some(at) = finder.find(&hay[from..]).map(|i| i + from) {
+        if !is_text {
+            return i64::try_from(at).unwrap_or(i64::MAX) + 1;
+        }
+        if starts_char(hay[at]) {
+            let chars = hay[..at].iter().filter(|&&b| starts_char(b)).count();
+            return i64::try_from(chars).unwrap_or(i64::MAX) + 1;
+        }
+        from = at + 1;
+    }
+    0
+}
+
+/// `replace(X, Y, Z)`: every `Y` in `X` (left to right, not overlapping)
+/// replaced by `Z`; `X` unchanged when `Y` is empty; NULL when any is NULL.
+#[allow(unsafe_code)]
+unsafe extern "C" fn replace(ctx: *mut ffi::sqlite3_context, argc: c_int, argv: *mut *mut ffi::sqlite3_value) {
+    // SAFETY: SQLite calls this with the call's context and three arguments.
+    unsafe {
+        let [s, pattern, rep] = args(argc, argv) else { return };
+        let Some(s) = text(*s) else { return };
+        let Some(pattern) = text(*pattern) else { return };
+        if pattern.first().is_none_or(|&b| b == 0) {
+            result_text(ctx, s);
+            return;
+        }
+        let Some(rep) = text(*rep) else { return };
+        result_text(ctx, &replaced(s, pattern, rep));
+    }
+}
+
+fn replaced(s: &[u8], pattern: &[u8], rep: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(s.len());
+    let mut last = 0;
+    for at in memchr::memmem::find_iter(s, pattern) {
+        // `find_iter` reports overlapping matches too; skip those.
+        if at < last {
+            continue;
+        }
+        out.extend_from_slice(&s[last..at]);
+        out.extend_from_slice(rep);
+        last = at + pattern.len();
+    }
+    out.extend_from_slice(&s[last..]);
+    out
+}
+
+/// `trim(X, Y)`, `ltrim(X, Y)`, `rtrim(X, Y)`: the characters of `Y`
+/// removed from the start and/or end of `X`.
+#[allow(unsafe_code)]
+unsafe extern "C" fn trim(ctx: *mut ffi::sqlite3_context, argc: c_int, argv: *mut *mut ffi::sqlite3_value) {
+    // SAFETY: SQLite calls this with the call's context and two arguments;
+    // the user data is the integer given at registration.
+    unsafe {
+        let [x, set] = args(argc, argv) else { return };
+        if ffi::sqlite3_value_type(*x) == ffi::SQLITE_NULL {
+            return;
+        }
+        let Some(input) = text(*x) else { return };
+        let Some(set) = text(*set) else { return };
+        let flags = ffi::sqlite3_user_data(ctx) as usize;
+        result_text(ctx, trimmed(input, set, flags));
+    }
+}
+
+/// The characters of a trim set, SQLite's way: up to the first NUL, each a
+/// lead byte and its continuation bytes. Each distinct character keeps its
+/// first position (SQLite tries them in order and takes the first match).
+struct CharSet<'a> {
+    first: std::collections::HashMap<&'a [u8], usize>,
+    /// The distinct lengths of its characters, shortest first.
+    lengths: Vec<usize>,
+}
+
+impl<'a> CharSet<'a> {
+    fn new(set: &'a [u8]) -> Self {
+        let set = &set[..set.iter().position(|&b| b == 0).unwrap_or(set.len())];
+        let mut first = std::collections::HashMap::new();
+        let mut lengths = Vec::new();
+        let mut i = 0;
+        let mut index = 0;
+        while i < set.len() {
+            let mut end = i + 1;
+            if set[i] >= 0xc0 {
+                while end < set.len() && !starts_char(set[end]) {
+                    end += 1;
+                }
+            }
+            first.entry(&set[i..end]).or_insert(index);
+            if !lengths.contains(&(end - i)) {
+                lengths.push(end - i);
+            }
+            index += 1;
+            i = end;
+        }
+        lengths.sort_unstable();
+        Self { first, lengths }
+    }
+
+    /// The length of the set's first character (in set order) that `pick`
+    /// finds, given each candidate length.
+    fn matching(&self, pick: impl Fn(usize) -> Option<&'a [u8]>) -> Option<usize> {
+        self.lengths
+            .iter()
+            .filter_map(|&len| pick(len).and_then(|bytes| self.first.get(bytes)).map(|&index| (index, len)))
+            .min()
+            .map(|(_, len)| len)
+    }
+}
+
+fn trimmed<'a>(input: &'a [u8], set: &[u8], flags: usize) -> &'a [u8] {
+    let chars = CharSet::new(set);
+    if chars.lengths.is_empty() {
+        return input;
+    }
+    let mut rest = input;
+    if flags & TRIM_LEFT != 0 {
+        while let Some(len) = chars.matching(|len| rest.get(..len)) {
+            rest = &rest[len..];
+        }
+    }
+    if flags & TRIM_RIGHT != 0 {
+        while let Some(len) = chars.matching(|len| rest.len().checked_sub(len).map(|start| &rest[start..])) {
+            rest = &rest[..rest.len() - len];
+        }
+    }
+    rest
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+    use sqlx::sqlite::SqliteConnectOptions;
+    use sqlx::{ConnectOptions, Row};
+
+    async fn plain() -> SqliteConnection {
+        SqliteConnectOptions::new().in_memory(true).connect().await.unwrap()
+    }
+
+    async fn hardened(value_bytes: usize) -> SqliteConnection {
+        let mut conn = plain().await;
+        harden(&mut conn, value_bytes).await.unwrap();
+        conn
+    }
+
+    /// Each expression's result (as text, or its error) on a connection.
+    async fn answers(conn: &mut SqliteConnection, exprs: &[&str]) -> Vec<String> {
+        let mut out = Vec::new();
+        for e in exprs {
+            let sql = format!("SELECT typeof(v) || ':' || hex(v) FROM (SELECT {e} AS v)");
+            let got = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_one(&mut *conn).await;
+            out.push(match got {
+                Ok(row) => row.get::<String, _>(0),
+                Err(err) => format!("error: {err}"),
+            });
+        }
+        out
+    }
+
+    #[tokio::test]
+    async fn the_linear_built_ins_answer_as_sqlites_own() {
+        let exprs = [
+            "instr('hello world', 'o')",
+            "instr('hello world', 'world')",
+            "instr('hello', 'z')",
+            "instr('hello', '')",
+            "instr('', '')",
+            "instr('', 'a')",
+            "instr(NULL, 'a')",
+            "instr('a', NULL)",
+            "instr('añoaño', 'o')",
+            "instr('ñandú ñandú', 'dú ñ')",
+            "instr(x'00ff00ff', x'ff00')",
+            "instr(x'6162', 'b')",
+            "instr('abc', x'63')",
+            "instr(12345, 34)",
+            "instr(x'c3', x'c3')",
+            "instr('aaa', 'aa')",
+            "replace('hello world', 'o', '0')",
+            "replace('aaaa', 'aa', 'b')",
+            "replace('aaa', 'aa', 'b')",
+            "replace('abc', '', 'x')",
+            "replace('abc', 'b', '')",
+            "replace(NULL, 'a', 'b')",
+            "replace('abc', NULL, 'b')",
+            "replace('abc', 'b', NULL)",
+            "replace('ñandú', 'ú', 'u')",
+            "replace(123123, 2, 'x')",
+            "replace(x'616263', 'b', 'B')",
+            "replace('abc', 'abcd', 'x')",
+            "trim('xxhixx', 'x')",
+            "ltrim('xxhixx', 'x')",
+            "rtrim('xxhixx', 'x')",
+            "trim('  hi  ', '')",
+            "trim('abchicba', 'cab')",
+            "trim('ñañhiñ', 'ñ')",
+            "trim(NULL, 'x')",
+            "trim('x', NULL)",
+            "trim('xyx', 'yx')",
+            "trim(123321, 13)",
+            "trim('aaa', 'a')",
+            "ltrim(x'c3a9c3a9', x'c3')",
+        ];
+        let mut sqlite = plain().await;
+        let mut ours = hardened(1 << 20).await;
+        let want = answers(&mut sqlite, &exprs).await;
+        let got = answers(&mut ours, &exprs).await;
+        for ((e, w), g) in exprs.iter().zip(&want).zip(&got) {
+            assert_eq!(g, w, "{e}");
+        }
+    }
+
+    #[tokio::test]
+    async fn quadratic_inputs_answer_at_once() {
+        // SQLite's own instr/replace/trim take minutes on these; ours are linear.
+        let mut conn = hardened(4 << 20).await;
+        let started = std::time::Instant::now();
+        let statements = [
+            "SELECT instr(printf('%.*c', 2000000, 'a'), printf('%.*c', 1000000, 'a') || 'b')",
+            "SELECT length(replace(printf('%.*c', 2000000, 'a'), printf('%.*c', 1000000, 'a') || 'b', 'x'))",
+            "SELECT length(trim(printf('%.*c', 2000000, 'a'), printf('%.*c', 1000000, 'b') || 'a'))",
+        ];
+        let expected = [0, 2_000_000, 0];
+        for (sql, want) in statements.iter().zip(expected) {
+            let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(*sql)).fetch_one(&mut conn).await.unwrap();
+            assert_eq!(n, want, "{sql}");
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(20), "took {:?}", started.elapsed());
+    }
+
+    #[tokio::test]
+    async fn values_and_patterns_are_capped() {
+        let mut conn = hardened(1 << 20).await;
+        for sql in [
+            "SELECT printf('%.*c', 900000000, 'x')",
+            "SELECT randomblob(900000000)",
+            "SELECT zeroblob(900000000)",
+            "SELECT hex(randomblob(600000))",
+            "SELECT replace(printf('%.*c', 600000, 'a'), 'a', 'aa')",
+            "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 100000) \
+             SELECT group_concat('xxxxxxxxxxxxxxxxxxxx', '') FROM c",
+        ] {
+            // Refused, or (printf, whose overflow SQLite reports as NULL) nothing built.
+            match sqlx::query_scalar::<_, Option<Vec<u8>>>(sqlx::AssertSqlSafe(sql)).fetch_one(&mut conn).await {
+                Err(err) => assert!(err.to_string().contains("too big"), "{sql}: {err}"),
+                Ok(value) => assert!(value.is_none() && sql.contains("printf('%.*c'"), "{sql} built a value"),
+            }
+        }
+        let long = format!("%{}%", "a".repeat(LIKE_PATTERN_BYTES as usize));
+        let err = sqlx::query("SELECT 'a' LIKE $1").bind(long).fetch_one(&mut conn).await.unwrap_err();
+        assert!(err.to_string().contains("too complex"), "{err}");
+        let ok: i64 =
+            sqlx::query_scalar("SELECT length(printf('%.*c', 1000, 'x'))").fetch_one(&mut conn).await.unwrap();
+        assert_eq!(ok, 1000);
+    }
+
+    #[tokio::test]
+    async fn an_interrupt_stops_the_running_statement_only() {
+        let mut conn = hardened(1 << 20).await;
+        let interrupt = Interrupt::of(&mut conn.lock_handle().await.unwrap());
+        const ENDLESS: &str = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c";
+        let stopper = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            interrupt.interrupt();
+            interrupt
+        });
+        let started = std::time::Instant::now();
+        let err = sqlx::query(ENDLESS).fetch_one(&mut conn).await.unwrap_err();
+        assert!(err.to_string().contains("interrupt"), "{err}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(10));
+        drop(stopper.join());
+        let one: i64 = sqlx::query_scalar("SELECT 1").fetch_one(&mut conn).await.unwrap();
+        assert_eq!(one, 1, "the next statement runs");
+    }
+}
