@@ -514,3 +514,74 @@ async fn openapi_document_is_valid_and_complete() {
     assert_eq!(serde_json::from_str::<Value>(&text).unwrap(), plaza::http::spec());
     s.stop().await;
 }
+
+/// Sends raw bytes on a fresh connection and returns the whole answer.
+async fn raw_exchange(s: &TestServer, request: &[u8]) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = s.base.trim_start_matches("http://");
+    let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
+    // The server may answer (and close) before all of a huge head is sent.
+    let _ = conn.write_all(request).await;
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(10), conn.read_to_end(&mut answer)).await;
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+fn problem_of(answer: &str, status: u16) -> Value {
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap_or_else(|| panic!("no answer: {answer:?}"));
+    assert!(head.starts_with(&format!("HTTP/1.1 {status} ")), "{head}");
+    assert!(head.to_ascii_lowercase().contains("content-type: application/problem+json"), "{head}");
+    let problem: Value = serde_json::from_str(body).unwrap();
+    assert_eq!(problem["status"], status);
+    assert!(head.contains(problem["request_id"].as_str().unwrap()), "the request id is in the head too");
+    problem
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_requests_are_answered_with_problems_not_empty_bodies() {
+    let s = TestServer::start().await;
+    let mut huge = b"GET /health HTTP/1.1\r\nHost: x\r\nX-Big: ".to_vec();
+    huge.extend(std::iter::repeat_n(b'a', 1 << 20));
+    huge.extend_from_slice(b"\r\n\r\n");
+    let p = problem_of(&raw_exchange(&s, &huge).await, 431);
+    assert_eq!(p["type"], "urn:plaza:problem:header-fields-too-large");
+    for (request, why) in [
+        (&b"GET /t/acme\x01files HTTP/1.1\r\nHost: x\r\n\r\n"[..], "percent-encoded"),
+        (b"GET /caf\xc3\xa9 HTTP/1.1\r\nHost: x\r\n\r\n", "percent-encoded"),
+        (b"GET / HTTP/1.1\r\nHost: x\r\nBad Header: 1\r\n\r\n", "header name"),
+        (b"GET / HTTP/4.0\r\nHost: x\r\n\r\n", "version"),
+    ] {
+        let p = problem_of(&raw_exchange(&s, request).await, 400);
+        assert!(p["detail"].as_str().unwrap().contains(why), "{p}");
+    }
+    // Good requests, HTTP/1.0 and kept-alive HTTP/1.1 ones, are served as ever.
+    let ok = raw_exchange(&s, b"GET /health HTTP/1.0\r\n\r\n").await;
+    assert!(ok.starts_with("HTTP/1.0 200") || ok.starts_with("HTTP/1.1 200"), "{ok}");
+    for _ in 0..3 {
+        assert_eq!(s.anon(Method::GET, "/health").send().await.unwrap().status(), 200);
+    }
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_bodies_are_read_as_their_schema_says() {
+    let s = TestServer::start().await;
+    s.create_tenant("acme").await;
+    // A number where a string belongs is a 422 naming the field, not a lookup of "5".
+    let resp = s.req(Method::POST, "/t/acme/modules").json(&json!({ "name": 5 })).send().await.unwrap();
+    let p = assert_problem(resp, 422).await;
+    assert!(p["detail"].as_str().unwrap().contains("`name` must be a string"), "{p}");
+    let resp = s.req(Method::POST, "/api/v1/tenants").json(&json!({ "id": "x1", "name": true })).send().await.unwrap();
+    assert_problem(resp, 422).await;
+    assert_eq!(s.get_json("/api/v1/tenants/x1").await.0, 404, "nothing was created");
+    // JSON sent as text/plain (what an HTML form can send across sites) is refused.
+    let resp = s
+        .req(Method::POST, "/api/v1/tenants")
+        .header("content-type", "text/plain")
+        .body(r#"{"id": "x2", "name": "X"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(resp, 415).await;
+    s.stop().await;
+}

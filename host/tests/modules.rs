@@ -647,3 +647,29 @@ async fn a_tenant_changed_by_another_process_is_seen_within_seconds() {
     }
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hex_integers_are_integers_and_json_routes_take_json_only() {
+    let s = hostile_server().await;
+    let r = s
+        .anon(Method::POST, "/t/evil/hostile/sql")
+        .json(&json!({ "statement": "SELECT 0x10 + 1 AS n", "query": true }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["rows"][0]["n"], 17, "{body}");
+    // The route declares a JSON body: the same JSON as text/plain is refused.
+    let r = s
+        .anon(Method::POST, "/t/evil/hostile/sql")
+        .header("content-type", "text/plain")
+        .body(r#"{"statement": "INSERT INTO notes (id, body) VALUES (7, 'x')"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(r, 415).await;
+    let (status, rows) = sql_error(&s, "evil", "SELECT id FROM notes", true).await;
+    assert_eq!((status, rows["rows"].as_array().map(Vec::len)), (200, Some(0)), "nothing ran: {rows}");
+    s.stop().await;
+}

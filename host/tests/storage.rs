@@ -55,6 +55,29 @@ async fn a_10_mib_file_round_trips_with_ranges_and_etags() {
     assert_eq!(resp.headers()["content-length"], "110");
     assert_eq!(resp.bytes().await.unwrap().as_ref(), &data[start..=end]);
 
+    // Several ranges: one part each, in a multipart/byteranges body whose
+    // length is exact, parsed back here as a client would.
+    let resp = s
+        .req(Method::GET, "/t/acme/files/reports%2F2026%2Fbig.bin")
+        .header("Range", "bytes=9000000-9000009, 0-3, 5242870-5242889")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 206);
+    assert!(resp.headers().get("content-range").is_none(), "the parts carry their own");
+    let ct = resp.headers()["content-type"].to_str().unwrap().to_owned();
+    let boundary = ct.strip_prefix("multipart/byteranges; boundary=").expect(&ct).to_owned();
+    let declared: usize = resp.headers()["content-length"].to_str().unwrap().parse().unwrap();
+    let body = resp.bytes().await.unwrap();
+    assert_eq!(body.len(), declared);
+    let parts = byteranges(&body, &boundary);
+    let size = 10 * MIB;
+    assert_eq!(parts.len(), 3, "sorted into three parts");
+    for ((range, data_part), (a, b)) in parts.iter().zip([(0, 3), (5242870, 5242889), (9000000, 9000009)]) {
+        assert_eq!(range, &format!("bytes {a}-{b}/{size}"));
+        assert_eq!(data_part.as_slice(), &data[a..=b]);
+    }
+
     // Suffix range.
     let resp =
         s.req(Method::GET, "/t/acme/files/reports%2F2026%2Fbig.bin").header("Range", "bytes=-16").send().await.unwrap();
@@ -260,4 +283,27 @@ async fn a_tenant_never_sees_another_tenants_files() {
     let resp = s.req(Method::GET, "/t/globex/files/secret.txt").send().await.unwrap();
     assert_eq!(resp.text().await.unwrap(), "globex");
     s.stop().await;
+}
+
+/// The parts of a `multipart/byteranges` body: each one's `Content-Range`
+/// and bytes.
+fn byteranges(body: &[u8], boundary: &str) -> Vec<(String, Vec<u8>)> {
+    let marker = format!("\r\n--{boundary}");
+    let find = |hay: &[u8], needle: &[u8]| hay.windows(needle.len()).position(|w| w == needle);
+    let mut parts = Vec::new();
+    let mut rest = body;
+    while let Some(at) = find(rest, marker.as_bytes()) {
+        rest = &rest[at + marker.len()..];
+        if rest.starts_with(b"--") {
+            break;
+        }
+        let head_end = find(rest, b"\r\n\r\n").expect("a part head");
+        let head = String::from_utf8(rest[..head_end].to_vec()).unwrap();
+        let range = head.lines().find_map(|l| l.strip_prefix("Content-Range: ")).expect("Content-Range").to_owned();
+        let data = &rest[head_end + 4..];
+        let len = find(data, marker.as_bytes()).expect("the next boundary");
+        parts.push((range, data[..len].to_vec()));
+        rest = data;
+    }
+    parts
 }

@@ -14,6 +14,7 @@ pub mod middleware;
 pub mod modules;
 pub mod origin;
 pub mod problem;
+pub mod strict_json;
 
 use std::collections::HashMap;
 use std::sync::Arc;

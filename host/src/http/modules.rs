@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use poem::http::{HeaderName, HeaderValue, Method as HttpMethod, StatusCode, header};
 use poem::{Endpoint, IntoResponse, Request, Response};
+use poem_openapi::payload::Payload;
 
 use super::context;
 use super::origin::{self, ContentOrigin};
@@ -318,6 +319,21 @@ async fn translate(
         .filter_map(|(n, v)| v.to_str().ok().map(|v| wit::Header { name: n.as_str().to_owned(), value: v.to_owned() }))
         .collect();
     let body = req.take_body().into_vec().await.map_err(|e| ApiError::from_poem(&poem::Error::from(e)))?;
+    // A route with a JSON schema takes JSON: a body sent as anything else
+    // (`text/plain`, as an HTML form may send without a preflight) is refused.
+    if route.request_schema.is_some() && !body.is_empty() {
+        let json = req.content_type().is_some_and(<poem_openapi::payload::Json<serde_json::Value> as Payload>::check_content_type);
+        if !json {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported-media-type",
+                format!(
+                    "this route takes `application/json`, not {:?}",
+                    req.content_type().unwrap_or("a body without a content type")
+                ),
+            ));
+        }
+    }
     Ok(wit::Request {
         method,
         path: rest.to_owned(),

@@ -11,6 +11,7 @@ use poem_openapi::{ApiResponse, Object, OpenApi};
 use serde_json::{Value, json};
 
 use super::Tag;
+use crate::http::strict_json::StrictJson;
 use crate::app::App;
 use crate::audit::{self, Actor};
 use crate::auth::accounts::{self, Login, Me, Membership, Tokens};
@@ -215,7 +216,7 @@ impl AuthApi {
         &self,
         Data(app): Data<&Arc<App>>,
         req: &Request,
-        body: Json<RegisterRequest>,
+        body: StrictJson<RegisterRequest>,
     ) -> ApiResult<Created> {
         let keys = [ip_key(&client_ip(req))];
         app.identity.limits.check(&keys)?;
@@ -241,7 +242,7 @@ impl AuthApi {
         &self,
         Data(app): Data<&Arc<App>>,
         req: &Request,
-        body: Json<LoginRequest>,
+        body: StrictJson<LoginRequest>,
     ) -> ApiResult<Response<LoginResponse>> {
         let keys = [ip_key(&client_ip(req)), account_key(&body.email)];
         app.identity.limits.check(&keys)?;
@@ -269,7 +270,7 @@ impl AuthApi {
         &self,
         Data(app): Data<&Arc<App>>,
         req: &Request,
-        body: Json<MfaLoginRequest>,
+        body: StrictJson<MfaLoginRequest>,
     ) -> ApiResult<Response<Json<Session>>> {
         let ip = [ip_key(&client_ip(req))];
         app.identity.limits.check(&ip)?;
@@ -298,7 +299,7 @@ impl AuthApi {
         &self,
         Data(app): Data<&Arc<App>>,
         req: &Request,
-        body: Json<RefreshRequest>,
+        body: StrictJson<RefreshRequest>,
     ) -> ApiResult<Response<Json<Session>>> {
         let keys = [ip_key(&client_ip(req))];
         app.identity.limits.check(&keys)?;
@@ -330,7 +331,7 @@ impl AuthApi {
         &self,
         Data(app): Data<&Arc<App>>,
         req: &Request,
-        body: Json<RefreshRequest>,
+        body: StrictJson<RefreshRequest>,
     ) -> ApiResult<Response<NoContent>> {
         let (names, secure) = (app.identity.cookies, app.identity.cookie_secure);
         let token = body.0.refresh_token.or_else(|| cookie(req, names.refresh));
@@ -373,7 +374,7 @@ impl AuthApi {
         Data(app): Data<&Arc<App>>,
         req: &Request,
         auth: Auth,
-        body: Json<PasswordChange>,
+        body: StrictJson<PasswordChange>,
     ) -> ApiResult<NoContent> {
         let (id, email) = user_of(&auth)?;
         let keys = [ip_key(&client_ip(req)), account_key(email)];
@@ -404,7 +405,7 @@ impl AuthApi {
         Data(app): Data<&Arc<App>>,
         req: &Request,
         auth: Auth,
-        body: Json<Code>,
+        body: StrictJson<Code>,
     ) -> ApiResult<Json<RecoveryCodes>> {
         let (id, email) = user_of(&auth)?;
         let keys = [ip_key(&client_ip(req)), format!("mfa-user:{id}")];
@@ -421,7 +422,7 @@ impl AuthApi {
         Data(app): Data<&Arc<App>>,
         req: &Request,
         auth: Auth,
-        body: Json<Code>,
+        body: StrictJson<Code>,
     ) -> ApiResult<NoContent> {
         let (id, _) = user_of(&auth)?;
         let keys = [ip_key(&client_ip(req)), format!("mfa-user:{id}")];
@@ -436,7 +437,7 @@ impl AuthApi {
         &self,
         Data(app): Data<&Arc<App>>,
         auth: Auth,
-        body: Json<AcceptInvitation>,
+        body: StrictJson<AcceptInvitation>,
     ) -> ApiResult<Json<Membership>> {
         let (id, email) = user_of(&auth)?;
         let mut tx = app.db.begin().await.map_err(crate::db::DbError::from)?;

@@ -10,6 +10,7 @@ use poem_openapi::payload::Json;
 use poem_openapi::{Enum, Object, OpenApi};
 
 use super::Tag;
+use crate::http::strict_json::StrictJson;
 use crate::app::App;
 use crate::auth::principal::ADMIN;
 use crate::events::deliveries::{self, Delivery};
@@ -87,7 +88,7 @@ impl EventsApi {
         auth: Auth,
         tenant: Path<String>,
         event_id: Path<String>,
-        body: Json<RetryRequest>,
+        body: StrictJson<RetryRequest>,
     ) -> ApiResult<Json<Vec<Delivery>>> {
         auth.tenant(app, &tenant, Some(ADMIN)).await?;
         let actor = auth.principal().actor();

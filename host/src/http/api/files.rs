@@ -86,13 +86,15 @@ pub enum Download {
         #[oai(header = "ETag")] String,
         #[oai(header = "Accept-Ranges")] String,
     ),
-    /// The requested byte range.
+    /// The requested byte range; for several ranges, a
+    /// `multipart/byteranges` body with one part per range (and no
+    /// `Content-Range` on the whole).
     #[oai(status = 206)]
     Partial(
         FileBody,
         #[oai(header = "Content-Length")] u64,
         #[oai(header = "ETag")] String,
-        #[oai(header = "Content-Range")] String,
+        #[oai(header = "Content-Range")] Option<String>,
     ),
     /// The client's copy (`If-None-Match`) is current.
     #[oai(status = 304)]
@@ -103,14 +105,21 @@ pub enum Download {
 }
 
 /// What a `Range` header asks for, once checked against the file's size.
+#[derive(Debug, PartialEq, Eq)]
 enum RangeAsk {
     Whole,
     Part(std::ops::Range<u64>),
+    /// Several ranges, sorted, adjacent ones merged.
+    Parts(Vec<std::ops::Range<u64>>),
     Unsatisfiable,
 }
 
-/// Reads a single `bytes=` range. Unparseable or multi-range headers are
-/// ignored (the whole file is sent), as RFC 9110 allows.
+/// Most ranges answered as parts; a header asking for more gets the whole
+/// file (RFC 9110 lets a server ignore a Range it finds too costly).
+const MAX_PARTS: usize = 16;
+
+/// Reads a `bytes=` range set. An unparseable header is ignored (the whole
+/// file is sent), as RFC 9110 allows.
 fn range_ask(header: Option<&str>, size: u64) -> RangeAsk {
     let Some(raw) = header else { return RangeAsk::Whole };
     let Ok(parsed) = http_range_header::parse_range_header(raw) else { return RangeAsk::Whole };
@@ -118,14 +127,63 @@ fn range_ask(header: Option<&str>, size: u64) -> RangeAsk {
         // No byte of an empty file can be addressed.
         return RangeAsk::Unsatisfiable;
     }
-    match parsed.validate(size) {
-        Ok(ranges) if ranges.len() == 1 => {
-            let r = &ranges[0];
-            RangeAsk::Part(*r.start()..r.end() + 1)
+    let ranges = match parsed.validate(size) {
+        Ok(ranges) => ranges,
+        // Overlapping ranges cost more than they save: the whole file.
+        Err(http_range_header::RangeUnsatisfiableError::OverlappingRanges) => return RangeAsk::Whole,
+        Err(_) => return RangeAsk::Unsatisfiable,
+    };
+    let mut ranges: Vec<std::ops::Range<u64>> = ranges.iter().map(|r| *r.start()..r.end() + 1).collect();
+    ranges.sort_by_key(|r| r.start);
+    let mut merged: Vec<std::ops::Range<u64>> = Vec::with_capacity(ranges.len());
+    for r in ranges {
+        match merged.last_mut() {
+            Some(last) if r.start == last.end => last.end = r.end,
+            _ => merged.push(r),
         }
-        Ok(_) => RangeAsk::Whole,
-        Err(_) => RangeAsk::Unsatisfiable,
     }
+    match merged.len() {
+        0 => RangeAsk::Unsatisfiable,
+        1 => merged.pop().map_or(RangeAsk::Unsatisfiable, RangeAsk::Part),
+        n if n > MAX_PARTS => RangeAsk::Whole,
+        _ => RangeAsk::Parts(merged),
+    }
+}
+
+/// A `multipart/byteranges` answer (RFC 9110, 14.6): its content type, its
+/// exact length, and its body, each part read from the store when reached.
+fn multipart(
+    storage: &crate::storage::Storage,
+    meta: &files::FileMeta,
+    parts: Vec<std::ops::Range<u64>>,
+) -> (String, u64, Body) {
+    use futures_util::{StreamExt, TryStreamExt};
+    let size = meta.size;
+    let boundary = format!("plaza-{}", uuid::Uuid::new_v4().simple());
+    let head = |r: &std::ops::Range<u64>| {
+        format!(
+            "\r\n--{boundary}\r\nContent-Type: {}\r\nContent-Range: bytes {}-{}/{size}\r\n\r\n",
+            meta.content_type,
+            r.start,
+            r.end - 1
+        )
+    };
+    let tail = format!("\r\n--{boundary}--\r\n");
+    let length = parts.iter().map(|r| head(r).len() as u64 + (r.end - r.start)).sum::<u64>() + tail.len() as u64;
+    let heads: Vec<String> = parts.iter().map(head).collect();
+    let (storage, meta) = (storage.clone(), meta.clone());
+    let body = futures_util::stream::iter(parts.into_iter().zip(heads))
+        .then(move |(range, head)| {
+            let (storage, meta) = (storage.clone(), meta.clone());
+            async move {
+                let data = files::open(&storage, &meta, Some(range)).await.map_err(std::io::Error::other)?;
+                let head = futures_util::stream::once(async move { Ok(bytes::Bytes::from(head)) });
+                Ok::<_, std::io::Error>(head.chain(data))
+            }
+        })
+        .try_flatten()
+        .chain(futures_util::stream::once(async move { Ok(bytes::Bytes::from(tail)) }));
+    (format!("multipart/byteranges; boundary={boundary}"), length, Body::from_bytes_stream(body))
 }
 
 fn etag_matches(if_none_match: Option<&str>, etag: &str) -> bool {
@@ -233,8 +291,11 @@ impl FilesApi {
 
     /// Download a file
     ///
-    /// Streamed with its `Content-Type`, `Content-Length` and `ETag`. A single
-    /// `Range: bytes=…` gives 206; `If-None-Match` with the current ETag gives 304.
+    /// Streamed with its `Content-Type`, `Content-Length` and `ETag`.
+    /// `Range: bytes=…` gives 206: one range as itself, several (up to 16,
+    /// adjacent ones merged) as `multipart/byteranges`; more than 16 or
+    /// overlapping ones, the whole file. `If-None-Match` with the current
+    /// ETag gives 304.
     #[oai(path = "/t/:tenant/files/:key", method = "get", operation_id = "downloadFile")]
     async fn download(
         &self,
@@ -263,7 +324,11 @@ impl FilesApi {
                 let len = r.end - r.start;
                 let stream = files::open(&app.storage, &meta, Some(r)).await?;
                 let body = FileBody { content_type: meta.content_type.clone(), body: Body::from_bytes_stream(stream) };
-                Ok(Download::Partial(body, len, meta.etag, content_range))
+                Ok(Download::Partial(body, len, meta.etag, Some(content_range)))
+            }
+            RangeAsk::Parts(parts) => {
+                let (content_type, len, body) = multipart(&app.storage, &meta, parts);
+                Ok(Download::Partial(FileBody { content_type, body }, len, meta.etag, None))
             }
             RangeAsk::Unsatisfiable => {
                 let problem = ApiError::new(
@@ -323,7 +388,12 @@ mod tests {
         assert!(matches!(range_ask(Some("bytes=-2"), 10), RangeAsk::Part(r) if r == (8..10)));
         assert!(matches!(range_ask(Some("bytes=20-30"), 10), RangeAsk::Unsatisfiable));
         assert!(matches!(range_ask(Some("lines=1-2"), 10), RangeAsk::Whole));
-        assert!(matches!(range_ask(Some("bytes=0-1,4-5"), 10), RangeAsk::Whole));
+        assert_eq!(range_ask(Some("bytes=0-1,4-5"), 10), RangeAsk::Parts(vec![0..2, 4..6]));
+        assert_eq!(range_ask(Some("bytes=7-8,0-1,2-3"), 10), RangeAsk::Parts(vec![0..4, 7..9]), "sorted, merged");
+        assert_eq!(range_ask(Some("bytes=0-1,2-5"), 10), RangeAsk::Part(0..6), "adjacent: one range");
+        assert_eq!(range_ask(Some("bytes=0-3,2-5"), 10), RangeAsk::Whole, "overlapping: the whole file");
+        let many = (0..20).map(|i| format!("{}-{}", i * 3, i * 3)).collect::<Vec<_>>().join(",");
+        assert_eq!(range_ask(Some(&format!("bytes={many}")), 100), RangeAsk::Whole);
         assert!(matches!(range_ask(Some("bytes=0-0"), 0), RangeAsk::Unsatisfiable));
         assert!(matches!(range_ask(Some("bytes=-5"), 0), RangeAsk::Unsatisfiable));
     }

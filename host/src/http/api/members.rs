@@ -10,6 +10,7 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
 use super::Tag;
+use crate::http::strict_json::StrictJson;
 use crate::app::App;
 use crate::auth::api_keys::{self, ApiKey};
 use crate::auth::members::{self, Invitation, Member};
@@ -87,7 +88,7 @@ impl MembersApi {
         Data(app): Data<&Arc<App>>,
         auth: Auth,
         tenant: Path<String>,
-        body: Json<NewInvitation>,
+        body: StrictJson<NewInvitation>,
     ) -> ApiResult<InvitationCreated> {
         let (_, roles) = auth.tenant(app, &tenant, Some(ADMIN)).await?;
         let actor = auth.principal().actor();
@@ -116,7 +117,7 @@ impl MembersApi {
         auth: Auth,
         tenant: Path<String>,
         user_id: Path<String>,
-        body: Json<RolesUpdate>,
+        body: StrictJson<RolesUpdate>,
     ) -> ApiResult<Done> {
         let (_, roles) = auth.tenant(app, &tenant, Some(ADMIN)).await?;
         members::set_roles(&app.db, &auth.principal().actor(), &roles, &tenant, &user_id, &body.roles).await?;
@@ -151,7 +152,7 @@ impl MembersApi {
         Data(app): Data<&Arc<App>>,
         auth: Auth,
         tenant: Path<String>,
-        body: Json<NewApiKey>,
+        body: StrictJson<NewApiKey>,
     ) -> ApiResult<KeyCreated> {
         auth.tenant(app, &tenant, Some(ADMIN)).await?;
         let (key, secret) =

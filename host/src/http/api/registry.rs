@@ -11,6 +11,7 @@ use poem_openapi::types::multipart::Upload;
 use poem_openapi::{ApiResponse, Multipart, Object, OpenApi};
 
 use super::Tag;
+use crate::http::strict_json::StrictJson;
 use crate::app::App;
 use crate::http::auth::Auth;
 use crate::http::problem::{ApiError, ApiResult};
@@ -110,7 +111,7 @@ impl RegistryApi {
         auth: Auth,
         name: Path<String>,
         version: Path<String>,
-        body: Json<YankRequest>,
+        body: StrictJson<YankRequest>,
     ) -> ApiResult<Json<PackageVersion>> {
         let actor = auth.require_operator()?.actor();
         Ok(Json(registry::set_yanked(&app.db, &actor, &name, &version, body.yanked).await?))

@@ -11,6 +11,7 @@ use poem_openapi::{ApiResponse, Object, OpenApi};
 use serde_json::Value;
 
 use super::Tag;
+use crate::http::strict_json::StrictJson;
 use crate::app::App;
 use crate::auth::principal::ADMIN;
 use crate::capabilities::config;
@@ -98,7 +99,7 @@ impl TenantModulesApi {
         Data(app): Data<&Arc<App>>,
         auth: Auth,
         tenant: Path<String>,
-        body: Json<EnableRequest>,
+        body: StrictJson<EnableRequest>,
     ) -> ApiResult<Json<Change>> {
         auth.tenant(app, &tenant, Some(ADMIN)).await?;
         let actor = auth.principal().actor();
@@ -130,7 +131,7 @@ impl TenantModulesApi {
         auth: Auth,
         tenant: Path<String>,
         name: Path<String>,
-        body: Json<UpgradeRequest>,
+        body: StrictJson<UpgradeRequest>,
     ) -> ApiResult<Json<Change>> {
         auth.tenant(app, &tenant, Some(ADMIN)).await?;
         let actor = auth.principal().actor();
@@ -181,7 +182,7 @@ impl TenantModulesApi {
         auth: Auth,
         tenant: Path<String>,
         name: Path<String>,
-        body: Json<PurgeRequest>,
+        body: StrictJson<PurgeRequest>,
     ) -> ApiResult<Done> {
         auth.tenant(app, &tenant, Some(ADMIN)).await?;
         if body.confirm != name.0 {
@@ -227,7 +228,7 @@ impl TenantModulesApi {
         tenant: Path<String>,
         name: Path<String>,
         key: Path<String>,
-        body: Json<SettingValue>,
+        body: StrictJson<SettingValue>,
     ) -> ApiResult<Done> {
         auth.tenant(app, &tenant, Some(ADMIN)).await?;
         let text = if body.secret {

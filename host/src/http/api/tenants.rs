@@ -9,6 +9,7 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
 use super::Tag;
+use crate::http::strict_json::StrictJson;
 use crate::app::App;
 use crate::audit::{self, AuditEntry};
 use crate::http::auth::Auth;
@@ -57,7 +58,7 @@ pub enum Deleted {
 impl TenantsApi {
     /// Create a tenant
     #[oai(path = "/", method = "post", operation_id = "createTenant")]
-    async fn create(&self, Data(app): Data<&Arc<App>>, auth: Auth, body: Json<NewTenant>) -> ApiResult<Created> {
+    async fn create(&self, Data(app): Data<&Arc<App>>, auth: Auth, body: StrictJson<NewTenant>) -> ApiResult<Created> {
         let actor = auth.require_operator()?.actor();
         let location = body.database.as_deref().unwrap_or("main");
         if !app.modules.services().sql.has_location(location) {
