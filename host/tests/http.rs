@@ -497,6 +497,7 @@ async fn openapi_document_is_valid_and_complete() {
                 "/api/v1/auth/login/mfa",
                 "/api/v1/auth/refresh",
                 "/api/v1/auth/logout",
+                "/api/v1/auth/csrf",
             ]
             .contains(&path.as_str());
             assert_eq!(security.is_empty(), public, "{name}: public iff a probe or a sign-in step");

@@ -509,3 +509,106 @@ async fn a_shared_content_origin_keeps_pages_sandboxed() {
     assert_problem(r.send().await.unwrap(), 404).await;
     s.stop().await;
 }
+
+// ---------------------------------------------------------------------------
+// Quotas: per tenant and per module, set by the operator, reported to the tenant.
+// ---------------------------------------------------------------------------
+
+async fn rogue_post(s: &TestServer, path: &str) -> (u16, Value) {
+    let r = s.anon(Method::POST, &format!("/t/evil/rogue{path}")).send().await.unwrap();
+    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quotas_are_enforced_reported_and_set_by_the_operator() {
+    let s = server(|c| {
+        c.quota_storage_bytes = 3 * MIB;
+        c.quota_module_blob_bytes = 2 * MIB;
+        c.quota_module_kv_entries = 50;
+        c.quota_module_sql_bytes = 2 * MIB;
+    })
+    .await;
+    s.tenant_with("evil", &["rogue"]).await;
+    let acme = blog_with_a_post(&s, "acme").await;
+
+    // Blobs: the module's 2 MiB, then no more; replacing one in place is fine.
+    assert_eq!(rogue_post(&s, "/blob?kb=1024&key=a").await.0, 201);
+    assert_eq!(rogue_post(&s, "/blob?kb=1024&key=b").await.0, 201);
+    let (status, body) = rogue_post(&s, "/blob?kb=1024&key=c").await;
+    assert_eq!((status, body["error"].as_str()), (429, Some("limit-exceeded")), "{body}");
+    assert!(body["detail"].as_str().unwrap().contains("module blob quota"), "{body}");
+    assert_eq!(rogue_post(&s, "/blob?kb=1024&key=a").await.0, 201, "a replaced blob frees its bytes");
+
+    // Key-value entries: 50 keys, then no new one; existing keys still change.
+    assert_eq!(rogue_post(&s, "/kv?n=50").await.0, 201);
+    let (status, body) = rogue_post(&s, "/kv?n=1&from=50").await;
+    assert_eq!(status, 429, "{body}");
+    assert!(body["detail"].as_str().unwrap().contains("key-value entries"), "{body}");
+    assert_eq!(rogue_post(&s, "/kv?n=10&from=0").await.0, 201);
+
+    // SQL: the namespace stops growing at 2 MiB (on PostgreSQL from a size
+    // measured at most seconds before, so the refusal may come a call later).
+    let mut refused = None;
+    for _ in 0..4 {
+        let (status, body) = rogue_post(&s, "/fill?kb=1536").await;
+        if status == 429 {
+            refused = Some(body);
+            break;
+        }
+        assert_eq!(status, 201, "{body}");
+        if on_postgres() {
+            tokio::time::sleep(Duration::from_millis(5_500)).await;
+        }
+    }
+    let body = refused.expect("the SQL quota refused a write");
+    assert!(body["detail"].as_str().unwrap().contains("quota"), "{body}");
+
+    // Files count against the tenant's storage with its blobs: 2 MiB of
+    // blobs leave 1 MiB of the 3. Another tenant is not affected.
+    let upload = |tenant: &'static str, key: String, mib: u64| {
+        s.anon(Method::PUT, &format!("/t/{tenant}/files/big.bin"))
+            .header("x-api-key", key)
+            .body(vec![b'f'; (mib * MIB) as usize])
+            .send()
+    };
+    let evil_key = s.api_key("evil", &["admin"]).await;
+    let p = assert_problem(upload("evil", evil_key.clone(), 2).await.unwrap(), 507).await;
+    assert_eq!(p["type"], "urn:plaza:problem:storage-quota-exceeded", "{p}");
+    assert_eq!(s.get_json("/t/evil/files/big.bin/metadata").await.0, 404, "nothing was stored");
+    assert_eq!(upload("acme", acme.clone(), 2).await.unwrap().status(), 201);
+
+    // The tenant's admins see what they use.
+    let (status, usage) = s.get_json("/t/evil/usage").await;
+    assert_eq!(status, 200, "{usage}");
+    assert_eq!(usage["quotas"]["storage_bytes"], 3 * MIB);
+    assert_eq!(usage["storage_bytes"], 2 * MIB);
+    assert_eq!(usage["files_bytes"], 0);
+    let rogue = usage["modules"].as_array().unwrap().iter().find(|m| m["module"] == "rogue").unwrap();
+    assert_eq!(rogue["blob_bytes"], 2 * MIB, "{usage}");
+    assert_eq!(rogue["kv_entries"], 50, "{usage}");
+    assert!(rogue["sql_bytes"].as_u64().unwrap() > MIB, "{usage}");
+    let r = s.anon(Method::GET, "/t/evil/usage").header("x-api-key", &acme).send().await.unwrap();
+    assert_problem(r, 404).await;
+
+    // The operator raises evil's quotas; the refused writes now pass.
+    let r = s
+        .req(Method::PUT, "/api/v1/tenants/evil/quotas")
+        .json(&json!({ "storage_bytes": 10 * MIB, "module_blob_bytes": 8 * MIB }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let set: Value = r.json().await.unwrap();
+    assert_eq!(set["effective"]["storage_bytes"], 10 * MIB);
+    assert_eq!(set["effective"]["module_kv_entries"], 50, "what was not set keeps the default");
+    assert_eq!(rogue_post(&s, "/blob?kb=1024&key=c").await.0, 201);
+    assert_eq!(upload("evil", evil_key.clone(), 2).await.unwrap().status(), 201);
+    // Only the operator sets quotas, with a body of the right types.
+    let r = s.anon(Method::PUT, "/api/v1/tenants/evil/quotas").header("x-api-key", &evil_key).json(&json!({}));
+    assert_problem(r.send().await.unwrap(), 403).await;
+    let r = s.req(Method::PUT, "/api/v1/tenants/evil/quotas").json(&json!({ "storage_bytes": "lots" }));
+    assert_problem(r.send().await.unwrap(), 422).await;
+    let (_, got) = s.get_json("/api/v1/tenants/evil/quotas").await;
+    assert_eq!(got["overrides"]["storage_bytes"], 10 * MIB, "{got}");
+    s.stop().await;
+}

@@ -9,6 +9,7 @@ use object_store::{ObjectStoreExt, PutPayload};
 use super::{CallState, CapError, Scope};
 use crate::runtime::bindings::Capability;
 use crate::runtime::bindings::plaza::module::blob::{Host, Object, ObjectInfo};
+use crate::tenancy::quotas;
 
 /// Longest key, in bytes.
 pub const MAX_KEY_BYTES: usize = 512;
@@ -64,6 +65,13 @@ impl Host for CallState {
         }
         let size = i64::try_from(data.len()).unwrap_or(i64::MAX);
         let services = std::sync::Arc::clone(self.services());
+        let quotas = services.quotas.of(&services.db, &scope.tenant).await.map_err(failed)?;
+        let (stored, module_bytes, replaced) =
+            quotas::blob_use(&services.db, &scope.tenant, scope.module(), &key).await.map_err(failed)?;
+        let adding = data.len() as u64;
+        quotas::check_bytes("module blob", quotas.module_blob_bytes, module_bytes, replaced, adding)
+            .and_then(|()| quotas::check_bytes("storage", quotas.storage_bytes, stored, replaced, adding))
+            .map_err(|e| CapError::limit(e.to_string()))?;
         services.storage.store().put(&location(&scope, &key), PutPayload::from(data)).await.map_err(failed)?;
         sqlx::query(
             "INSERT INTO module_blobs (tenant_id, module, key, size, content_type, updated_at) \

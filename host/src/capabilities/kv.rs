@@ -4,6 +4,7 @@
 use super::{CallState, CapError};
 use crate::runtime::bindings::Capability;
 use crate::runtime::bindings::plaza::module::kv::Host;
+use crate::tenancy::quotas;
 
 /// Longest key, in bytes.
 pub const MAX_KEY_BYTES: usize = 512;
@@ -59,6 +60,13 @@ impl Host for CallState {
             Some(s) => Some(crate::db::format_time(chrono::Utc::now() + chrono::Duration::seconds(i64::from(s)))),
             None => None,
         };
+        let services = std::sync::Arc::clone(self.services());
+        let limit = services.quotas.of(&services.db, &scope.tenant).await.map_err(db)?.module_kv_entries;
+        match quotas::kv_room(&services.db, &scope.tenant, scope.module(), &key, limit).await {
+            Ok(()) => {}
+            Err(quotas::KvRoom::Full(e)) => return Err(CapError::limit(e.to_string())),
+            Err(quotas::KvRoom::Db(e)) => return Err(db(e)),
+        }
         sqlx::query(
             "INSERT INTO module_kv (tenant_id, module, key, value, expires_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6) \

@@ -68,6 +68,8 @@ pub struct Services {
     pub http: http::Outbound,
     pub keys: crypto::KeyCache,
     pub metrics: Arc<Metrics>,
+    /// Each tenant's quotas (storage, blobs, KV entries, SQL size).
+    pub quotas: crate::tenancy::quotas::QuotaBook,
 }
 
 /// What one module version was granted: read from its manifest once.

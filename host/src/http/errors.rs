@@ -52,6 +52,9 @@ impl From<FilesError> for ApiError {
             FilesError::TooLarge { .. } => {
                 ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large", e.to_string())
             }
+            FilesError::QuotaExceeded(_) => {
+                ApiError::new(StatusCode::INSUFFICIENT_STORAGE, "storage-quota-exceeded", e.to_string())
+            }
             FilesError::Body(_) => ApiError::bad_request(e.to_string()),
             FilesError::Storage(s) => s.into(),
             FilesError::Db(db) => db.into(),

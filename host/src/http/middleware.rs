@@ -91,9 +91,9 @@ async fn serve<E: Endpoint>(ep: Arc<E>, mut req: Request, layers: &Layers) -> Re
     .await;
 
     let status = resp.status();
-    if status == StatusCode::PAYLOAD_TOO_LARGE {
-        // The rest of the body was not read: tell the client not to reuse
-        // this connection (RFC 9110, 15.5.14).
+    if status == StatusCode::PAYLOAD_TOO_LARGE || status == StatusCode::INSUFFICIENT_STORAGE {
+        // The rest of the body was not read (too large, or over a quota):
+        // tell the client not to reuse this connection (RFC 9110, 15.5.14).
         resp.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
     let route = route_label(&resp, &path, status, &layers.routes);

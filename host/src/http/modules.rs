@@ -279,7 +279,8 @@ async fn serve(
             roles
         }
     };
-    let request = translate(req, method, rest, route, raw_params, principal.as_ref(), tenant, roles).await?;
+    let json = module.routes.takes_json(index);
+    let request = translate(req, method, rest, route, json, raw_params, principal.as_ref(), tenant, roles).await?;
     let request_id = context::request_id().unwrap_or_default();
     let label = format!("/t/{{tenant}}/{name}{}", route.path);
     let is_head = *req.method() == HttpMethod::HEAD;
@@ -298,6 +299,7 @@ async fn translate(
     method: Method,
     rest: &str,
     route: &wit::Route,
+    json: bool,
     raw_params: Vec<(String, String)>,
     principal: Option<&Principal>,
     tenant: &str,
@@ -321,8 +323,10 @@ async fn translate(
     let body = req.take_body().into_vec().await.map_err(|e| ApiError::from_poem(&poem::Error::from(e)))?;
     // A route with a JSON schema takes JSON: a body sent as anything else
     // (`text/plain`, as an HTML form may send without a preflight) is refused.
-    if route.request_schema.is_some() && !body.is_empty() {
-        let json = req.content_type().is_some_and(<poem_openapi::payload::Json<serde_json::Value> as Payload>::check_content_type);
+    if json && !body.is_empty() {
+        let json = req
+            .content_type()
+            .is_some_and(<poem_openapi::payload::Json<serde_json::Value> as Payload>::check_content_type);
         if !json {
             return Err(ApiError::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,

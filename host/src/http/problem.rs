@@ -211,7 +211,8 @@ const DOCUMENTED: &[(u16, &str)] = &[
     (422, "Well-formed but invalid request"),
     (429, "Too many attempts: wait `Retry-After` seconds"),
     (500, "Server fault (a bug: quote the request id)"),
-    (503, "A dependency is unavailable"),
+    (503, "A dependency is unavailable, or the database stayed busy: retry after `Retry-After` seconds"),
+    (507, "A quota of the tenant is used up"),
 ];
 
 impl ApiResponse for ApiError {

@@ -131,7 +131,10 @@ impl Shape {
         match meta.ty {
             "string" => Shape::String,
             "object" if !meta.properties.is_empty() => Shape::Object(
-                meta.properties.iter().map(|(name, s)| ((*name).to_owned(), Shape::of(s, registry, depth + 1))).collect(),
+                meta.properties
+                    .iter()
+                    .map(|(name, s)| ((*name).to_owned(), Shape::of(s, registry, depth + 1)))
+                    .collect(),
             ),
             "array" => match &meta.items {
                 Some(items) => Shape::Array(Box::new(Shape::of(items, registry, depth + 1))),
@@ -146,9 +149,9 @@ impl Shape {
     fn first_mistyped(&self, value: &Value, at: &str) -> Option<String> {
         match (self, value) {
             (Shape::String, Value::Number(_) | Value::Bool(_)) => Some(at.trim_start_matches('.').to_owned()),
-            (Shape::Object(fields), Value::Object(map)) => fields.iter().find_map(|(name, shape)| {
-                map.get(name).and_then(|v| shape.first_mistyped(v, &format!("{at}.{name}")))
-            }),
+            (Shape::Object(fields), Value::Object(map)) => fields
+                .iter()
+                .find_map(|(name, shape)| map.get(name).and_then(|v| shape.first_mistyped(v, &format!("{at}.{name}")))),
             (Shape::Array(items), Value::Array(list)) => {
                 list.iter().enumerate().find_map(|(i, v)| items.first_mistyped(v, &format!("{at}[{i}]")))
             }

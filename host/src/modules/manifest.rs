@@ -23,6 +23,8 @@ pub const RESERVED_NAMES: &[&str] = &[
     "settings",
     "auth",
     "admin",
+    "usage",
+    "quotas",
 ];
 
 /// Why a manifest was refused.

@@ -165,6 +165,7 @@ impl Modules {
                 .map_err(|e| ModuleError::Start(e.to_string()))?,
             keys: capabilities::crypto::KeyCache::default(),
             metrics: Arc::clone(metrics),
+            quotas: crate::tenancy::quotas::QuotaBook::new(crate::tenancy::quotas::Quotas::defaults(config)),
         });
         let mut linker = Linker::new(runtime.engine());
         capabilities::link(&mut linker).map_err(|e| ModuleError::Start(format!("{e:#}")))?;

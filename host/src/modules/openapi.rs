@@ -11,7 +11,7 @@
 use serde_json::{Map, Value, json};
 
 use super::LoadedModule;
-use crate::runtime::bindings::{Access, Method};
+use crate::runtime::bindings::{Access, Method, Route};
 
 /// Builds the document of `tenant` from the host's spec and its modules.
 pub fn tenant_document(host: &Value, tenant: &str, modules: &[&LoadedModule]) -> Value {
@@ -142,11 +142,7 @@ fn operation(module: &str, route: &crate::runtime::bindings::Route, schemas: &mu
 /// feed: `application/rss+xml`; an image: `image/*`), and
 /// `contentEncoding: binary` for bytes.
 fn content(module: &str, text: &str, schemas: &mut Map<String, Value>) -> Value {
-    let declared = serde_json::from_str::<Value>(text).ok().and_then(|doc| {
-        let media = doc.get("contentMediaType")?.as_str()?.to_owned();
-        Some((media, doc.get("contentEncoding").and_then(Value::as_str) == Some("binary")))
-    });
-    match declared {
+    match declared_media(text) {
         Some((media, binary)) => {
             let schema =
                 if binary { json!({ "type": "string", "format": "binary" }) } else { json!({ "type": "string" }) };
@@ -154,6 +150,20 @@ fn content(module: &str, text: &str, schemas: &mut Map<String, Value>) -> Value 
         }
         None => json!({ "application/json": { "schema": convert_document(module, text, schemas) } }),
     }
+}
+
+/// The media type a body schema declares instead of JSON
+/// (`contentMediaType`), and whether it is bytes (`contentEncoding: binary`).
+fn declared_media(schema: &str) -> Option<(String, bool)> {
+    let doc = serde_json::from_str::<Value>(schema).ok()?;
+    let media = doc.get("contentMediaType")?.as_str()?.to_owned();
+    Some((media, doc.get("contentEncoding").and_then(Value::as_str) == Some("binary")))
+}
+
+/// Whether a route's request body is JSON: it has a schema that declares no
+/// other media type.
+pub fn takes_json(route: &Route) -> bool {
+    route.request_schema.as_deref().is_some_and(|s| declared_media(s).is_none())
 }
 
 /// Converts one JSON Schema document (text) to an OpenAPI 3.0 schema; its

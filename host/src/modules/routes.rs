@@ -25,6 +25,8 @@ pub enum RouteError {
 #[derive(Debug, Default)]
 pub struct RouteTable {
     by_method: HashMap<&'static str, matchit::Router<usize>>,
+    /// By route index: whether its request body is JSON.
+    json_bodies: Vec<bool>,
 }
 
 impl RouteTable {
@@ -41,8 +43,14 @@ impl RouteTable {
                 return Err(invalid("catch-all parameters are not supported; name each segment".into()));
             }
             table.by_method.entry(method).or_default().insert(r.path.clone(), i).map_err(|e| invalid(e.to_string()))?;
+            table.json_bodies.push(super::openapi::takes_json(r));
         }
         Ok(table)
+    }
+
+    /// Whether the route at `index` takes a JSON body.
+    pub fn takes_json(&self, index: usize) -> bool {
+        self.json_bodies.get(index).copied().unwrap_or(false)
     }
 
     /// The index of the route for `method` and `path`, and the path's parameters.

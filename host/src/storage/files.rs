@@ -40,6 +40,8 @@ pub enum FilesError {
     NotFound(String),
     #[error("file is over the upload limit of {limit} bytes")]
     TooLarge { limit: u64 },
+    #[error("{0}")]
+    QuotaExceeded(#[from] crate::tenancy::quotas::QuotaExceeded),
     #[error("could not read the upload: {0}")]
     Body(std::io::Error),
     #[error(transparent)]
@@ -142,6 +144,8 @@ pub struct NewFile<'a> {
     pub content_type: &'a str,
     /// Largest accepted size in bytes.
     pub limit: u64,
+    /// The tenant's storage quota (files and module blobs), in bytes.
+    pub quota: u64,
 }
 
 /// Stores `body` as `file.key`, replacing any earlier file of that key once
@@ -158,8 +162,30 @@ where
     S: Stream<Item = Result<Bytes, std::io::Error>> + Send,
 {
     validate_key(file.key)?;
+    // What the tenant may still store, the file this one replaces counted as free.
+    let used = crate::tenancy::quotas::storage_used(db, &tenant.id).await?;
+    let replaced: Option<(i64,)> = sqlx::query_as("SELECT size FROM files WHERE tenant_id = $1 AND key = $2")
+        .bind(&tenant.id)
+        .bind(file.key)
+        .fetch_optional(db.pool())
+        .await?;
+    let replaced = replaced.map_or(0, |(n,)| u64::try_from(n).unwrap_or(0));
+    let left = file.quota.saturating_sub(used.saturating_sub(replaced));
+    let over_quota = |e: FilesError| match e {
+        FilesError::TooLarge { .. } if left < file.limit => {
+            FilesError::QuotaExceeded(crate::tenancy::quotas::QuotaExceeded {
+                what: "storage",
+                limit: file.quota,
+                used,
+                unit: "bytes",
+            })
+        }
+        other => other,
+    };
     let object_path = format!("{}/files/{}", tenant.storage_prefix, uuid::Uuid::now_v7());
-    let (size, sha256) = write_object(storage, &Path::from(object_path.as_str()), body, file.limit).await?;
+    let (size, sha256) = write_object(storage, &Path::from(object_path.as_str()), body, file.limit.min(left))
+        .await
+        .map_err(over_quota)?;
     let stored = Stored { object_path: &object_path, size, sha256: &sha256 };
 
     match record_upload(db, actor, tenant, file, stored).await {

@@ -3,6 +3,8 @@
 //! Plain functions over the database; the HTTP handlers and the CLI both
 //! call them. Every change writes its audit row in the same transaction.
 
+pub mod quotas;
+
 use serde_json::json;
 use sqlx::Acquire;
 

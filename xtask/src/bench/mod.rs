@@ -14,6 +14,7 @@
 //! them, and the numbers are the ones this run printed.
 
 mod calls;
+mod neighbour;
 mod report;
 mod scale;
 mod wrk;
@@ -136,6 +137,8 @@ pub struct Results {
     pub cached_modules: usize,
     pub enabled_modules: usize,
     pub upgrade: Option<Upgrade>,
+    /// Scenario 7.
+    pub neighbour: Option<neighbour::Neighbour>,
     pub quick: bool,
     pub elapsed: Duration,
 }
@@ -212,6 +215,9 @@ fn measure(
         host.json("GET", &format!("/t/{TENANT}/modules"), &[("Authorization", as_operator.as_str())], None, 200)?;
     results.enabled_modules = enabled.as_array().map_or(0, Vec::len);
     drop(host);
+
+    // A noisy neighbour, on a host of its own.
+    results.neighbour = Some(neighbour::run(plaza, &data.join("neighbour"), &token, &env, plan)?);
 
     // Tenants at scale, on each engine.
     results.scale.push(scale::run("SQLite", plaza, &data.join("scale-sqlite"), &token, &env, plan)?);

@@ -313,6 +313,40 @@ pub fn markdown(plan: &Plan, r: &Results) -> String {
         }
     }
 
+    let _ = writeln!(out, "## 7. Noisy neighbour\n");
+    let _ = writeln!(
+        out,
+        "Two tenants on one host: `{quiet}` reads a post of its `blog` with {qc} connections, first alone, then \
+         while `{noisy}` calls the test-only `rogue` module's CPU-heavy route (`/spin?ms={spin}`: {spin} ms of \
+         pure computation per call) with {nc} connections. The fair share (at most 16 calls of a tenant, 8 of one \
+         of its modules, a short queue, then 429; guest code yielding the CPU every epoch tick) is what keeps \
+         `{quiet}` served.\n",
+        quiet = super::neighbour::QUIET,
+        noisy = super::neighbour::NOISY,
+        qc = super::neighbour::QUIET_CONNECTIONS,
+        nc = super::neighbour::NOISY_CONNECTIONS,
+        spin = super::neighbour::SPIN_MS,
+    );
+    match r.neighbour {
+        Some(n) => {
+            let _ = writeln!(out, "| Load | requests/s | p50 | p99 | requests | failed |\n|---|---|---|---|---|---|");
+            row(&mut out, &format!("`{}` alone", super::neighbour::QUIET), Some(n.alone));
+            row(&mut out, &format!("`{}` beside the noisy tenant", super::neighbour::QUIET), Some(n.loaded));
+            row(&mut out, &format!("`{}` (its refusals: 429)", super::neighbour::NOISY), Some(n.noisy));
+            let _ = writeln!(
+                out,
+                "\nThe quiet tenant's p99 beside the noisy one: **{:.2}×** its p99 alone; its failed requests: **{}** \
+                 (goal 0: {}).\n",
+                n.loaded.p99_ms / n.alone.p99_ms,
+                n.loaded.failed,
+                if n.loaded.failed == 0 { "met" } else { "**missed**" }
+            );
+        }
+        None => {
+            let _ = writeln!(out, "Not measured.\n");
+        }
+    }
+
     let _ = writeln!(out, "## Commands\n");
     let _ = writeln!(
         out,
@@ -322,14 +356,23 @@ pub fn markdown(plan: &Plan, r: &Results) -> String {
          BLOG_DB=DATA/modules/{TENANT}/blog.db python -m uvicorn fastapi_blog:app --app-dir bench --workers N\n\
          target/release/deps/call-HASH --bench   # criterion\n\
          wrk --latency -t 2 -c {} -d {}s -s spread.lua http://127.0.0.1:PORT/t/s1/blog/posts\n\
-         plaza module publish target/packages/blog-1.0.1.wasm\n```",
+         plaza module publish target/packages/blog-1.0.1.wasm\n\
+         wrk --latency -t 2 -c {} -d {}s http://127.0.0.1:PORT/t/{}/blog/posts/quiet-post   # alone, then beside:\n\
+         wrk --latency -t 2 -c {} -d {}s 'http://127.0.0.1:PORT/t/{}/rogue/spin?ms={}'\n```",
         if r.quick { " --quick" } else { "" },
         plan.connections,
         plan.duration.as_secs(),
         plan.connections,
         plan.duration.as_secs(),
         plan.connections,
-        plan.scale_duration.as_secs()
+        plan.scale_duration.as_secs(),
+        super::neighbour::QUIET_CONNECTIONS,
+        plan.duration.as_secs(),
+        super::neighbour::QUIET,
+        super::neighbour::NOISY_CONNECTIONS,
+        (plan.duration + plan.warmup).as_secs() + 2,
+        super::neighbour::NOISY,
+        super::neighbour::SPIN_MS
     );
     out
 }

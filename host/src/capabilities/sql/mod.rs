@@ -66,10 +66,10 @@ impl StatementCache {
     }
 }
 
-/// An open module transaction.
+/// An open module transaction (on PostgreSQL with its tenant's connection slot).
 enum Tx {
     Sqlite(NsTx),
-    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+    Postgres(sqlx::Transaction<'static, sqlx::Postgres>, Option<tokio::sync::OwnedSemaphorePermit>),
 }
 
 /// The SQL state of one call.
@@ -87,12 +87,14 @@ pub struct Session {
     conn: Option<NsConn>,
     /// Events written to the namespace's outbox in the open transaction.
     tx_events: Vec<PendingEvent>,
+    /// The namespace's size quota, read at the call's first need of it.
+    quota: Option<u64>,
 }
 
 impl Session {
     /// The SQL state of a call bounded by `budget`.
     pub fn new(budget: Budget) -> Self {
-        Self { budget, tx: None, conn: None, tx_events: Vec::new() }
+        Self { budget, tx: None, conn: None, tx_events: Vec::new(), quota: None }
     }
 
     /// Stops whatever statement the call is running, from outside the call
@@ -147,7 +149,7 @@ impl Session {
                 let _ = tx.rollback().await;
                 true
             }
-            Some(Tx::Postgres(tx)) => {
+            Some(Tx::Postgres(tx, _slot)) => {
                 let _ = tx.rollback().await;
                 true
             }
@@ -177,7 +179,7 @@ impl Session {
             Some(Tx::Sqlite(tx)) => {
                 insert!(tx);
             }
-            Some(Tx::Postgres(tx)) => {
+            Some(Tx::Postgres(tx, _)) => {
                 insert!(tx);
             }
             None => return Err(CapError::invalid("no transaction is open")),
@@ -198,6 +200,25 @@ impl CallState {
         }
         self.usage.sql_statements += 1;
         Ok(())
+    }
+
+    /// The size quota of the call's namespace (read once per call).
+    async fn sql_quota(&mut self, scope: &Scope) -> Result<u64, CapError> {
+        if let Some(quota) = self.sql.quota {
+            return Ok(quota);
+        }
+        let services = Arc::clone(self.services());
+        let quota = services
+            .quotas
+            .of(&services.db, &scope.tenant)
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "quotas unavailable");
+                CapError::unavailable("the host's database is not available; try again")
+            })?
+            .module_sql_bytes;
+        self.sql.quota = Some(quota);
+        Ok(quota)
     }
 
     fn vetted(&self, scope: &Scope, text: &str) -> Result<Arc<Vetted>, CapError> {
@@ -229,14 +250,15 @@ impl CallState {
             bytes: self.limits().response_bytes,
         };
         let services = Arc::clone(self.services());
+        let quota = self.sql_quota(&scope).await?;
         let result = match &mut self.sql.tx {
             Some(Tx::Sqlite(tx)) => values::run_sqlite(tx, &vetted.sql, params, want_rows, caps).await,
-            Some(Tx::Postgres(tx)) => values::run_postgres(tx, &vetted, params, want_rows, caps).await,
+            Some(Tx::Postgres(tx, _)) => values::run_postgres(tx, &vetted, params, want_rows, caps).await,
             None if services.sql.dialect() == Dialect::Sqlite => {
                 if self.sql.conn.is_none() {
                     self.sql.conn = services
                         .sql
-                        .sqlite_conn_within(&scope.tenant, scope.module(), &self.sql.budget)
+                        .sqlite_conn_within(&scope.tenant, scope.module(), &self.sql.budget, Some(quota))
                         .await
                         .map_err(namespace_error)?;
                 }
@@ -247,7 +269,7 @@ impl CallState {
             }
             None => {
                 let deadline = self.sql.budget.deadline();
-                autocommit_postgres(&services, &scope, &vetted, params, want_rows, caps, deadline).await
+                autocommit_postgres(&services, &scope, &vetted, params, want_rows, caps, deadline, quota).await
             }
         };
         let outcome = result.map_err(|e| self.sql.work_error(e))?;
@@ -262,23 +284,32 @@ impl CallState {
         }
         self.spend_statement()?;
         let deadline = self.deadline();
+        let quota = self.sql_quota(&scope).await?;
         let services = Arc::clone(self.services());
         let ns = &services.sql;
         // The call's autocommit connection goes back first: a transaction
         // takes its own, and a call never holds two.
         self.sql.conn = None;
-        let tx = if let Some(tx) =
-            ns.sqlite_begin_within(&scope.tenant, scope.module(), &self.sql.budget).await.map_err(namespace_error)?
+        let tx = if let Some(tx) = ns
+            .sqlite_begin_within(&scope.tenant, scope.module(), &self.sql.budget, Some(quota))
+            .await
+            .map_err(namespace_error)?
         {
             Tx::Sqlite(tx)
         } else if let Some(namespace::PgPlace { pool, names }) =
             ns.pg_place(&scope.tenant, scope.module()).await.map_err(unavailable)?
         {
+            // The size quota is checked when a transaction starts (not at
+            // each of its writes: the check would need a second connection).
+            if ns.pg_full(&scope.tenant, scope.module(), quota).await.map_err(namespace_error)? {
+                return Err(sql_quota_error(quota));
+            }
+            let slot = ns.pg_slot(&scope.tenant, deadline).await.map_err(namespace_error)?;
             let mut tx = pool.begin().await.map_err(values::db_error)?;
             ns.enter(&mut tx, &names, deadline.saturating_duration_since(Instant::now()))
                 .await
                 .map_err(values::db_error)?;
-            Tx::Postgres(tx)
+            Tx::Postgres(tx, slot)
         } else {
             return Err(CapError::unavailable("no SQL namespace"));
         };
@@ -290,7 +321,7 @@ impl CallState {
         let scope = self.scope_for(Capability::Sql)?;
         let result = match self.sql.tx.take() {
             Some(Tx::Sqlite(tx)) => tx.commit().await,
-            Some(Tx::Postgres(tx)) => tx.commit().await,
+            Some(Tx::Postgres(tx, _slot)) => tx.commit().await,
             None => return Err(CapError::invalid("no transaction is open")),
         };
         let events = std::mem::take(&mut self.sql.tx_events);
@@ -303,6 +334,11 @@ impl CallState {
     }
 }
 
+/// A write refused because the namespace reached its size quota.
+fn sql_quota_error(quota: u64) -> CapError {
+    CapError::limit(format!("the module's SQL data reached its quota of {quota} bytes; delete some or ask for more"))
+}
+
 fn unavailable(e: NamespaceError) -> CapError {
     tracing::error!(error = %e, "module namespace unavailable");
     CapError::unavailable("the module's database is not available")
@@ -312,12 +348,15 @@ fn unavailable(e: NamespaceError) -> CapError {
 fn namespace_error(e: NamespaceError) -> CapError {
     match e {
         NamespaceError::Db(e) => values::db_error(e),
+        busy @ NamespaceError::TenantBusy(_) => CapError::unavailable(format!("{busy}; try again")),
         other => unavailable(other),
     }
 }
 
 /// One statement in its own transaction, on PostgreSQL (which needs one to
-/// enter the namespace's role and schema).
+/// enter the namespace's role and schema), on one of the tenant's
+/// connection slots; a write first checks the namespace's size quota.
+#[allow(clippy::too_many_arguments)]
 async fn autocommit_postgres(
     services: &Services,
     scope: &Scope,
@@ -326,6 +365,7 @@ async fn autocommit_postgres(
     want_rows: bool,
     caps: values::Caps,
     deadline: Instant,
+    quota: u64,
 ) -> Result<Outcome, CapError> {
     let ns = &services.sql;
     let Some(namespace::PgPlace { pool, names }) =
@@ -333,6 +373,10 @@ async fn autocommit_postgres(
     else {
         return Err(CapError::unavailable("no SQL namespace"));
     };
+    if !vetted.read_only && ns.pg_full(&scope.tenant, scope.module(), quota).await.map_err(namespace_error)? {
+        return Err(sql_quota_error(quota));
+    }
+    let _slot = ns.pg_slot(&scope.tenant, deadline).await.map_err(namespace_error)?;
     let mut tx = pool.begin().await.map_err(values::db_error)?;
     ns.enter(&mut tx, &names, deadline.saturating_duration_since(Instant::now())).await.map_err(values::db_error)?;
     let out = values::run_postgres(&mut tx, vetted, params, want_rows, caps).await?;

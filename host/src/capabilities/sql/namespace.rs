@@ -48,6 +48,8 @@ pub enum NamespaceError {
     Io { path: String, source: std::io::Error },
     #[error("tenant {tenant:?} is placed on database {location:?}, which this host is not configured with")]
     Placement { tenant: String, location: String },
+    #[error("the tenant's module calls hold all of its {0} database connections")]
+    TenantBusy(usize),
 }
 
 /// The host tables of every namespace (portable SQL).
@@ -66,6 +68,10 @@ const SQLITE_POOL_SIZE: u32 = 4;
 const SQLITE_OPEN_POOLS: usize = 512;
 /// An idle SQLite connection is closed after this long.
 const SQLITE_IDLE: Duration = Duration::from_secs(30);
+/// SQLite's default page size: a size quota becomes a page count.
+const SQLITE_PAGE_BYTES: u64 = 4096;
+/// How long a PostgreSQL namespace's measured size is trusted.
+const PG_SIZE_KEEP: Duration = Duration::from_secs(5);
 /// Virtual-machine steps between two checks of a holder's budget.
 const PROGRESS_PERIOD: i32 = 1000;
 
@@ -164,7 +170,9 @@ impl DerefMut for NsTx {
 
 /// The open SQLite pools, by (tenant, module), with when each was last used.
 struct OpenPools {
-    pools: HashMap<(String, String), (SqlitePool, u64)>,
+    /// Each pool, when it was last used, and the size quota its
+    /// connections were opened with.
+    pools: HashMap<(String, String), (SqlitePool, u64, Option<u64>)>,
     /// Bumped on every use: the order pools were last used in.
     clock: u64,
     capacity: usize,
@@ -175,30 +183,31 @@ impl OpenPools {
         Self { pools: HashMap::new(), clock: 0, capacity: capacity.max(1) }
     }
 
-    fn get(&mut self, key: &(String, String)) -> Option<SqlitePool> {
+    /// The pool of `key` and the quota it was opened with.
+    fn get(&mut self, key: &(String, String)) -> Option<(SqlitePool, Option<u64>)> {
         self.clock += 1;
         let clock = self.clock;
-        self.pools.get_mut(key).map(|(pool, used)| {
+        self.pools.get_mut(key).map(|(pool, used, quota)| {
             *used = clock;
-            pool.clone()
+            (pool.clone(), *quota)
         })
     }
 
-    /// Adds a pool, first dropping the least recently used one when full
-    /// (calls holding its connections finish on them; it closes after).
-    fn insert(&mut self, key: (String, String), pool: SqlitePool) {
+    /// Adds (or replaces) a pool, first dropping the least recently used one
+    /// when full (calls holding its connections finish on them; it closes after).
+    fn insert(&mut self, key: (String, String), pool: SqlitePool, quota: Option<u64>) {
         if self.pools.len() >= self.capacity
             && !self.pools.contains_key(&key)
-            && let Some(oldest) = self.pools.iter().min_by_key(|(_, (_, used))| *used).map(|(k, _)| k.clone())
+            && let Some(oldest) = self.pools.iter().min_by_key(|(_, (_, used, _))| *used).map(|(k, _)| k.clone())
         {
             self.pools.remove(&oldest);
         }
         self.clock += 1;
-        self.pools.insert(key, (pool, self.clock));
+        self.pools.insert(key, (pool, self.clock, quota));
     }
 
     fn remove(&mut self, key: &(String, String)) -> Option<SqlitePool> {
-        self.pools.remove(key).map(|(pool, _)| pool)
+        self.pools.remove(key).map(|(pool, _, _)| pool)
     }
 }
 
@@ -233,6 +242,12 @@ enum Store {
         /// `SET LOCAL`s that bound a module transaction's memory and
         /// temporary files, run before its role is entered.
         bounds: String,
+        /// Sizes of schemas lately measured, for their quotas.
+        sizes: quick_cache::sync::Cache<(String, String), (Instant, u64)>,
+        /// Each tenant's share of the connections (see [`Namespaces::pg_slot`]).
+        slots: Mutex<HashMap<String, Arc<tokio::sync::Semaphore>>>,
+        /// Connections one tenant's module calls may hold at once.
+        share: usize,
     },
 }
 
@@ -339,7 +354,15 @@ impl Namespaces {
                     install_row_guard(&db.pool).await?;
                 }
                 let bounds = pg_bounds(&main.pool, config).await?;
-                Store::Postgres { main, others, placement: std::sync::RwLock::new(HashMap::new()), bounds }
+                Store::Postgres {
+                    main,
+                    others,
+                    placement: std::sync::RwLock::new(HashMap::new()),
+                    bounds,
+                    sizes: quick_cache::sync::Cache::new(10_000),
+                    slots: Mutex::default(),
+                    share: pg_share(config.db_max_connections),
+                }
             }
         };
         Ok(Self { store })
@@ -355,14 +378,23 @@ impl Namespaces {
     /// The pool of a pair's SQLite file (opened on first use, then kept).
     /// Private: its connections are taken through [`Self::sqlite_conn`] and
     /// [`Self::sqlite_begin`], which set each holder's deadline.
-    fn sqlite(&self, tenant: &str, module: &str) -> Result<Option<SqlitePool>, NamespaceError> {
+    ///
+    /// `quota` is the pair's size quota in bytes: its connections refuse to
+    /// grow the file past it (`max_page_count`). `None` takes the pool as it
+    /// is; a different quota opens a new pool (the old one closes once its
+    /// connections are back).
+    fn sqlite(&self, tenant: &str, module: &str, quota: Option<u64>) -> Result<Option<SqlitePool>, NamespaceError> {
         let Store::Sqlite { dir, pools, value_bytes } = &self.store else { return Ok(None) };
         let value_bytes = *value_bytes;
         let key = (tenant.to_owned(), module.to_owned());
         let mut pools = pools.lock().map_err(|_| NamespaceError::Db(sqlx::Error::PoolClosed))?;
-        if let Some(pool) = pools.get(&key) {
-            return Ok(Some(pool));
+        let open = pools.get(&key);
+        if let Some((pool, opened_with)) = open.as_ref()
+            && (quota.is_none() || quota == *opened_with)
+        {
+            return Ok(Some(pool.clone()));
         }
+        let quota = quota.or_else(|| open.and_then(|(_, q)| q));
         let tenant_dir = dir.join(tenant);
         std::fs::create_dir_all(&tenant_dir)
             .map_err(|source| NamespaceError::Io { path: tenant_dir.display().to_string(), source })?;
@@ -375,6 +407,10 @@ impl Namespaces {
             .busy_timeout(Duration::from_secs(5))
             .pragma("trusted_schema", "OFF")
             .disable_statement_logging();
+        let options = match quota {
+            Some(bytes) => options.pragma("max_page_count", (bytes / SQLITE_PAGE_BYTES).max(1).to_string()),
+            None => options,
+        };
         let pool = SqlitePoolOptions::new()
             .max_connections(SQLITE_POOL_SIZE)
             .min_connections(0)
@@ -385,7 +421,7 @@ impl Namespaces {
             .idle_timeout(Some(SQLITE_IDLE))
             .after_connect(move |conn, _meta| Box::pin(async move { sqlite::harden(conn, value_bytes).await }))
             .connect_lazy_with(options);
-        pools.insert(key, pool.clone());
+        pools.insert(key, pool.clone(), quota);
         Ok(Some(pool))
     }
 
@@ -397,20 +433,22 @@ impl Namespaces {
         module: &str,
         deadline: Instant,
     ) -> Result<Option<NsConn>, NamespaceError> {
-        self.sqlite_conn_within(tenant, module, &Budget::until(deadline)).await
+        self.sqlite_conn_within(tenant, module, &Budget::until(deadline), None).await
     }
 
     /// A connection to a pair's SQLite file whose statements are interrupted
     /// when `budget` is spent. Every use of a namespace's connections goes
     /// through here or [`Self::sqlite_begin_within`]: the budget stays with
     /// the connection when it returns to the pool, so each holder sets its own.
+    /// `quota`: the pair's size quota, when the caller knows it.
     pub async fn sqlite_conn_within(
         &self,
         tenant: &str,
         module: &str,
         budget: &Budget,
+        quota: Option<u64>,
     ) -> Result<Option<NsConn>, NamespaceError> {
-        let Some(pool) = self.sqlite(tenant, module)? else { return Ok(None) };
+        let Some(pool) = self.sqlite(tenant, module, quota)? else { return Ok(None) };
         let mut conn = pool.acquire().await?;
         let interrupt = watch(&mut conn, budget).await?;
         Ok(Some(NsConn { conn, interrupt }))
@@ -424,7 +462,7 @@ impl Namespaces {
         module: &str,
         deadline: Instant,
     ) -> Result<Option<NsTx>, NamespaceError> {
-        self.sqlite_begin_within(tenant, module, &Budget::until(deadline)).await
+        self.sqlite_begin_within(tenant, module, &Budget::until(deadline), None).await
     }
 
     /// A write transaction on a pair's SQLite file, bounded by `budget`.
@@ -433,8 +471,9 @@ impl Namespaces {
         tenant: &str,
         module: &str,
         budget: &Budget,
+        quota: Option<u64>,
     ) -> Result<Option<NsTx>, NamespaceError> {
-        let Some(pool) = self.sqlite(tenant, module)? else { return Ok(None) };
+        let Some(pool) = self.sqlite(tenant, module, quota)? else { return Ok(None) };
         // IMMEDIATE: the write lock is taken (or waited for, up to the busy
         // timeout) now, so no later statement fails on a lock upgrade that
         // no timeout can wait out.
@@ -492,6 +531,71 @@ impl Namespaces {
             Some(place) => place.names,
             None => pg_names("", tenant, module),
         })
+    }
+
+    /// The size of a pair's namespace in bytes: its SQLite file with its
+    /// write-ahead log, or its PostgreSQL schema's tables and indexes.
+    pub async fn size(&self, tenant: &str, module: &str) -> Result<u64, NamespaceError> {
+        match &self.store {
+            Store::Sqlite { dir, .. } => Ok(["db", "db-wal"]
+                .iter()
+                .filter_map(|suffix| std::fs::metadata(dir.join(tenant).join(format!("{module}.{suffix}"))).ok())
+                .map(|m| m.len())
+                .sum()),
+            Store::Postgres { .. } => {
+                let Some(PgPlace { pool, names }) = self.pg_place(tenant, module).await? else { return Ok(0) };
+                let (bytes,): (i64,) = sqlx::query_as(
+                    "SELECT CAST(COALESCE(SUM(pg_total_relation_size(c.oid)), 0) AS BIGINT) FROM pg_class c \
+                     JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relkind IN ('r', 'm')",
+                )
+                .bind(names.schema.trim_matches('"'))
+                .fetch_one(&pool)
+                .await?;
+                Ok(u64::try_from(bytes).unwrap_or(0))
+            }
+        }
+    }
+
+    /// On PostgreSQL, one of `tenant`'s share of the connections, waited for
+    /// until `deadline`. Every database pool is shared by all tenants: a
+    /// tenant whose statements run long (its own, or an attack) holds at
+    /// most its share, and the others still get connections. `None` on SQLite,
+    /// where each pair has a pool of its own.
+    pub async fn pg_slot(
+        &self,
+        tenant: &str,
+        deadline: Instant,
+    ) -> Result<Option<tokio::sync::OwnedSemaphorePermit>, NamespaceError> {
+        let Store::Postgres { slots, share, .. } = &self.store else { return Ok(None) };
+        let slot = {
+            let mut slots = slots.lock().map_err(|_| NamespaceError::Db(sqlx::Error::PoolClosed))?;
+            if slots.len() >= 4096 {
+                slots.retain(|_, s| Arc::strong_count(s) > 1 || s.available_permits() < *share);
+            }
+            Arc::clone(slots.entry(tenant.to_owned()).or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(*share))))
+        };
+        let wait = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(wait, slot.acquire_owned()).await {
+            Ok(Ok(permit)) => Ok(Some(permit)),
+            _ => Err(NamespaceError::TenantBusy(*share)),
+        }
+    }
+
+    /// On PostgreSQL, whether a pair's schema has reached `quota` bytes, by
+    /// a size measured at most a few seconds ago. (SQLite enforces its
+    /// quota itself, page by page.)
+    pub async fn pg_full(&self, tenant: &str, module: &str, quota: u64) -> Result<bool, NamespaceError> {
+        let Store::Postgres { sizes, .. } = &self.store else { return Ok(false) };
+        let key = (tenant.to_owned(), module.to_owned());
+        let size = match sizes.get(&key) {
+            Some((at, size)) if at.elapsed() < PG_SIZE_KEEP => size,
+            _ => {
+                let size = self.size(tenant, module).await?;
+                sizes.insert(key, (Instant::now(), size));
+                size
+            }
+        };
+        Ok(size >= quota)
     }
 
     /// Forgets a tenant's placement (the tenant was deleted).
@@ -591,6 +695,11 @@ impl Namespaces {
             }
         }
     }
+}
+
+/// One tenant's share of a pool of `pool` connections: a quarter, at least one.
+fn pg_share(pool: u32) -> usize {
+    (pool as usize / 4).max(1)
 }
 
 /// The schema and role of a pair: readable prefixes, and a hash of
@@ -707,10 +816,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let key = |t: &str| (t.to_owned(), "blog".to_owned());
         let mut open = OpenPools::new(2);
-        open.insert(key("a"), lazy_pool(dir.path(), "a.db"));
-        open.insert(key("b"), lazy_pool(dir.path(), "b.db"));
+        open.insert(key("a"), lazy_pool(dir.path(), "a.db"), None);
+        open.insert(key("b"), lazy_pool(dir.path(), "b.db"), None);
         assert!(open.get(&key("a")).is_some(), "a is used again: b is now the oldest");
-        open.insert(key("c"), lazy_pool(dir.path(), "c.db"));
+        open.insert(key("c"), lazy_pool(dir.path(), "c.db"), Some(1 << 20));
         assert_eq!(open.pools.len(), 2, "never more than the capacity");
         assert!(open.get(&key("b")).is_none(), "b, the least recently used, was closed");
         assert!(open.get(&key("a")).is_some() && open.get(&key("c")).is_some());

@@ -49,6 +49,10 @@ pub fn db_error(e: sqlx::Error) -> CapError {
                 // program_limit_exceeded (the row guard), out_of_memory,
                 // configuration_limit_exceeded (temp_file_limit).
                 Some("54000" | "53200" | "53400") => CapError::limit(message),
+                // SQLITE_FULL: the namespace reached its size quota (max_page_count).
+                Some("13") => CapError::limit(
+                    "the module's SQL data reached its size quota; delete some, or ask the operator for more",
+                ),
                 // SQLITE_NOMEM: the process's SQLite heap limit.
                 Some("7") => CapError::limit("the statement needed more memory than the host allows"),
                 // SQLITE_TOOBIG: a value over the connection's length limit.

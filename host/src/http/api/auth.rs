@@ -11,7 +11,6 @@ use poem_openapi::{ApiResponse, Object, OpenApi};
 use serde_json::{Value, json};
 
 use super::Tag;
-use crate::http::strict_json::StrictJson;
 use crate::app::App;
 use crate::audit::{self, Actor};
 use crate::auth::accounts::{self, Login, Me, Membership, Tokens};
@@ -21,6 +20,7 @@ use crate::auth::principal::Principal;
 use crate::auth::{AuthError, members, secrets};
 use crate::http::auth::{Auth, cookie, csrf_ok, set_cookie};
 use crate::http::problem::{ApiError, ApiResult};
+use crate::http::strict_json::StrictJson;
 
 pub struct AuthApi;
 

@@ -10,12 +10,12 @@ use poem_openapi::payload::Json;
 use poem_openapi::{Enum, Object, OpenApi};
 
 use super::Tag;
-use crate::http::strict_json::StrictJson;
 use crate::app::App;
 use crate::auth::principal::ADMIN;
 use crate::events::deliveries::{self, Delivery};
 use crate::http::auth::Auth;
 use crate::http::problem::{ApiError, ApiResult};
+use crate::http::strict_json::StrictJson;
 
 pub struct EventsApi;
 

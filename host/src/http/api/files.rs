@@ -192,6 +192,11 @@ fn etag_matches(if_none_match: Option<&str>, etag: &str) -> bool {
     })
 }
 
+/// The tenant's storage quota in bytes.
+async fn storage_quota(app: &App, tenant: &Tenant) -> ApiResult<u64> {
+    Ok(app.modules.services().quotas.of(&app.db, &tenant.id).await?.storage_bytes)
+}
+
 /// The tenant, if the caller may read its files (any role) or write them (`member`).
 async fn tenant_for(app: &App, auth: &Auth, slug: &str, write: bool) -> ApiResult<Tenant> {
     Ok(auth.tenant(app, slug, write.then_some(MEMBER)).await?.0)
@@ -237,7 +242,8 @@ impl FilesApi {
             return Err(files::FilesError::TooLarge { limit: app.config.max_upload_bytes }.into());
         }
         let body = ReaderStream::new(form.file.into_async_read());
-        let file = NewFile { key: &key, content_type: &content_type, limit: app.config.max_upload_bytes };
+        let quota = storage_quota(app, &tenant).await?;
+        let file = NewFile { key: &key, content_type: &content_type, limit: app.config.max_upload_bytes, quota };
         let (meta, created) =
             files::upload(&app.db, &app.storage, &auth.principal().actor(), &tenant, file, body).await?;
         Ok(uploaded(&tenant.id, meta, created))
@@ -260,7 +266,8 @@ impl FilesApi {
         let tenant = tenant_for(app, &auth, &tenant, true).await?;
         files::validate_key(&key)?;
         let content_type = files::content_type_or_default(content_type.0.as_deref())?;
-        let file = NewFile { key: &key, content_type: &content_type, limit: app.config.max_upload_bytes };
+        let quota = storage_quota(app, &tenant).await?;
+        let file = NewFile { key: &key, content_type: &content_type, limit: app.config.max_upload_bytes, quota };
         let stream = body.0.into_bytes_stream();
         let (meta, created) =
             files::upload(&app.db, &app.storage, &auth.principal().actor(), &tenant, file, stream).await?;

@@ -10,13 +10,13 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
 use super::Tag;
-use crate::http::strict_json::StrictJson;
 use crate::app::App;
 use crate::auth::api_keys::{self, ApiKey};
 use crate::auth::members::{self, Invitation, Member};
 use crate::auth::principal::ADMIN;
 use crate::http::auth::Auth;
 use crate::http::problem::ApiResult;
+use crate::http::strict_json::StrictJson;
 
 pub struct MembersApi;
 

@@ -9,6 +9,7 @@ pub mod ops;
 pub mod registry;
 pub mod tenant_modules;
 pub mod tenants;
+pub mod usage;
 
 /// Tags group operations in the document and in Swagger UI.
 #[derive(poem_openapi::Tags)]
@@ -34,6 +35,8 @@ pub enum Tag {
     Jobs,
     /// Event deliveries between a tenant's modules, and the dead-letter list (tenant admins).
     Events,
+    /// What a tenant uses of its quotas (tenant admins).
+    Usage,
 }
 
 /// Lists every operation group once, making the tuple type and its value.
@@ -60,4 +63,5 @@ host_api!(
     tenant_modules::TenantModulesApi,
     jobs::JobsApi,
     events::EventsApi,
+    usage::UsageApi,
 );

@@ -11,10 +11,10 @@ use poem_openapi::types::multipart::Upload;
 use poem_openapi::{ApiResponse, Multipart, Object, OpenApi};
 
 use super::Tag;
-use crate::http::strict_json::StrictJson;
 use crate::app::App;
 use crate::http::auth::Auth;
 use crate::http::problem::{ApiError, ApiResult};
+use crate::http::strict_json::StrictJson;
 use crate::modules::registry::{self, ModuleSummary, PackageVersion};
 
 pub struct RegistryApi;

@@ -9,11 +9,11 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
 use super::Tag;
-use crate::http::strict_json::StrictJson;
 use crate::app::App;
 use crate::audit::{self, AuditEntry};
 use crate::http::auth::Auth;
 use crate::http::problem::{ApiError, ApiResult};
+use crate::http::strict_json::StrictJson;
 use crate::tenancy::{self, Tenant, TenantStatus};
 
 pub struct TenantsApi;
