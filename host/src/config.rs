@@ -282,7 +282,7 @@ impl Default for Config {
             module_content_url: String::new(),
             tenant_concurrency: 16,
             tenant_module_concurrency: 8,
-            tenant_queue: 32,
+            tenant_queue: 256,
             tenant_queue_ms: 1_000,
             tenant_anonymous_rate: 0,
             quota_storage_bytes: 10 << 30,

@@ -374,6 +374,18 @@ async fn a_busy_tenant_cannot_starve_another() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_busy_tenant_whose_calls_are_short_is_served_not_refused() {
+    let _alone = ALONE.lock().await;
+    let s = server(|_| {}).await;
+    blog_with_a_post(&s, "acme").await;
+    // Far more at once than the tenant's slots: they queue, and all pass.
+    let reads = blog_reads(&s, "acme", 640, 64).await;
+    assert_eq!(reads.len(), 640);
+    assert_eq!(s.metric("plaza_tenant_calls_rejected_total", &[("tenant", "acme")]).await, 0.0);
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn anonymous_calls_are_rate_limited_per_tenant() {
     let _alone = ALONE.lock().await;
     let s = server(|c| c.tenant_anonymous_rate = 5).await;

@@ -108,8 +108,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for CheckedStream<S> {
                         }
                         continue;
                     }
+                    // Only the new bytes (and the three before them) can
+                    // complete the head: a head sent a byte at a time is
+                    // not scanned again and again.
+                    let from = buf.len().saturating_sub(3);
                     buf.extend_from_slice(got);
-                    match check(buf) {
+                    match check_from(buf, from) {
                         None => continue,
                         Some(Ok(())) => this.state = State::Replay(std::mem::take(buf), 0),
                         Some(Err(bad)) => this.state = State::Refuse(answer(&bad), 0),
@@ -147,17 +151,28 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for CheckedStream<S> {
 }
 
 /// `None` while the head is incomplete; then whether it may go on.
+#[cfg(test)]
 fn check(buf: &[u8]) -> Option<Result<(), Bad>> {
+    check_from(buf, 0)
+}
+
+/// [`check`], with no head end before `from`.
+fn check_from(buf: &[u8], from: usize) -> Option<Result<(), Bad>> {
     if buf.starts_with(H2_PREFACE) || (H2_PREFACE.starts_with(buf) && buf.len() < H2_PREFACE.len()) {
         return (buf.len() >= H2_PREFACE.len()).then_some(Ok(()));
     }
     // Blank lines before the request line are allowed (RFC 9112, 2.2).
     let start = buf.iter().position(|&b| b != b'\r' && b != b'\n').unwrap_or(buf.len());
+    if start == buf.len() {
+        return (buf.len() > MAX_HEAD_BYTES).then_some(Err(Bad::TooLarge));
+    }
     let body = &buf[start..];
-    let Some(end) = memchr::memmem::find(body, b"\r\n\r\n").map(|i| i + 2).or_else(|| {
+    let search = from.saturating_sub(start).min(body.len());
+    let end = memchr::memmem::find(&body[search..], b"\r\n\r\n").map(|i| search + i + 2).or_else(|| {
         // A bare LF ending each line is accepted by hyper too.
-        memchr::memmem::find(body, b"\n\n").map(|i| i + 1)
-    }) else {
+        memchr::memmem::find(&body[search..], b"\n\n").map(|i| search + i + 1)
+    });
+    let Some(end) = end else {
         return (buf.len() > MAX_HEAD_BYTES).then_some(Err(Bad::TooLarge));
     };
     if start + end > MAX_HEAD_BYTES {
@@ -249,6 +264,20 @@ mod tests {
         assert_eq!(check(b"PRI * HTTP/2.0\r\n"), None);
         assert_eq!(check(H2_PREFACE), Some(Ok(())));
         assert_eq!(check(b"GET /caf%C3%A9 HTTP/1.1\r\nHost: a\r\nUser-Agent: caf\xc3\xa9\r\n\r\n"), Some(Ok(())));
+    }
+
+    #[test]
+    fn a_head_sent_a_byte_at_a_time_is_found_once() {
+        let head = b"\r\nGET /x HTTP/1.1\r\nHost: a\r\n\r\n";
+        let mut buf = Vec::new();
+        let mut seen = None;
+        for (i, b) in head.iter().enumerate() {
+            let from = buf.len().saturating_sub(3);
+            buf.push(*b);
+            seen = check_from(&buf, from);
+            assert_eq!(seen.is_some(), i == head.len() - 1, "complete only at the last byte ({i})");
+        }
+        assert_eq!(seen, Some(Ok(())));
     }
 
     #[test]

@@ -341,7 +341,11 @@ impl Modules {
         run: JobRun,
         deadline: Duration,
     ) -> Result<Result<(), String>, CallError> {
-        let limits = CallLimits { deadline, ..module.grant.limits };
+        // A job's SQL work grows with its time: a run of five minutes may
+        // scan as much as sixty calls of five seconds.
+        let calls = (deadline.as_millis() / module.grant.limits.deadline.as_millis().max(1)).max(1);
+        let sql_work = module.grant.limits.sql_work.saturating_mul(u64::try_from(calls).unwrap_or(u64::MAX));
+        let limits = CallLimits { deadline, sql_work, ..module.grant.limits };
         let request_id = format!("job-{}", run.run_id);
         match self.invoke(module, tenant, &request_id, limits, Invocation::Job(run)).await? {
             Output::Done(verdict) => Ok(verdict),
@@ -379,7 +383,11 @@ impl Modules {
             request_id: request_id.to_owned(),
         });
         let started = Instant::now();
-        let result = match self.share.admit(tenant, module.name(), limits.deadline).await {
+        let admitted = match invocation {
+            Invocation::Handle(_) => self.share.admit(tenant, module.name(), limits.deadline).await,
+            _ => self.share.admit_background(tenant, module.name(), limits.deadline).await,
+        };
+        let result = match admitted {
             Ok(ticket) => {
                 let mut state = CallState::new(Arc::clone(&self.services), Some(scope), limits);
                 // Released with the call's last resource, not its answer.

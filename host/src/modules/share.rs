@@ -139,6 +139,24 @@ impl Share {
         Err(Refusal::Rate)
     }
 
+    /// A place for one background call (a job run, an event delivery): the
+    /// same slots as requests, but waited for until `deadline`, in no queue
+    /// (their dispatchers bound how many there are), and never refused
+    /// sooner: a busy tenant's events are delayed, not dead-lettered.
+    pub async fn admit_background(&self, tenant: &str, module: &str, deadline: Duration) -> Result<Ticket, Refusal> {
+        let pair = lane(&self.pairs, (tenant.to_owned(), module.to_owned()), self.limits.pair);
+        let whole = lane(&self.tenants, tenant.to_owned(), self.limits.tenant);
+        let wait = async {
+            let p = Arc::clone(&pair.slots).acquire_owned().await;
+            let t = Arc::clone(&whole.slots).acquire_owned().await;
+            p.and_then(|p| t.map(|t| Ticket { _pair: p, _tenant: t }))
+        };
+        match tokio::time::timeout(deadline, wait).await {
+            Ok(Ok(ticket)) => Ok(ticket),
+            _ => Err(Refusal::Waited),
+        }
+    }
+
     /// A place for one call of `module` for `tenant`, waiting at most the
     /// share's wait (and `deadline`) when the tenant's slots are busy.
     pub async fn admit(&self, tenant: &str, module: &str, deadline: Duration) -> Result<Ticket, Refusal> {
