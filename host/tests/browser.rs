@@ -75,6 +75,15 @@ async fn swagger_ui_renders_offline_in_chromium() {
     s.stop().await;
 }
 
+/// A server with the bundled modules, where anyone may register.
+async fn open_server_with_modules() -> TestServer {
+    TestServer::start_with(|c| {
+        c.modules_dir = modules_dir().display().to_string();
+        c.registration = plaza::config::Registration::Open;
+    })
+    .await
+}
+
 /// Waits (in the page) until `selector` matches an element; returns it.
 const PAGE_HELPERS: &str = r#"
 window.plazaWait = async function (find, what, ms) {
@@ -102,11 +111,7 @@ async fn the_demo_tenant_docs_authorize_and_try_the_posts_list() {
         eprintln!("SKIPPED: no Chromium (install Debian's chromium or set PLAZA_TEST_CHROMIUM)");
         return;
     };
-    let s = TestServer::start_with(|c| {
-        c.modules_dir = modules_dir().display().to_string();
-        c.registration = plaza::config::Registration::Open;
-    })
-    .await;
+    let s = open_server_with_modules().await;
     s.tenant_with("demo", &["blog"]).await;
     let token = onboard(&s, None, "demo", "admin@demo.example", &["admin"]).await;
     let created = s
@@ -202,11 +207,7 @@ async fn a_module_page_cannot_act_as_the_person_who_opens_it() {
         eprintln!("SKIPPED: no Chromium (install Debian's chromium or set PLAZA_TEST_CHROMIUM)");
         return;
     };
-    let s = TestServer::start_with(|c| {
-        c.modules_dir = modules_dir().display().to_string();
-        c.registration = plaza::config::Registration::Open;
-    })
-    .await;
+    let s = open_server_with_modules().await;
     s.tenant_with("evil", &["rogue"]).await;
     s.tenant_with("acme", &["blog"]).await;
     onboard(&s, None, "acme", "admin@acme.example", &["admin"]).await;

@@ -135,7 +135,8 @@ async fn memory_growth_traps_at_the_cap() {
 fn deadlines_round_up_to_whole_ticks() {
     let dir = tempfile::tempdir().unwrap();
     let rt = runtime(dir.path());
-    assert_eq!(rt.ticks_for(Duration::from_millis(1)), 1);
-    assert_eq!(rt.ticks_for(Duration::from_millis(25)), 3);
-    assert_eq!(rt.ticks_for(Duration::from_secs(1)), 100);
+    let tick = EngineSettings::default().epoch_tick;
+    assert_eq!(rt.ticks_for(Duration::from_nanos(1)), 1);
+    assert_eq!(rt.ticks_for(tick * 2 + tick / 2), 3);
+    assert_eq!(rt.ticks_for(tick * 100), 100);
 }

@@ -144,24 +144,22 @@ impl Share {
     /// (their dispatchers bound how many there are), and never refused
     /// sooner: a busy tenant's events are delayed, not dead-lettered.
     pub async fn admit_background(&self, tenant: &str, module: &str, deadline: Duration) -> Result<Ticket, Refusal> {
-        let pair = lane(&self.pairs, (tenant.to_owned(), module.to_owned()), self.limits.pair);
-        let whole = lane(&self.tenants, tenant.to_owned(), self.limits.tenant);
-        let wait = async {
-            let p = Arc::clone(&pair.slots).acquire_owned().await;
-            let t = Arc::clone(&whole.slots).acquire_owned().await;
-            p.and_then(|p| t.map(|t| Ticket { _pair: p, _tenant: t }))
-        };
-        match tokio::time::timeout(deadline, wait).await {
-            Ok(Ok(ticket)) => Ok(ticket),
-            _ => Err(Refusal::Waited),
-        }
+        let (pair, whole) = self.lanes(tenant, module);
+        take(&pair, &whole, deadline).await
+    }
+
+    /// The lanes of (`tenant`, `module`) and of the whole `tenant`.
+    fn lanes(&self, tenant: &str, module: &str) -> (Arc<Lane>, Arc<Lane>) {
+        (
+            lane(&self.pairs, (tenant.to_owned(), module.to_owned()), self.limits.pair),
+            lane(&self.tenants, tenant.to_owned(), self.limits.tenant),
+        )
     }
 
     /// A place for one call of `module` for `tenant`, waiting at most the
     /// share's wait (and `deadline`) when the tenant's slots are busy.
     pub async fn admit(&self, tenant: &str, module: &str, deadline: Duration) -> Result<Ticket, Refusal> {
-        let pair = lane(&self.pairs, (tenant.to_owned(), module.to_owned()), self.limits.pair);
-        let whole = lane(&self.tenants, tenant.to_owned(), self.limits.tenant);
+        let (pair, whole) = self.lanes(tenant, module);
         if let (Ok(p), Ok(t)) =
             (Arc::clone(&pair.slots).try_acquire_owned(), Arc::clone(&whole.slots).try_acquire_owned())
         {
@@ -172,17 +170,7 @@ impl Share {
             Err(Refusal::QueueFull(waiting))
         } else {
             self.metrics.tenant_call_queued(tenant);
-            // The pair's slot first: a call never holds a slot of the whole
-            // tenant while it waits for one of its module.
-            let wait = async {
-                let p = Arc::clone(&pair.slots).acquire_owned().await;
-                let t = Arc::clone(&whole.slots).acquire_owned().await;
-                p.and_then(|p| t.map(|t| Ticket { _pair: p, _tenant: t }))
-            };
-            match tokio::time::timeout(self.limits.wait.min(deadline), wait).await {
-                Ok(Ok(ticket)) => Ok(ticket),
-                _ => Err(Refusal::Waited),
-            }
+            take(&pair, &whole, self.limits.wait.min(deadline)).await
         };
         whole.waiting.fetch_sub(1, Ordering::AcqRel);
         if let Err(refusal) = &result {
@@ -195,6 +183,21 @@ impl Share {
     pub fn running(&self, tenant: &str) -> u32 {
         let tenants = self.tenants.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         tenants.get(tenant).map_or(0, |l| self.limits.tenant.saturating_sub(l.slots.available_permits() as u32))
+    }
+}
+
+/// Waits up to `wait` for a slot of the pair, then one of the whole tenant
+/// (in that order: a call never holds a slot of its tenant while it waits
+/// for one of its module).
+async fn take(pair: &Lane, whole: &Lane, wait: Duration) -> Result<Ticket, Refusal> {
+    let both = async {
+        let p = Arc::clone(&pair.slots).acquire_owned().await;
+        let t = Arc::clone(&whole.slots).acquire_owned().await;
+        p.and_then(|p| t.map(|t| Ticket { _pair: p, _tenant: t }))
+    };
+    match tokio::time::timeout(wait, both).await {
+        Ok(Ok(ticket)) => Ok(ticket),
+        _ => Err(Refusal::Waited),
     }
 }
 

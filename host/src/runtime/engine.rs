@@ -25,7 +25,10 @@ pub struct EngineSettings {
     pub core_instances_per_component: u32,
     /// Largest linear memory of any module, in bytes: the operator's cap.
     pub max_memory_bytes: usize,
-    /// Granularity of deadlines.
+    /// Granularity of deadlines, and how long guest code runs before it
+    /// yields its thread to other tasks: short, so that a tenant's
+    /// CPU-heavy calls do not make others wait (a tick costs a thread
+    /// wake-up, and each running call one check of the clock).
     pub epoch_tick: Duration,
 }
 
@@ -35,7 +38,7 @@ impl Default for EngineSettings {
             max_concurrent_calls: 64,
             core_instances_per_component: 16,
             max_memory_bytes: 128 << 20,
-            epoch_tick: Duration::from_millis(10),
+            epoch_tick: Duration::from_millis(1),
         }
     }
 }
