@@ -8,7 +8,7 @@
 //! | `storage_bytes` | the tenant's files and all its modules' blobs | file uploads (507), blob writes |
 //! | `module_blob_bytes` | one module's blobs | blob writes |
 //! | `module_kv_entries` | one module's key-value entries | writes of a new key |
-//! | `module_sql_bytes` | one module's SQL namespace | SQLite: its page limit; PostgreSQL: writes, from a size read at most every few seconds |
+//! | `module_sql_bytes` | one module's SQL namespace | SQLite: its page limit; PostgreSQL: writes and transactions, by sizes measured for all schemas every few seconds |
 //!
 //! Usage is read from the host's own tables when a write needs it, so two
 //! writes racing may together pass a quota by at most their own sizes.

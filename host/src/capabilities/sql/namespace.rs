@@ -242,8 +242,8 @@ enum Store {
         /// `SET LOCAL`s that bound a module transaction's memory and
         /// temporary files, run before its role is entered.
         bounds: String,
-        /// Sizes of schemas lately measured, for their quotas.
-        sizes: quick_cache::sync::Cache<(String, String), (Instant, u64)>,
+        /// Sizes of the module schemas, for their quotas.
+        sizes: Arc<SchemaSizes>,
         /// Each tenant's share of the connections (see [`Namespaces::pg_slot`]).
         slots: Mutex<HashMap<String, Arc<tokio::sync::Semaphore>>>,
         /// Connections one tenant's module calls may hold at once.
@@ -359,7 +359,7 @@ impl Namespaces {
                     others,
                     placement: std::sync::RwLock::new(HashMap::new()),
                     bounds,
-                    sizes: quick_cache::sync::Cache::new(10_000),
+                    sizes: Arc::default(),
                     slots: Mutex::default(),
                     share: pg_share(config.db_max_connections),
                 }
@@ -582,20 +582,20 @@ impl Namespaces {
     }
 
     /// On PostgreSQL, whether a pair's schema has reached `quota` bytes, by
-    /// a size measured at most a few seconds ago. (SQLite enforces its
-    /// quota itself, page by page.)
+    /// the sizes of every module schema, measured together in the
+    /// background at most every [`PG_SIZE_KEEP`] (one scan of the catalog
+    /// for all tenants, never one per write: measuring one schema scans the
+    /// whole catalog too). A schema not measured yet counts as empty.
+    /// (SQLite enforces its quota itself, page by page.)
     pub async fn pg_full(&self, tenant: &str, module: &str, quota: u64) -> Result<bool, NamespaceError> {
-        let Store::Postgres { sizes, .. } = &self.store else { return Ok(false) };
-        let key = (tenant.to_owned(), module.to_owned());
-        let size = match sizes.get(&key) {
-            Some((at, size)) if at.elapsed() < PG_SIZE_KEEP => size,
-            _ => {
-                let size = self.size(tenant, module).await?;
-                sizes.insert(key, (Instant::now(), size));
-                size
-            }
-        };
-        Ok(size >= quota)
+        let Store::Postgres { sizes, main, others, .. } = &self.store else { return Ok(false) };
+        let names = self.pg_names(tenant, module).await?;
+        if sizes.stale() {
+            let pools: Vec<PgPool> = std::iter::once(main).chain(others.values()).map(|d| d.pool.clone()).collect();
+            let sizes = Arc::clone(sizes);
+            tokio::spawn(async move { sizes.refresh(&pools).await });
+        }
+        Ok(sizes.of(names.schema.trim_matches('"')).is_some_and(|size| size >= quota))
     }
 
     /// Forgets a tenant's placement (the tenant was deleted).
@@ -693,6 +693,52 @@ impl Namespaces {
                 .await?;
                 Ok(())
             }
+        }
+    }
+}
+
+/// The sizes of every module schema of the PostgreSQL databases, by name.
+#[derive(Debug, Default)]
+struct SchemaSizes {
+    sizes: std::sync::RwLock<HashMap<String, u64>>,
+    /// When a measure last started; `None` before the first.
+    started: Mutex<Option<Instant>>,
+}
+
+impl SchemaSizes {
+    /// True (once) when the sizes are older than [`PG_SIZE_KEEP`]: the
+    /// caller starts the measure, later callers within the period do not.
+    fn stale(&self) -> bool {
+        let Ok(mut started) = self.started.lock() else { return false };
+        if started.is_some_and(|at| at.elapsed() < PG_SIZE_KEEP) {
+            return false;
+        }
+        *started = Some(Instant::now());
+        true
+    }
+
+    fn of(&self, schema: &str) -> Option<u64> {
+        self.sizes.read().ok().and_then(|s| s.get(schema).copied())
+    }
+
+    /// Measures every module schema (`m_…`) of `pools`' databases.
+    async fn refresh(&self, pools: &[PgPool]) {
+        let mut all = HashMap::new();
+        for pool in pools {
+            let rows: Result<Vec<(String, i64)>, sqlx::Error> = sqlx::query_as(
+                "SELECT n.nspname, CAST(COALESCE(SUM(pg_total_relation_size(c.oid)), 0) AS BIGINT) \
+                 FROM pg_namespace n JOIN pg_class c ON c.relnamespace = n.oid \
+                 WHERE n.nspname LIKE 'm\\_%' AND c.relkind IN ('r', 'm') GROUP BY n.nspname",
+            )
+            .fetch_all(pool)
+            .await;
+            match rows {
+                Ok(rows) => all.extend(rows.into_iter().map(|(s, n)| (s, u64::try_from(n).unwrap_or(0)))),
+                Err(e) => tracing::warn!(error = %e, "module schema sizes not measured"),
+            }
+        }
+        if let Ok(mut sizes) = self.sizes.write() {
+            *sizes = all;
         }
     }
 }
