@@ -250,7 +250,18 @@ impl CallState {
             bytes: self.limits().response_bytes,
         };
         let services = Arc::clone(self.services());
-        let quota = self.sql_quota(&scope).await?;
+        // The size quota, read only where a statement needs it: on SQLite
+        // to open the namespace's pool (its page limit), on PostgreSQL to
+        // write outside a transaction (one checks it when it begins). A read
+        // of a busy namespace costs no quota lookup.
+        let needs_quota = if self.sql.tx.is_some() {
+            false
+        } else if services.sql.dialect() == Dialect::Sqlite {
+            self.sql.conn.is_none() && !services.sql.sqlite_has_quota(&scope.tenant, scope.module())
+        } else {
+            !vetted.read_only
+        };
+        let quota = if needs_quota { Some(self.sql_quota(&scope).await?) } else { None };
         let result = match &mut self.sql.tx {
             Some(Tx::Sqlite(tx)) => values::run_sqlite(tx, &vetted.sql, params, want_rows, caps).await,
             Some(Tx::Postgres(tx, _)) => values::run_postgres(tx, &vetted, params, want_rows, caps).await,
@@ -258,7 +269,7 @@ impl CallState {
                 if self.sql.conn.is_none() {
                     self.sql.conn = services
                         .sql
-                        .sqlite_conn_within(&scope.tenant, scope.module(), &self.sql.budget, Some(quota))
+                        .sqlite_conn_within(&scope.tenant, scope.module(), &self.sql.budget, quota)
                         .await
                         .map_err(namespace_error)?;
                 }
@@ -284,14 +295,15 @@ impl CallState {
         }
         self.spend_statement()?;
         let deadline = self.deadline();
-        let quota = self.sql_quota(&scope).await?;
         let services = Arc::clone(self.services());
         let ns = &services.sql;
+        let needs_quota = ns.dialect() == Dialect::Postgres || !ns.sqlite_has_quota(&scope.tenant, scope.module());
+        let quota = if needs_quota { Some(self.sql_quota(&scope).await?) } else { None };
         // The call's autocommit connection goes back first: a transaction
         // takes its own, and a call never holds two.
         self.sql.conn = None;
         let tx = if let Some(tx) = ns
-            .sqlite_begin_within(&scope.tenant, scope.module(), &self.sql.budget, Some(quota))
+            .sqlite_begin_within(&scope.tenant, scope.module(), &self.sql.budget, quota)
             .await
             .map_err(namespace_error)?
         {
@@ -301,7 +313,9 @@ impl CallState {
         {
             // The size quota is checked when a transaction starts (not at
             // each of its writes: the check would need a second connection).
-            if ns.pg_full(&scope.tenant, scope.module(), quota).await.map_err(namespace_error)? {
+            if let Some(quota) = quota
+                && ns.pg_full(&scope.tenant, scope.module(), quota).await.map_err(namespace_error)?
+            {
                 return Err(sql_quota_error(quota));
             }
             let slot = ns.pg_slot(&scope.tenant, deadline).await.map_err(namespace_error)?;
@@ -365,7 +379,7 @@ async fn autocommit_postgres(
     want_rows: bool,
     caps: values::Caps,
     deadline: Instant,
-    quota: u64,
+    quota: Option<u64>,
 ) -> Result<Outcome, CapError> {
     let ns = &services.sql;
     let Some(namespace::PgPlace { pool, names }) =
@@ -373,7 +387,9 @@ async fn autocommit_postgres(
     else {
         return Err(CapError::unavailable("no SQL namespace"));
     };
-    if !vetted.read_only && ns.pg_full(&scope.tenant, scope.module(), quota).await.map_err(namespace_error)? {
+    if let Some(quota) = quota
+        && ns.pg_full(&scope.tenant, scope.module(), quota).await.map_err(namespace_error)?
+    {
         return Err(sql_quota_error(quota));
     }
     let _slot = ns.pg_slot(&scope.tenant, deadline).await.map_err(namespace_error)?;

@@ -425,6 +425,25 @@ impl Namespaces {
         Ok(Some(pool))
     }
 
+    /// Whether a pair's SQLite pool is open with a size quota (pools the
+    /// host opened for its own work, such as migrations, have none).
+    pub fn sqlite_has_quota(&self, tenant: &str, module: &str) -> bool {
+        let Store::Sqlite { pools, .. } = &self.store else { return false };
+        pools
+            .lock()
+            .is_ok_and(|p| p.pools.get(&(tenant.to_owned(), module.to_owned())).is_some_and(|(_, _, q)| q.is_some()))
+    }
+
+    /// Closes a tenant's open SQLite pools (its quotas changed): the next
+    /// call opens them again with the new page limit.
+    pub fn close_tenant_pools(&self, tenant: &str) {
+        if let Store::Sqlite { pools, .. } = &self.store
+            && let Ok(mut pools) = pools.lock()
+        {
+            pools.pools.retain(|(t, _), _| t != tenant);
+        }
+    }
+
     /// A connection to a pair's SQLite file whose statements are interrupted
     /// at `deadline`. See [`Self::sqlite_conn_within`].
     pub async fn sqlite_conn(

@@ -96,6 +96,7 @@ impl UsageApi {
         tenancy::get(&app.db, &tenant).await?;
         quotas::set(&app.db, &actor, &tenant, &body).await?;
         app.modules.services().quotas.forget(&tenant);
+        app.modules.services().sql.close_tenant_pools(&tenant);
         Ok(Json(tenant_quotas(app, &tenant).await?))
     }
 
