@@ -43,7 +43,7 @@ pub async fn record(
     .bind(&actor.name)
     .bind(action)
     .bind(tenant)
-    .bind(crate::http::context::request_id())
+    .bind(crate::context::request_id())
     .bind(detail.to_string())
     .execute(conn)
     .await?;

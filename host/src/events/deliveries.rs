@@ -335,7 +335,7 @@ pub async fn publish_host_event(
     .bind(tenant)
     .bind(event_type)
     .bind(payload.to_string())
-    .bind(crate::http::context::request_id())
+    .bind(crate::context::request_id())
     .bind(crate::db::now())
     .execute(conn)
     .await?;

@@ -4,8 +4,8 @@ use poem::http::StatusCode;
 
 use super::problem::ApiError;
 use crate::db::DbError;
+use crate::files::FilesError;
 use crate::storage::StorageError;
-use crate::storage::files::FilesError;
 use crate::tenancy::TenancyError;
 
 impl From<DbError> for ApiError {

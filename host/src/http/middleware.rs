@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use futures_util::StreamExt;
@@ -12,8 +13,8 @@ use poem::{Body, Endpoint, IntoResponse, Request, Response};
 use poem_openapi::OperationId;
 use tracing::Instrument;
 
-use super::context::{self, RequestContext};
 use super::problem::{ApiError, PROBLEM_JSON};
+use crate::context::{self, RequestContext};
 use crate::metrics::Metrics;
 
 /// What the outer layer needs to know, built once at start-up.
@@ -60,10 +61,13 @@ async fn serve<E: Endpoint>(ep: Arc<E>, mut req: Request, layers: &Layers) -> Re
     );
     let ctx = Arc::new(RequestContext { request_id: request_id.clone(), path: path.clone(), tenant });
 
+    // Set when a body of unknown length runs over its limit while a handler
+    // reads it: whatever the handler then answers, the client gets a 413.
+    let over_limit = Arc::new(AtomicU64::new(0));
     let mut resp = context::scope(
         ctx,
         async {
-            if let Err(e) = limit_body(&mut req, layers) {
+            if let Err(e) = limit_body(&mut req, layers, &over_limit) {
                 drain(req.take_body()).await;
                 return e.into_response();
             }
@@ -74,7 +78,7 @@ async fn serve<E: Endpoint>(ep: Arc<E>, mut req: Request, layers: &Layers) -> Re
             if !on_content_origin && let Err(e) = super::auth::cookie_to_bearer(&mut req, layers.cookies) {
                 return e.into_response();
             }
-            match ep.call(req).await {
+            let resp = match ep.call(req).await {
                 Ok(resp) => problem_for_plain_errors(resp.into_response()),
                 Err(err) => {
                     let op = err.data::<OperationId>().copied();
@@ -83,6 +87,12 @@ async fn serve<E: Endpoint>(ep: Arc<E>, mut req: Request, layers: &Layers) -> Re
                         resp.set_data(op);
                     }
                     resp
+                }
+            };
+            match over_limit.load(Ordering::Acquire) {
+                0 => resp,
+                limit => {
+                    ApiError::too_large(format!("request body is over the limit of {limit} bytes")).into_response()
                 }
             }
         }
@@ -110,8 +120,9 @@ async fn serve<E: Endpoint>(ep: Arc<E>, mut req: Request, layers: &Layers) -> Re
 }
 
 /// Refuses a body whose declared length is over the limit, and caps bodies of
-/// unknown length while they stream. File uploads get their own larger limit.
-fn limit_body(req: &mut Request, layers: &Layers) -> Result<(), ApiError> {
+/// unknown length while they stream (recording the limit in `over_limit`
+/// when one runs over). File uploads get their own larger limit.
+fn limit_body(req: &mut Request, layers: &Layers, over_limit: &Arc<AtomicU64>) -> Result<(), ApiError> {
     if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS | Method::DELETE) {
         return Ok(());
     }
@@ -131,10 +142,12 @@ fn limit_body(req: &mut Request, layers: &Layers) -> Result<(), ApiError> {
         Some(_) => Ok(()),
         None => {
             let body = req.take_body().into_bytes_stream();
+            let over_limit = Arc::clone(over_limit);
             // Pass chunks through until the limit; past it, read (and drop)
             // what the client still sends, bounded, then fail the stream.
-            let capped =
-                futures_util::stream::unfold((body, 0u64, false), move |(mut body, mut seen, done)| async move {
+            let capped = futures_util::stream::unfold((body, 0u64, false), move |(mut body, mut seen, done)| {
+                let over_limit = Arc::clone(&over_limit);
+                async move {
                     if done {
                         return None;
                     }
@@ -145,12 +158,14 @@ fn limit_body(req: &mut Request, layers: &Layers) -> Result<(), ApiError> {
                             if seen <= limit {
                                 return Some((Ok(chunk), (body, seen, false)));
                             }
+                            over_limit.store(limit.max(1), Ordering::Release);
                             drain_stream(&mut body).await;
-                            let err = std::io::Error::other(format!("{BODY_TOO_LARGE} ({limit} bytes)"));
+                            let err = std::io::Error::other(format!("request body over {limit} bytes"));
                             Some((Err(err), (body, seen, true)))
                         }
                     }
-                });
+                }
+            });
             req.set_body(Body::from_bytes_stream(capped));
             Ok(())
         }
@@ -184,9 +199,6 @@ where
     })
     .await;
 }
-
-/// The text of the stream error raised when a body of unknown length runs over its limit.
-pub const BODY_TOO_LARGE: &str = "request body is over the size limit";
 
 fn is_upload_path(path: &str) -> bool {
     path == "/api/v1/registry/modules"

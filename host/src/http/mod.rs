@@ -7,7 +7,6 @@ pub mod auth;
 #[cfg(feature = "bench")]
 mod bench;
 pub mod connection;
-pub mod context;
 pub mod docs;
 mod errors;
 pub mod middleware;

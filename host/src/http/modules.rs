@@ -12,12 +12,12 @@ use poem::http::{HeaderName, HeaderValue, Method as HttpMethod, StatusCode, head
 use poem::{Endpoint, IntoResponse, Request, Response};
 use poem_openapi::payload::Payload;
 
-use super::context;
 use super::origin::{self, ContentOrigin};
 use super::problem::ApiError;
 use crate::App;
 use crate::auth::principal::{self, Principal};
 use crate::auth::{self, api_keys};
+use crate::context;
 use crate::modules::{LoadedModule, routes::Miss};
 use crate::runtime::CallError;
 use crate::runtime::bindings::{self as wit, Access, Method};

@@ -11,7 +11,7 @@ use poem_openapi::registry::{MetaHeader, MetaMediaType, MetaResponse, MetaRespon
 use poem_openapi::types::Type;
 use poem_openapi::{ApiResponse, Object};
 
-use super::context;
+use crate::context;
 
 /// The media type of every error body.
 pub const PROBLEM_JSON: &str = "application/problem+json";
@@ -123,19 +123,10 @@ impl ApiError {
             return api.clone();
         }
         let status = err.status();
-        // A body of unknown length cut off by the size limit, however the
-        // extractor that was reading it reports the failure.
-        if err.to_string().contains(super::middleware::BODY_TOO_LARGE) {
-            return Self::too_large(super::middleware::BODY_TOO_LARGE);
-        }
+        // JSON bodies are `StrictJson`, which answers with its own problems;
+        // what poem-openapi's other payloads could not read does not fit.
         if let Some(e) = err.downcast_ref::<ParseRequestPayloadError>() {
-            // serde_json reports syntax errors with a position; schema
-            // violations (missing or mistyped fields) come from poem-openapi.
-            return if e.reason.contains(" at line ") && e.reason.contains(" column ") {
-                Self::bad_request(format!("malformed JSON body: {}", e.reason))
-            } else {
-                Self::unprocessable(format!("invalid request body: {}", e.reason))
-            };
+            return Self::unprocessable(format!("invalid request body: {}", e.reason));
         }
         if err.is::<poem_openapi::error::AuthorizationError>() {
             return Self::unauthorized("missing credentials: send `Authorization: Bearer <token>`");

@@ -13,12 +13,14 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, OnceLock, RwLock};
 
 use poem::{FromRequest, Request, RequestBody};
-use poem_openapi::error::{ContentTypeError, ParseRequestPayloadError};
+use poem_openapi::error::ContentTypeError;
 use poem_openapi::payload::{Json, ParsePayload, Payload};
 use poem_openapi::registry::{MetaMediaType, MetaRequest, MetaSchemaRef, Registry};
 use poem_openapi::types::{ParseFromJSON, Type};
 use poem_openapi::{ApiExtractor, ApiExtractorType, ExtractParamOptions};
 use serde_json::Value;
+
+use super::problem::ApiError;
 
 /// A JSON request body, checked against its schema's types before parsing.
 #[derive(Debug, Clone)]
@@ -52,17 +54,18 @@ impl<T: ParseFromJSON + 'static> ParsePayload for StrictJson<T> {
 
     async fn from_request(request: &Request, body: &mut RequestBody) -> poem::Result<Self> {
         let data = <Vec<u8> as FromRequest>::from_request(request, body).await?;
+        // Text that is not JSON is a 400; JSON that does not fit the schema a 422.
         let value = if data.is_empty() {
             Value::Null
         } else {
-            serde_json::from_slice(&data).map_err(|err| ParseRequestPayloadError { reason: err.to_string() })?
+            serde_json::from_slice(&data).map_err(|err| ApiError::bad_request(format!("malformed JSON body: {err}")))?
         };
         if let Some(path) = shape_of::<T>().first_mistyped(&value, "") {
-            return Err(ParseRequestPayloadError { reason: format!("`{path}` must be a string") }.into());
+            return Err(ApiError::unprocessable(format!("invalid request body: `{path}` must be a string")).into());
         }
         T::parse_from_json(Some(value))
             .map(Self)
-            .map_err(|err| ParseRequestPayloadError { reason: err.into_message() }.into())
+            .map_err(|err| ApiError::unprocessable(format!("invalid request body: {}", err.into_message())).into())
     }
 }
 

@@ -32,10 +32,9 @@ use std::sync::{Arc, RwLock, Weak};
 use std::time::Duration;
 
 use super::{Install, LoadedModule, ModuleError, Modules, installs};
+use crate::changes;
 use crate::tenancy::{self, TenancyError, Tenant};
 
-/// The PostgreSQL channel lifecycle changes are announced on (payload: the tenant).
-pub const CHANNEL: &str = "plaza_modules";
 /// The channel new registry versions are announced on (payload: the SHA-256),
 /// so that every process compiles them before any tenant enables them.
 pub const PUBLISHED: &str = "plaza_registry";
@@ -190,20 +189,12 @@ impl Modules {
     /// Refreshes the tenants changed since the last look at `module_changes`.
     async fn catch_up(&self) -> Result<(), ModuleError> {
         let seen = self.active.seen.load(Ordering::Acquire);
-        let newest: Option<i64> =
-            sqlx::query_scalar("SELECT MAX(id) FROM module_changes").fetch_one(self.services.db.pool()).await?;
-        let newest = newest.unwrap_or(0);
+        let newest = changes::newest(&self.services.db).await?;
         if newest <= seen {
             return Ok(());
         }
         self.active.changes.fetch_add(1, Ordering::AcqRel);
-        let tenants: Vec<String> =
-            sqlx::query_scalar("SELECT DISTINCT tenant_id FROM module_changes WHERE id > $1 AND id <= $2")
-                .bind(seen)
-                .bind(newest)
-                .fetch_all(self.services.db.pool())
-                .await?;
-        for tenant in tenants {
+        for tenant in changes::tenants_between(&self.services.db, seen, newest).await? {
             self.refresh_known(&tenant).await?;
         }
         self.active.seen.fetch_max(newest, Ordering::AcqRel);
@@ -214,14 +205,12 @@ impl Modules {
     /// net, and on PostgreSQL the `LISTEN` task. They stop with the process
     /// (or when the modules are dropped).
     pub(super) async fn watch_changes(self: &Arc<Self>) -> Result<(), ModuleError> {
-        let newest: Option<i64> =
-            sqlx::query_scalar("SELECT MAX(id) FROM module_changes").fetch_one(self.services.db.pool()).await?;
-        self.active.seen.store(newest.unwrap_or(0), Ordering::Release);
+        self.active.seen.store(changes::newest(&self.services.db).await?, Ordering::Release);
         let weak = Arc::downgrade(self);
         tokio::spawn(recheck(weak.clone()));
         if let Some(pool) = self.services.sql.pg() {
             let mut listener = sqlx::postgres::PgListener::connect_with(pool).await?;
-            listener.listen_all([CHANNEL, PUBLISHED]).await?;
+            listener.listen_all([changes::CHANNEL, PUBLISHED]).await?;
             tokio::spawn(listen(weak, listener));
         }
         Ok(())
@@ -239,15 +228,10 @@ async fn recheck(modules: Weak<Modules>) {
             tracing::warn!(error = %e, "cannot read module changes; retrying");
         }
         ticks = ticks.wrapping_add(1);
-        if ticks.is_multiple_of(PRUNE_EVERY) {
-            let before = crate::db::format_time(chrono::Utc::now() - KEEP_CHANGES);
-            if let Err(e) = sqlx::query("DELETE FROM module_changes WHERE changed_at < $1")
-                .bind(before)
-                .execute(modules.services.db.pool())
-                .await
-            {
-                tracing::warn!(error = %e, "cannot prune module changes");
-            }
+        if ticks.is_multiple_of(PRUNE_EVERY)
+            && let Err(e) = changes::prune(&modules.services.db, KEEP_CHANGES).await
+        {
+            tracing::warn!(error = %e, "cannot prune module changes");
         }
     }
 }
@@ -288,28 +272,4 @@ async fn listen(modules: Weak<Modules>, mut listener: sqlx::postgres::PgListener
             }
         }
     }
-}
-
-/// Tells every host process, inside the caller's transaction, that what
-/// `tenant` runs changed: a `module_changes` row (read by the once-a-second
-/// re-check) and, on PostgreSQL, `NOTIFY plaza_modules`. `module` is `*`
-/// when the change is the tenant's own (suspended, resumed, deleted).
-pub async fn announce(
-    conn: &mut sqlx::AnyConnection,
-    backend: crate::db::Backend,
-    tenant: &str,
-    module: &str,
-    action: &str,
-) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO module_changes (tenant_id, module, action, changed_at) VALUES ($1, $2, $3, $4)")
-        .bind(tenant)
-        .bind(module)
-        .bind(action)
-        .bind(crate::db::now())
-        .execute(&mut *conn)
-        .await?;
-    if backend == crate::db::Backend::Postgres {
-        sqlx::query("SELECT pg_notify($1, $2)").bind(CHANNEL).bind(tenant).execute(&mut *conn).await?;
-    }
-    Ok(())
 }

@@ -28,7 +28,7 @@ use std::collections::BTreeMap;
 use serde_json::json;
 
 use super::registry::{self, PackageVersion};
-use super::{Install, LoadedModule, ModuleError, Modules, active, installs, manifest};
+use super::{Install, LoadedModule, ModuleError, Modules, installs, manifest};
 use crate::audit::{self, Actor};
 use crate::capabilities::sql::vet::{self, Dialect};
 use crate::events::deliveries;
@@ -217,7 +217,7 @@ impl Modules {
         .await?;
         let payload = json!({ "module": name, "version": current.version });
         deliveries::publish_host_event(&mut tx, tenant, "module.disabled", &payload).await?;
-        active::announce(&mut tx, db.backend(), tenant, name, "disable").await?;
+        crate::changes::announce(&mut tx, db.backend(), tenant, name, "disable").await?;
         tx.commit().await?;
         self.refresh(tenant).await?;
         installs::get(db, tenant, name)
@@ -263,7 +263,7 @@ impl Modules {
         .await?;
         let payload = json!({ "module": name, "version": current.version });
         deliveries::publish_host_event(&mut tx, tenant, "module.purged", &payload).await?;
-        active::announce(&mut tx, db.backend(), tenant, name, "purge").await?;
+        crate::changes::announce(&mut tx, db.backend(), tenant, name, "purge").await?;
         tx.commit().await?;
         self.refresh(tenant).await?;
         // After the commit: a failure here leaves unreachable data to clean
@@ -366,7 +366,7 @@ impl Modules {
             });
             deliveries::publish_host_event(&mut tx, tenant, event_type, &payload).await?;
         }
-        active::announce(&mut tx, db.backend(), tenant, &package.name, action).await?;
+        crate::changes::announce(&mut tx, db.backend(), tenant, &package.name, action).await?;
         tx.commit().await?;
         tracing::info!(tenant, module = %package.name, version = %package.version, action, actor = %actor.name, "module install changed");
         installs::get(db, tenant, &package.name)

@@ -184,12 +184,11 @@ fn classify(e: &wasmtime::Error, store: &Store<CallState>, deadline: Duration, i
         return CallError::Trap(trap.to_string());
     }
     if instantiating {
-        let text = format!("{e:#}");
         // The pooling allocator is full: a capacity problem, not a module bug.
-        if text.contains("maximum concurrent") || text.contains("pooling") {
+        if e.downcast_ref::<wasmtime::PoolConcurrencyLimitError>().is_some() {
             return CallError::Busy;
         }
-        return CallError::Instantiate(text);
+        return CallError::Instantiate(format!("{e:#}"));
     }
     tracing::warn!(error = ?e, "module call failed");
     // A host function trapped on purpose (e.g. crypto used without being

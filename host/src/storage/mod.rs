@@ -1,10 +1,9 @@
 //! Object storage through `object_store`: local files by default, any
 //! S3-compatible server (AWS, R2, MinIO) by URL.
 //!
-//! Every tenant owns one prefix (`tenants/{tenant}/`); nothing outside the
-//! storage module builds object paths by hand.
-
-pub mod files;
+//! Every tenant owns one prefix (`tenants/{tenant}/`). What is stored
+//! there is the business of the layers above: tenant files (`files.rs`),
+//! module blobs (`capabilities/blob.rs`), registry packages.
 
 use std::sync::Arc;
 

@@ -206,7 +206,7 @@ pub async fn set_status(db: &Db, actor: &Actor, slug: &str, status: TenantStatus
         audit::record(tx.acquire().await?, actor, action, Some(slug), json!({})).await?;
         // Every process re-reads what the tenant runs: its jobs and event
         // deliveries stop while it is suspended.
-        crate::modules::active::announce(tx.acquire().await?, db.backend(), slug, "*", action).await?;
+        crate::changes::announce(tx.acquire().await?, db.backend(), slug, "*", action).await?;
     }
     tx.commit().await?;
     get(db, slug).await
@@ -236,7 +236,7 @@ pub async fn delete(db: &Db, storage: &Storage, actor: &Actor, slug: &str) -> Re
     )
     .await?;
     // Every process drops the tenant from what it serves.
-    crate::modules::active::announce(tx.acquire().await?, db.backend(), slug, "*", "tenant.delete").await?;
+    crate::changes::announce(tx.acquire().await?, db.backend(), slug, "*", "tenant.delete").await?;
     tx.commit().await?;
     if let Err(e) = storage.delete_prefix(&tenant.storage_prefix).await {
         tracing::warn!(tenant = slug, error = %e, "tenant deleted but some of its objects remain");

@@ -57,9 +57,8 @@ pub fn db_error(e: sqlx::Error) -> CapError {
                 Some("7") => CapError::limit("the statement needed more memory than the host allows"),
                 // SQLITE_TOOBIG: a value over the connection's length limit.
                 Some("18") => CapError::limit(format!("{message}: a value may be as large as the operator allows")),
-                // SQLITE_INTERRUPT from the progress handler.
+                // SQLITE_INTERRUPT: the progress handler, or an interrupt at the deadline.
                 Some("9") => CapError::limit("the statement ran past the call's deadline"),
-                _ if message.contains("interrupted") => CapError::limit("the statement ran past the call's deadline"),
                 _ => CapError::invalid(message),
             }
         }

@@ -1,5 +1,5 @@
 //! `/t/{tenant}/files`: a tenant's files on the object store. Handlers
-//! validate and delegate to [`crate::storage::files`].
+//! validate and delegate to [`crate::files`].
 //!
 //! A key is one path parameter: clients percent-encode `/` inside it
 //! (`reports%2F2026.pdf`), as OpenAPI generators do for every path parameter.
@@ -19,9 +19,9 @@ use tokio_util::io::ReaderStream;
 use super::Tag;
 use crate::app::App;
 use crate::auth::principal::MEMBER;
+use crate::files::{self, FileMeta, FilePage, NewFile};
 use crate::http::auth::Auth;
 use crate::http::problem::{ApiError, ApiResult, Problem, ProblemJson};
-use crate::storage::files::{self, FileMeta, FilePage, NewFile};
 use crate::tenancy::Tenant;
 
 pub struct FilesApi;

@@ -9,7 +9,7 @@ use poem_openapi::{ApiResponse, Object, OpenApi};
 
 use super::Tag;
 use crate::app::App;
-use crate::http::context;
+use crate::context;
 use crate::http::problem::{ApiResult, ProblemJson};
 
 /// Operations endpoints.

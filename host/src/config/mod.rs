@@ -4,6 +4,8 @@
 //! Every setting has a working default so that `plaza serve` on a fresh
 //! machine runs on SQLite and local files under `./data`.
 
+pub mod content_origin;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -380,7 +382,7 @@ impl Config {
                     .into(),
             ));
         }
-        if let Err(e) = crate::http::origin::ContentOrigin::parse(&self.module_content_url) {
+        if let Err(e) = content_origin::ContentOrigin::parse(&self.module_content_url) {
             return Err(ConfigError::Value(format!("module_content_url: {e}")));
         }
         if self.db_max_connections == 0 {

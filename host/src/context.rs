@@ -1,6 +1,10 @@
 //! The per-request context (request id, path, tenant) as a task-local, so
 //! that errors, logs and audit rows deep in a call can name the request
 //! without threading it through every function.
+//!
+//! It sits at the bottom of the layers: the HTTP edge sets it, and the
+//! audit log, the event store and problem documents read it without
+//! importing anything of the HTTP layer.
 
 use std::sync::Arc;
 
