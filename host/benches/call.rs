@@ -26,8 +26,9 @@ use plaza::App;
 use plaza::audit::Actor;
 use plaza::capabilities::{CallState, Scope};
 use plaza::config::Config;
+use plaza::contract::{Caller, Method, Request};
 use plaza::modules::LoadedModule;
-use plaza::runtime::bindings::{Caller, Method, Request};
+use plaza::modules::call::Call;
 
 const TENANT: &str = "bench";
 
@@ -75,16 +76,16 @@ fn request() -> Request {
         route: "/version".into(),
         path_params: Vec::new(),
         query: Vec::new(),
-        headers: vec![plaza::runtime::bindings::Header { name: "accept".into(), value: "application/json".into() }],
+        headers: vec![plaza::contract::Header { name: "accept".into(), value: "application/json".into() }],
         body: Vec::new(),
         caller: Caller { tenant: TENANT.into(), user_id: None, roles: Vec::new(), request_id: "bench".into() },
     }
 }
 
-fn state(f: &Fixture) -> CallState {
+fn state(f: &Fixture) -> Call {
     let scope =
         Arc::new(Scope { tenant: TENANT.into(), grant: Arc::clone(&f.module.grant), request_id: "bench".into() });
-    CallState::new(Arc::clone(f.app.modules.services()), Some(scope), f.module.grant.limits)
+    Call::new(CallState::new(Arc::clone(f.app.modules.services()), Some(scope), f.module.grant.limits))
 }
 
 /// Which stage of a call an iteration times.
@@ -122,7 +123,7 @@ async fn one_call(f: &Fixture, timed: Stage) -> Duration {
     assert_eq!(resp.status, 200, "GET /version answers 200");
 
     let t = Instant::now();
-    store.data_mut().finish(true).await;
+    plaza::runtime::CallData::finish(store.data_mut(), true).await;
     drop(store);
     stage(Stage::Teardown, t);
     spent

@@ -16,6 +16,7 @@ pub mod changes;
 pub mod cli;
 pub mod config;
 pub mod context;
+pub mod contract;
 pub mod db;
 pub mod events;
 pub mod files;
@@ -28,6 +29,7 @@ pub mod server;
 pub mod storage;
 pub mod telemetry;
 pub mod tenancy;
+pub mod workers;
 
 pub use app::App;
 pub use config::Config;

@@ -33,8 +33,9 @@ struct Workers {
 impl Workers {
     fn start(app: &Arc<App>) -> Self {
         let (stop, stopped) = tokio::sync::watch::channel(false);
-        let scheduler = crate::jobs::Scheduler::new(Arc::clone(&app.modules), app.db.clone(), Arc::clone(&app.metrics));
-        let dispatcher = crate::events::Dispatcher::new(
+        let scheduler =
+            crate::workers::Scheduler::new(Arc::clone(&app.modules), app.db.clone(), Arc::clone(&app.metrics));
+        let dispatcher = crate::workers::Dispatcher::new(
             Arc::clone(&app.modules),
             app.db.clone(),
             Arc::clone(&app.metrics),

@@ -52,7 +52,7 @@ pub enum TestError {
     #[error("temporary directory: {0}")]
     Io(#[from] std::io::Error),
     #[error("job: {0}")]
-    Job(#[from] plaza::jobs::JobError),
+    Job(#[from] plaza::workers::JobError),
     #[error("the call failed: {0}")]
     Call(#[from] plaza::runtime::CallError),
 }
@@ -241,7 +241,7 @@ impl Running {
         let app = &self.inner.app;
         let actor = Actor::new("plaza-testing");
         let (tenant, module) = (&self.inner.tenant, &self.inner.module);
-        Ok(plaza::jobs::run_now(&app.modules, &app.db, &app.metrics, &actor, tenant, module, job).await?)
+        Ok(plaza::workers::run_now(&app.modules, &app.db, &app.metrics, &actor, tenant, module, job).await?)
     }
 
     /// Delivers an event to the module under test's `on_event`, as the
@@ -270,7 +270,7 @@ impl Running {
         let loaded = active.get(module).and_then(|a| a.module.as_ref().ok()).cloned().ok_or_else(|| {
             plaza::modules::ModuleError::NotEnabled { tenant: tenant.clone(), module: module.clone() }
         })?;
-        let event = plaza::runtime::bindings::Event {
+        let event = plaza::contract::Event {
             id: id.to_owned(),
             event_type: event_type.to_owned(),
             source: "plaza-testing".into(),

@@ -7,8 +7,8 @@ use object_store::path::Path;
 use object_store::{ObjectStoreExt, PutPayload};
 
 use super::{CallState, CapError, Scope};
-use crate::runtime::bindings::Capability;
-use crate::runtime::bindings::plaza::module::blob::{Host, Object, ObjectInfo};
+use crate::contract::Capability;
+use crate::contract::plaza::module::blob::{Host, Object, ObjectInfo};
 use crate::tenancy::quotas;
 
 /// Longest key, in bytes.

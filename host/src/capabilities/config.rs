@@ -9,9 +9,9 @@ use sqlx::AnyConnection;
 
 use super::{CallState, CapError};
 use crate::audit::{self, Actor};
+use crate::contract::Capability;
+use crate::contract::plaza::module::config::Host;
 use crate::db::{Db, DbError};
-use crate::runtime::bindings::Capability;
-use crate::runtime::bindings::plaza::module::config::Host;
 
 /// Longest setting or secret name.
 const MAX_KEY_BYTES: usize = 128;

@@ -9,8 +9,8 @@ use aws_lc_rs::signature::{ED25519, Ed25519KeyPair, KeyPair, UnparsedPublicKey};
 use sha2::{Digest, Sha256};
 
 use super::{CallState, CapError, Scope, Services};
-use crate::runtime::bindings::Capability;
-use crate::runtime::bindings::plaza::module::crypto::Host;
+use crate::contract::Capability;
+use crate::contract::plaza::module::crypto::Host;
 
 /// Largest input to hash, MAC or sign in one call.
 const MAX_INPUT_BYTES: usize = 16 << 20;

@@ -12,9 +12,9 @@ use std::sync::Arc;
 use sqlx::AssertSqlSafe;
 
 use super::{CallState, CapError, Scope, Services};
+use crate::contract::Capability;
+use crate::contract::plaza::module::events::Host;
 use crate::db::DbError;
-use crate::runtime::bindings::Capability;
-use crate::runtime::bindings::plaza::module::events::Host;
 
 /// Events one call may publish.
 const MAX_EVENTS_PER_CALL: usize = 100;

@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 
 use super::{CallState, CapError};
-use crate::runtime::bindings::plaza::module::http::{Host, OutgoingRequest};
-use crate::runtime::bindings::{Capability, Header, Response};
+use crate::contract::plaza::module::http::{Host, OutgoingRequest};
+use crate::contract::{Capability, Header, Response};
 
 /// Largest request body a module may send.
 const MAX_REQUEST_BYTES: usize = 8 << 20;
@@ -125,8 +125,8 @@ impl Resolve for GuardedResolver {
 #[error("{0} resolves to an internal address")]
 struct InternalAddress(String);
 
-fn method(m: crate::runtime::bindings::Method) -> reqwest::Method {
-    use crate::runtime::bindings::Method as M;
+fn method(m: crate::contract::Method) -> reqwest::Method {
+    use crate::contract::Method as M;
     match m {
         M::Get => reqwest::Method::GET,
         M::Head => reqwest::Method::HEAD,

@@ -2,8 +2,8 @@
 //! table keyed by (tenant, module, key). Values may expire.
 
 use super::{CallState, CapError};
-use crate::runtime::bindings::Capability;
-use crate::runtime::bindings::plaza::module::kv::Host;
+use crate::contract::Capability;
+use crate::contract::plaza::module::kv::Host;
 use crate::tenancy::quotas;
 
 /// Longest key, in bytes.

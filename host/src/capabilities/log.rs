@@ -2,8 +2,8 @@
 //! tenant, module and request id, bounded in size and number per call.
 
 use super::CallState;
-use crate::runtime::bindings::Capability;
-use crate::runtime::bindings::plaza::module::log::{Host, Level};
+use crate::contract::Capability;
+use crate::contract::plaza::module::log::{Host, Level};
 
 /// Longest line kept; the rest is cut.
 const MAX_LINE_BYTES: usize = 4096;

@@ -24,41 +24,11 @@ use std::time::Instant;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
+pub use crate::contract::CapError;
+use crate::contract::{CallLimits, Capability, GuestError};
 use crate::db::Db;
 use crate::metrics::Metrics;
-use crate::runtime::bindings::{Capability, GuestError};
-use crate::runtime::limits::{CallLimits, Limiter};
 use crate::storage::Storage;
-
-/// A capability call's failure: either an error the module sees (its WIT
-/// `error`), or a trap that ends the call (a host failure the module must
-/// not be able to swallow).
-#[derive(Debug)]
-pub enum CapError {
-    Guest(GuestError),
-    Trap(wasmtime::Error),
-}
-
-impl From<GuestError> for CapError {
-    fn from(e: GuestError) -> Self {
-        CapError::Guest(e)
-    }
-}
-
-impl CapError {
-    pub fn refused(why: impl Into<String>) -> Self {
-        CapError::Guest(GuestError::Refused(why.into()))
-    }
-    pub fn invalid(why: impl Into<String>) -> Self {
-        CapError::Guest(GuestError::Invalid(why.into()))
-    }
-    pub fn limit(why: impl Into<String>) -> Self {
-        CapError::Guest(GuestError::LimitExceeded(why.into()))
-    }
-    pub fn unavailable(why: impl Into<String>) -> Self {
-        CapError::Guest(GuestError::Unavailable(why.into()))
-    }
-}
 
 /// Host-wide state every capability shares: built once at start.
 pub struct Services {
@@ -124,7 +94,6 @@ pub struct Usage {
 pub struct CallState {
     wasi: WasiCtx,
     table: ResourceTable,
-    pub limiter: Limiter,
     services: Arc<Services>,
     /// `None` while a manifest is read: every capability is refused then.
     scope: Option<Arc<Scope>>,
@@ -147,7 +116,6 @@ impl CallState {
         Self {
             wasi,
             table: ResourceTable::new(),
-            limiter: Limiter::new(limits.memory_bytes),
             services,
             scope,
             limits,
@@ -224,13 +192,14 @@ impl CallState {
     }
 }
 
-impl WasiView for CallState {
-    fn ctx(&mut self) -> WasiCtxView<'_> {
+impl CallState {
+    /// The call's WASI context (nothing in it but clocks and randomness).
+    pub fn wasi(&mut self) -> WasiCtxView<'_> {
         WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
     }
 }
 
-impl crate::runtime::bindings::plaza::module::types::Host for CallState {
+impl crate::contract::plaza::module::types::Host for CallState {
     fn convert_error(&mut self, err: CapError) -> wasmtime::Result<GuestError> {
         match err {
             CapError::Guest(e) => Ok(e),
@@ -239,12 +208,13 @@ impl crate::runtime::bindings::plaza::module::types::Host for CallState {
     }
 }
 
-/// Links WASI (with the empty context above) and every Plaza import.
-pub fn link(linker: &mut wasmtime::component::Linker<CallState>) -> wasmtime::Result<()> {
+/// Links WASI (with the empty context above) and every Plaza import into
+/// the linker of a store whose data holds a [`CallState`] (`get` finds it).
+pub fn link<T: WasiView + Send + 'static>(
+    linker: &mut wasmtime::component::Linker<T>,
+    get: fn(&mut T) -> &mut CallState,
+) -> wasmtime::Result<()> {
     wasmtime_wasi::p2::add_to_linker_async(linker)?;
-    crate::runtime::bindings::Module::add_to_linker::<CallState, wasmtime::component::HasSelf<CallState>>(
-        linker,
-        |s| s,
-    )?;
+    crate::contract::Module::add_to_linker::<T, wasmtime::component::HasSelf<CallState>>(linker, get)?;
     Ok(())
 }

@@ -18,9 +18,9 @@ use crate::App;
 use crate::auth::principal::{self, Principal};
 use crate::auth::{self, api_keys};
 use crate::context;
+use crate::contract::{self as wit, Access, Method};
 use crate::modules::{LoadedModule, routes::Miss};
 use crate::runtime::CallError;
-use crate::runtime::bindings::{self as wit, Access, Method};
 use crate::tenancy::{self, TenancyError, TenantStatus};
 
 /// Tags a response with the module route that served it, for `/metrics`.

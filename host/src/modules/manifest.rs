@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use serde_json::{Value, json};
 
 use crate::capabilities::sql::vet::{self, Dialect};
-use crate::runtime::bindings::{Access, Manifest};
+use crate::contract::{Access, Manifest};
 
 /// Segments of `/t/{tenant}/…` the host itself serves: never module names.
 pub const RESERVED_NAMES: &[&str] = &[

@@ -14,6 +14,7 @@
 //!   delivery (scheduled by [`crate::jobs`] and [`crate::events`]).
 
 pub mod active;
+pub mod call;
 pub mod installs;
 pub mod lifecycle;
 pub mod manifest;
@@ -31,13 +32,14 @@ use wasmtime::component::Linker;
 
 use crate::capabilities::{self, CallState, Grant, Scope, Services};
 use crate::config::Config;
+use crate::contract::CallLimits;
+use crate::contract::{Event, JobRun, Manifest, ModulePre, Request, Response};
 use crate::db::Db;
 use crate::jobs::JobSpec;
 use crate::metrics::Metrics;
-use crate::runtime::bindings::{Event, JobRun, Manifest, ModulePre, Request, Response};
-use crate::runtime::limits::CallLimits;
 use crate::runtime::{CallError, EngineSettings, Invocation, Output, Runtime, RuntimeError};
 use crate::storage::Storage;
+use call::Call;
 pub use installs::Install;
 use routes::RouteTable;
 
@@ -102,7 +104,7 @@ pub struct LoadedModule {
     pub grant: Arc<Grant>,
     /// The manifest's jobs, their schedules parsed once.
     pub jobs: Vec<JobSpec>,
-    pre: ModulePre<CallState>,
+    pre: ModulePre<Call>,
 }
 
 impl LoadedModule {
@@ -115,7 +117,7 @@ impl LoadedModule {
     }
 
     /// The component, linked and ready to instantiate.
-    pub fn pre(&self) -> &ModulePre<CallState> {
+    pub fn pre(&self) -> &ModulePre<Call> {
         &self.pre
     }
 }
@@ -124,7 +126,7 @@ impl LoadedModule {
 pub struct Modules {
     runtime: Arc<Runtime>,
     services: Arc<Services>,
-    linker: Linker<CallState>,
+    linker: Linker<Call>,
     caps: CallLimits,
     /// The longest a job run may take (`job_deadline_ms`).
     job_deadline: Duration,
@@ -168,7 +170,7 @@ impl Modules {
             quotas: crate::tenancy::quotas::QuotaBook::new(crate::tenancy::quotas::Quotas::defaults(config)),
         });
         let mut linker = Linker::new(runtime.engine());
-        capabilities::link(&mut linker).map_err(|e| ModuleError::Start(format!("{e:#}")))?;
+        capabilities::link(&mut linker, Call::state).map_err(|e| ModuleError::Start(format!("{e:#}")))?;
         let trust = registry::Trust {
             keys: plaza_registry::TrustedKeys::parse(&config.trusted_publishers)?,
             allow_unsigned: config.allow_unsigned_modules,
@@ -255,7 +257,7 @@ impl Modules {
             .map_err(|e| ModuleError::Start(e.to_string()))??;
         let pre = self.linker.instantiate_pre(&component).map_err(|e| ModuleError::Link(format!("{e:#}")))?;
         let pre = ModulePre::new(pre).map_err(|e| ModuleError::Link(format!("{e:#}")))?;
-        let sandbox = CallState::new(Arc::clone(&self.services), None, CallLimits::sandbox(&self.caps));
+        let sandbox = Call::new(CallState::new(Arc::clone(&self.services), None, CallLimits::sandbox(&self.caps)));
         let manifest = match self.runtime.invoke(&pre, sandbox, Invocation::Manifest).await {
             Ok(Output::Manifest(m)) => *m,
             Ok(_) => return Err(ModuleError::Manifest("unexpected output".into())),
@@ -392,7 +394,7 @@ impl Modules {
                 let mut state = CallState::new(Arc::clone(&self.services), Some(scope), limits);
                 // Released with the call's last resource, not its answer.
                 state.hold(ticket);
-                self.runtime.invoke(&module.pre, state, invocation).await
+                self.runtime.invoke(&module.pre, Call::new(state), invocation).await
             }
             Err(refusal) => Err(CallError::TenantBusy(refusal)),
         };

@@ -11,7 +11,7 @@
 use serde_json::{Map, Value, json};
 
 use super::LoadedModule;
-use crate::runtime::bindings::{Access, Method, Route};
+use crate::contract::{Access, Method, Route};
 
 /// Builds the document of `tenant` from the host's spec and its modules.
 pub fn tenant_document(host: &Value, tenant: &str, modules: &[&LoadedModule]) -> Value {
@@ -70,7 +70,7 @@ fn without_tenant_parameter(item: &Value) -> Value {
     item
 }
 
-fn operation(module: &str, route: &crate::runtime::bindings::Route, schemas: &mut Map<String, Value>) -> Value {
+fn operation(module: &str, route: &crate::contract::Route, schemas: &mut Map<String, Value>) -> Value {
     let parameters: Vec<Value> = route
         .path
         .split('/')

@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::collections::HashMap;
 
-use crate::runtime::bindings::{Method, Route};
+use crate::contract::{Method, Route};
 
 /// Why a request matched no route.
 #[derive(Debug, PartialEq, Eq)]
@@ -83,7 +83,7 @@ impl RouteTable {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runtime::bindings::Access;
+    use crate::contract::Access;
 
     fn route(method: Method, path: &str) -> Route {
         Route {

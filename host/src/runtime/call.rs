@@ -11,9 +11,23 @@ use std::time::{Duration, Instant};
 use wasmtime::{Store, UpdateDeadline};
 
 use super::Runtime;
-use super::bindings::{Event, JobRun, Manifest, ModulePre, Request, Response};
-use super::limits::MemoryCapExceeded;
-use crate::capabilities::CallState;
+use super::limits::{Limiter, MemoryCapExceeded};
+use crate::contract::{CallLimits, Event, JobRun, Manifest, ModulePre, Request, Response};
+
+/// What a call's store holds, as far as the runtime is concerned: its
+/// limits, its memory limiter, and how to end it. The capabilities' state
+/// of the call is the rest, and the runtime does not look at it.
+pub trait CallData: Send + 'static {
+    fn limits(&self) -> &CallLimits;
+    fn limiter(&mut self) -> &mut Limiter;
+    /// Stops the call's host work that runs outside its task (a SQL
+    /// statement), once its deadline has passed.
+    fn interrupt(&self);
+    /// Ends the call: what it left open is closed, and what waits for its
+    /// success (events published outside a transaction) kept only if
+    /// `success`.
+    fn finish(&mut self, success: bool) -> impl Future<Output = ()> + Send;
+}
 
 /// What to call.
 #[derive(Debug)]
@@ -77,10 +91,10 @@ impl Runtime {
     /// carries the call's scope and limits). The call's SQL session is
     /// closed before returning: an open transaction is rolled back, and
     /// events wait for success.
-    pub async fn invoke(
+    pub async fn invoke<T: CallData>(
         &self,
-        pre: &ModulePre<CallState>,
-        state: CallState,
+        pre: &ModulePre<T>,
+        state: T,
         invocation: Invocation,
     ) -> Result<Output, CallError> {
         let limits = *state.limits();
@@ -130,8 +144,8 @@ impl Runtime {
                 }
                 other => Ok(other),
             },
-            Ok(Err(Failure::Instantiate(e))) => Err(classify(&e, &store, limits.deadline, true)),
-            Ok(Err(Failure::Call(e))) => Err(classify(&e, &store, limits.deadline, false)),
+            Ok(Err(Failure::Instantiate(e))) => Err(classify(&e, &mut store, limits.deadline, true)),
+            Ok(Err(Failure::Call(e))) => Err(classify(&e, &mut store, limits.deadline, false)),
         };
         let success = match &result {
             Ok(Output::Response(r)) => r.status < 500,
@@ -148,9 +162,9 @@ impl Runtime {
     /// The store of one call: `state`, its memory limiter, and the epoch
     /// callback that yields every tick and ends guest code at `deadline`.
     /// (Public for the per-call benchmark, which times each stage.)
-    pub fn store(&self, state: CallState, deadline: Instant) -> Store<CallState> {
+    pub fn store<T: CallData>(&self, state: T, deadline: Instant) -> Store<T> {
         let mut store = Store::new(self.engine(), state);
-        store.limiter(|s| &mut s.limiter);
+        store.limiter(|s| s.limiter());
         store.set_epoch_deadline(1);
         store.epoch_deadline_callback(move |_| {
             if Instant::now() >= deadline {
@@ -169,11 +183,16 @@ enum Failure {
 }
 
 /// Tells the ways a call fails apart, from the error and the store's state.
-fn classify(e: &wasmtime::Error, store: &Store<CallState>, deadline: Duration, instantiating: bool) -> CallError {
+fn classify<T: CallData>(
+    e: &wasmtime::Error,
+    store: &mut Store<T>,
+    deadline: Duration,
+    instantiating: bool,
+) -> CallError {
     if e.downcast_ref::<DeadlineExceeded>().is_some() {
         return CallError::Deadline(deadline);
     }
-    if let Some((desired, limit)) = store.data().limiter.exceeded {
+    if let Some((desired, limit)) = store.data_mut().limiter().exceeded {
         return CallError::Memory { desired, limit };
     }
     if let Some(m) = e.downcast_ref::<MemoryCapExceeded>() {

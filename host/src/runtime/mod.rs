@@ -5,11 +5,12 @@
 //! - [`engine`]: the engine's configuration (pooling allocator, epochs).
 //! - [`ticker`]: the single thread that advances epochs.
 //! - [`cache`]: compiled artefacts, in memory and on disk.
-//! - [`limits`]: the per-call limits and the memory limiter.
-//! - [`bindings`]: the host side of the WIT contract, generated.
+//! - [`limits`]: the memory limiter, and leases of work under a deadline.
 //! - [`call`]: one call, from a fresh store to a classified outcome.
+//!
+//! The runtime knows the contract (`crate::contract`) and nothing of the
+//! capabilities: a call's store holds any [`CallData`].
 
-pub mod bindings;
 pub mod cache;
 pub mod call;
 pub mod engine;
@@ -20,9 +21,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 pub use cache::ComponentCache;
-pub use call::{CallError, Invocation, Output};
+pub use call::{CallData, CallError, Invocation, Output};
 pub use engine::EngineSettings;
-pub use limits::CallLimits;
 pub use ticker::EpochTicker;
 
 /// Why the runtime could not load or run a module.

@@ -24,8 +24,8 @@ use vet::{Dialect, VetError, Vetted};
 
 use super::events::PendingEvent;
 use super::{CallState, CapError, Scope, Services};
-use crate::runtime::bindings::Capability;
-use crate::runtime::bindings::plaza::module::sql::{Host, Rows, Value};
+use crate::contract::Capability;
+use crate::contract::plaza::module::sql::{Host, Rows, Value};
 
 /// Distinct statements of one module version kept vetted.
 const STATEMENT_CACHE_SIZE: usize = 1024;

@@ -32,8 +32,8 @@ use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Executor, PgConnection, Sq
 use super::sqlite::{self, Interrupt};
 use super::vet::{self, Dialect};
 use crate::config::Config;
+use crate::contract::Migration;
 use crate::db::Backend;
-use crate::runtime::bindings::Migration;
 
 /// Why a namespace could not be created, migrated or dropped.
 #[derive(Debug, thiserror::Error)]

@@ -8,8 +8,8 @@ use sqlx::sqlite::{Sqlite, SqliteRow};
 use sqlx::{AssertSqlSafe, Column, Row, TypeInfo, ValueRef};
 
 use super::vet::Vetted;
-use crate::capabilities::CapError;
-use crate::runtime::bindings::plaza::module::sql::Value;
+use crate::contract::CapError;
+use crate::contract::plaza::module::sql::Value;
 
 /// How much one statement's result may hold.
 #[derive(Debug, Clone, Copy)]
@@ -39,7 +39,7 @@ pub fn db_error(e: sqlx::Error) -> CapError {
         sqlx::Error::Database(d) => {
             let message = d.message().to_owned();
             if d.is_unique_violation() || d.is_foreign_key_violation() || d.is_check_violation() {
-                return CapError::Guest(crate::runtime::bindings::GuestError::Conflict(message));
+                return CapError::Guest(crate::contract::GuestError::Conflict(message));
             }
             match d.code().as_deref() {
                 // insufficient_privilege: the role refused it (defence in depth behind the vetter).

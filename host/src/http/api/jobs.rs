@@ -14,7 +14,7 @@ use crate::auth::principal::ADMIN;
 use crate::http::auth::Auth;
 use crate::http::problem::{ApiError, ApiResult};
 use crate::jobs::runs::{self, JobRunRecord};
-use crate::jobs::{self, JobError, JobInfo};
+use crate::workers::{self, JobError, JobInfo};
 
 pub struct JobsApi;
 
@@ -47,7 +47,7 @@ impl JobsApi {
         tenant: Path<String>,
     ) -> ApiResult<Json<Vec<JobInfo>>> {
         auth.tenant(app, &tenant, Some(ADMIN)).await?;
-        Ok(Json(jobs::list(&app.modules, &tenant).await?))
+        Ok(Json(workers::list_jobs(&app.modules, &tenant).await?))
     }
 
     /// List job runs
@@ -87,6 +87,6 @@ impl JobsApi {
     ) -> ApiResult<Json<JobRunRecord>> {
         auth.tenant(app, &tenant, Some(ADMIN)).await?;
         let actor = auth.principal().actor();
-        Ok(Json(jobs::run_now(&app.modules, &app.db, &app.metrics, &actor, &tenant, &module, &job).await?))
+        Ok(Json(workers::run_now(&app.modules, &app.db, &app.metrics, &actor, &tenant, &module, &job).await?))
     }
 }

@@ -1,11 +1,21 @@
-//! Host-side bindings, generated from the one contract, `sdk/wit/plaza.wit`.
+//! The contract between the host and its modules, on the host's side: the
+//! bindings generated from the one WIT file, `sdk/wit/plaza.wit`, and the
+//! types that cross it.
+//!
+//! The runtime (which instantiates components and calls their exports) and
+//! the capabilities (which implement their imports) both depend on this
+//! module, and neither on the other.
 //!
 //! Imports are `async` (capabilities do I/O on the host's runtime) and
 //! `trappable` (a host bug traps the call instead of lying to the module);
 //! `plaza:module/types.error` maps to [`CapError`], so capability code uses
 //! `?` and decides per error whether the guest sees it or the call traps.
 
-use crate::capabilities::CapError;
+mod error;
+mod limits;
+
+pub use error::CapError;
+pub use limits::CallLimits;
 
 wasmtime::component::bindgen!({
     path: "../sdk/wit",
