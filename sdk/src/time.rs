@@ -5,6 +5,8 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use ::time::{SignedDuration, UtcDateTime};
+
 /// Seconds since the Unix epoch, now.
 pub fn now_unix() -> i64 {
     match SystemTime::now().duration_since(UNIX_EPOCH) {
@@ -18,28 +20,28 @@ pub fn now_rfc3339() -> String {
     rfc3339(now_unix())
 }
 
-/// `secs` since the Unix epoch as RFC 3339 UTC with second precision.
-pub fn rfc3339(secs: i64) -> String {
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    let (year, month, day) = civil_from_days(days);
-    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
-}
+/// Seconds in 400 Gregorian years: the calendar (leap years included)
+/// repeats itself after them.
+const CYCLE_SECS: i64 = 146_097 * 86_400;
 
-/// Proleptic Gregorian date of a day count since 1970-01-01 (Howard
-/// Hinnant's `civil_from_days`).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097); // [0, 146096]
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365; // [0, 399]
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100); // [0, 365]
-    let mp = (5 * doy + 2) / 153; // [0, 11]
-    let day = doy - (153 * mp + 2) / 5 + 1; // [1, 31]
-    let month = if mp < 10 { mp + 3 } else { mp - 9 }; // [1, 12]
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    // Both are small and positive by construction.
-    (year, u32::try_from(month).unwrap_or(1), u32::try_from(day).unwrap_or(1))
+/// `secs` since the Unix epoch as RFC 3339 UTC with second precision.
+///
+/// Every `i64` has an answer: `time` represents years -9999 to 9999 only,
+/// so `secs` is moved by whole 400-year cycles into 1970–2369, split into
+/// date and time there, and the cycles are added back to the year (a year
+/// outside 0000–9999 is written as it is, e.g. `-001` or `10000`).
+pub fn rfc3339(secs: i64) -> String {
+    let cycles = secs.div_euclid(CYCLE_SECS);
+    let at = UtcDateTime::UNIX_EPOCH.saturating_add(SignedDuration::seconds(secs.rem_euclid(CYCLE_SECS)));
+    let year = i64::from(at.year()) + cycles * 400;
+    format!(
+        "{year:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        u8::from(at.month()),
+        at.day(),
+        at.hour(),
+        at.minute(),
+        at.second()
+    )
 }
 
 #[cfg(test)]
@@ -53,5 +55,18 @@ mod tests {
         assert_eq!(rfc3339(1_735_689_599), "2024-12-31T23:59:59Z");
         assert_eq!(rfc3339(-1), "1969-12-31T23:59:59Z");
         assert!(now_rfc3339().ends_with('Z'));
+    }
+
+    #[test]
+    fn formats_years_outside_four_digits_as_before() {
+        assert_eq!(rfc3339(-62_167_219_200), "0000-01-01T00:00:00Z");
+        assert_eq!(rfc3339(253_402_300_799), "9999-12-31T23:59:59Z");
+        // Beyond what `time` represents: the year is written as it is.
+        assert_eq!(rfc3339(-62_167_219_201), "-001-12-31T23:59:59Z");
+        assert_eq!(rfc3339(253_402_300_800), "10000-01-01T00:00:00Z");
+        assert_eq!(rfc3339(-377_736_739_201), "-10001-12-31T23:59:59Z");
+        for secs in [i64::MIN, i64::MAX] {
+            assert!(rfc3339(secs).ends_with('Z'));
+        }
     }
 }

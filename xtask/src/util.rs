@@ -1,10 +1,10 @@
-//! Small helpers: running commands, ports, raw HTTP, randomness, apt.
+//! Small helpers: running commands, ports, HTTP calls, randomness, apt.
 
 use std::ffi::OsStr;
-use std::fs::{self, DirBuilder};
-use std::io::{self, Read, Write};
+use std::fs;
+use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
-use std::os::unix::fs::DirBuilderExt;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -197,16 +197,34 @@ pub fn port_open(addr: SocketAddr) -> bool {
     TcpStream::connect_timeout(&addr, Duration::from_millis(500)).is_ok()
 }
 
-/// A minimal HTTP/1.1 request with an empty body; returns the status code
-/// and the whole response (headers and body) as text.
+/// A request with an empty body; returns the status code and the whole
+/// response (head and body) as text.
 pub fn http_request(addr: SocketAddr, method: &str, path: &str) -> Result<(u16, String)> {
     let (status, head, body) = http_call(addr, method, path, &[], &[])?;
     Ok((status, format!("{head}\r\n\r\n{body}")))
 }
 
-/// One HTTP request with headers and a body, spoken as HTTP/1.0 so that the
-/// answer is never chunked (it ends when the server closes). Returns the
-/// status, the head and the body as text.
+/// The client of [`http_call`]. Every status is an answer the caller
+/// judges (not an error), and so is a redirect (not followed). A fresh
+/// agent per call keeps no connection between calls: the bench stops and
+/// starts servers between them. Connecting, and each read and write, may
+/// take 30 s.
+fn http_agent() -> ureq::Agent {
+    let timeout = Some(Duration::from_secs(30));
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .user_agent("plaza-xtask")
+        .timeout_connect(timeout)
+        .timeout_per_read(timeout)
+        .timeout_per_write(timeout)
+        .build()
+        .into()
+}
+
+/// One HTTP request to `http://{addr}{path}` with headers and a body.
+/// Returns the status, the head (status line and headers, for messages)
+/// and the body as text; an answer of any status is `Ok`.
 pub fn http_call(
     addr: SocketAddr,
     method: &str,
@@ -214,31 +232,24 @@ pub fn http_call(
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> Result<(u16, String, String)> {
-    let timeout = Duration::from_secs(30);
-    let mut stream = TcpStream::connect_timeout(&addr, timeout).with_context(|| format!("cannot connect to {addr}"))?;
-    stream.set_read_timeout(Some(timeout))?;
-    stream.set_write_timeout(Some(timeout))?;
-    let mut request = format!(
-        "{method} {path} HTTP/1.0\r\nHost: {addr}\r\nUser-Agent: plaza-xtask\r\nContent-Length: {}\r\n",
-        body.len()
-    );
+    let url = format!("http://{addr}{path}");
+    let mut request = ureq::http::Request::builder().method(method).uri(&url);
     for (name, value) in headers {
-        request.push_str(&format!("{name}: {value}\r\n"));
+        request = request.header(*name, *value);
     }
-    request.push_str("\r\n");
-    stream.write_all(request.as_bytes())?;
-    stream.write_all(body)?;
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response)?;
-    let response = String::from_utf8_lossy(&response).into_owned();
-    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((response.as_str(), ""));
-    let status = head
-        .lines()
-        .next()
-        .and_then(|line| line.split_whitespace().nth(1))
-        .and_then(|code| code.parse::<u16>().ok())
-        .with_context(|| format!("not an HTTP response from {addr}: {response:.200}"))?;
-    Ok((status, head.to_owned(), body.to_owned()))
+    let request = request.body(body).with_context(|| format!("cannot make the request {method} {url}"))?;
+    let mut response = http_agent().run(request).with_context(|| format!("{method} {url} failed"))?;
+    let mut head = format!("{:?} {}", response.version(), response.status());
+    for (name, value) in response.headers() {
+        head.push_str(&format!("\r\n{name}: {}", String::from_utf8_lossy(value.as_bytes())));
+    }
+    // No size limit: the answers come from our own server.
+    let body = response
+        .body_mut()
+        .with_config()
+        .read_to_vec()
+        .with_context(|| format!("{method} {url}: cannot read the answer"))?;
+    Ok((response.status().as_u16(), head, String::from_utf8_lossy(&body).into_owned()))
 }
 
 /// A JSON call: `body` (if any) sent as JSON with `headers`; the answer's
@@ -271,26 +282,23 @@ pub fn http_json(
     serde_json::from_str(&text).with_context(|| format!("{method} {path}: not JSON: {text:.200}"))
 }
 
-/// `n` random bytes from the kernel, as lowercase hex.
+/// `n` random bytes from the operating system, as lowercase hex.
 pub fn random_hex(n: usize) -> Result<String> {
     let mut bytes = vec![0u8; n];
-    fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut bytes)).context("cannot read /dev/urandom")?;
+    getrandom::fill(&mut bytes).context("cannot get random bytes from the operating system")?;
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
-/// Creates a fresh private directory `<temp>/<prefix><random>`.
+/// Creates a fresh private (0700) directory `<base>/<prefix><random>`.
+/// It stays on disk: callers keep the path and remove the directory
+/// themselves (the PostgreSQL cluster when dropped, the bench when done).
 pub fn make_temp_dir(base: &Path, prefix: &str) -> Result<PathBuf> {
-    for _ in 0..8 {
-        let dir = base.join(format!("{prefix}{}", random_hex(6)?));
-        match DirBuilder::new().mode(0o700).create(&dir) {
-            Ok(()) => return Ok(dir),
-            Err(err) if err.kind() == io::ErrorKind::AlreadyExists => continue,
-            Err(err) => {
-                return Err(err).with_context(|| format!("cannot create {}", dir.display()));
-            }
-        }
-    }
-    bail!("cannot create a temporary directory under {}", base.display())
+    let dir = tempfile::Builder::new()
+        .prefix(prefix)
+        .permissions(fs::Permissions::from_mode(0o700))
+        .tempdir_in(base)
+        .with_context(|| format!("cannot create a temporary directory under {}", base.display()))?;
+    Ok(dir.keep())
 }
 
 /// The last `n` lines of a (log) file, for error messages.
@@ -346,4 +354,119 @@ pub fn ensure_wasm_target() -> Result<()> {
         return Ok(());
     }
     run(Command::new("rustup").args(["target", "add", WASM_TARGET]).current_dir(workspace_root()))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::sync::mpsc;
+
+    use super::*;
+
+    /// A one-request HTTP server on a free port: answers `response` and
+    /// sends back what it received (head and body).
+    fn serve_once(response: &'static str) -> (SocketAddr, mpsc::Receiver<String>) {
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (sent, received) = mpsc::channel();
+        thread::spawn(move || {
+            let (stream, _) = listener.accept().unwrap();
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut request = String::new();
+            let mut length = 0;
+            loop {
+                let mut line = String::new();
+                reader.read_line(&mut line).unwrap();
+                if let Some((name, value)) = line.split_once(':')
+                    && name.eq_ignore_ascii_case("content-length")
+                {
+                    length = value.trim().parse().unwrap();
+                }
+                request.push_str(&line);
+                if line == "\r\n" {
+                    break;
+                }
+            }
+            let mut body = vec![0; length];
+            reader.read_exact(&mut body).unwrap();
+            request.push_str(&String::from_utf8(body).unwrap());
+            (&stream).write_all(response.as_bytes()).unwrap();
+            sent.send(request).unwrap();
+        });
+        (addr, received)
+    }
+
+    #[test]
+    fn http_call_returns_every_status_with_head_and_body() {
+        let (addr, request) = serve_once(
+            "HTTP/1.1 404 Not Found\r\nContent-Length: 9\r\nX-Test: yes\r\nConnection: close\r\n\r\nnot found",
+        );
+        let (status, head, body) =
+            http_call(addr, "PUT", "/bucket?x=1", &[("Authorization", "Bearer t")], b"{\"a\":1}").unwrap();
+        assert_eq!((status, body.as_str()), (404, "not found"));
+        assert!(head.starts_with("HTTP/1.1 404 Not Found") && head.contains("\r\nx-test: yes"), "{head}");
+        let request = request.recv().unwrap();
+        assert!(request.starts_with("PUT /bucket?x=1 HTTP/1.1\r\n"), "{request}");
+        let lower = request.to_ascii_lowercase();
+        assert!(
+            lower.contains("authorization: bearer t\r\n") && lower.contains("user-agent: plaza-xtask\r\n"),
+            "{request}"
+        );
+        assert!(request.ends_with("\r\n\r\n{\"a\":1}"), "{request}");
+    }
+
+    #[test]
+    fn redirects_are_answers_not_followed() {
+        let (addr, _) =
+            serve_once("HTTP/1.1 308 Permanent Redirect\r\nLocation: /elsewhere\r\nContent-Length: 0\r\n\r\n");
+        let (status, response) = http_request(addr, "GET", "/moved").unwrap();
+        assert_eq!(status, 308);
+        assert!(response.contains("location: /elsewhere"), "{response}");
+    }
+
+    #[test]
+    fn http_json_accepts_only_the_listed_statuses() {
+        let (addr, request) =
+            serve_once("HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nContent-Length: 8\r\n\r\n{\"id\":7}");
+        let answer = http_json(addr, "POST", "/items", &[], Some(&serde_json::json!({"n": 1})), &[200, 201]).unwrap();
+        assert_eq!(answer, serde_json::json!({"id": 7}));
+        let lower = request.recv().unwrap().to_ascii_lowercase();
+        assert!(lower.contains("content-type: application/json") && lower.contains("accept: application/json"));
+
+        let (addr, _) = serve_once("HTTP/1.1 204 No Content\r\n\r\n");
+        assert_eq!(http_json(addr, "DELETE", "/items/7", &[], None, &[204]).unwrap(), serde_json::Value::Null);
+
+        let (addr, _) = serve_once("HTTP/1.1 500 Internal Server Error\r\nContent-Length: 4\r\n\r\noops");
+        let err = http_json(addr, "GET", "/items", &[], None, &[200]).unwrap_err();
+        assert_eq!(err.to_string(), "GET /items answered 500: oops");
+    }
+
+    #[test]
+    fn a_closed_port_is_an_error() {
+        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, free_port().unwrap()));
+        assert!(http_call(addr, "GET", "/health", &[], &[]).is_err());
+    }
+
+    #[test]
+    fn random_hex_has_two_digits_a_byte() {
+        let (a, b) = (random_hex(16).unwrap(), random_hex(16).unwrap());
+        assert_eq!(a.len(), 32);
+        assert!(a.bytes().all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c)), "{a}");
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn temporary_directories_are_private_and_kept() {
+        let base = std::env::temp_dir();
+        let dir = make_temp_dir(&base, "plaza-util-test-").unwrap();
+        let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(dir.starts_with(&base) && name.starts_with("plaza-util-test-") && name.len() > 16, "{name}");
+        assert_eq!(fs::metadata(&dir).unwrap().permissions().mode() & 0o777, 0o700);
+        let other = make_temp_dir(&base, "plaza-util-test-").unwrap();
+        assert_ne!(other, dir);
+        // Kept on disk: the caller removes them.
+        assert!(dir.is_dir() && other.is_dir());
+        fs::remove_dir(&dir).unwrap();
+        fs::remove_dir(&other).unwrap();
+    }
 }

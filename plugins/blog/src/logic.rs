@@ -3,13 +3,21 @@
 //! input validation. Nothing here calls the host, so it is unit-tested
 //! natively (`cargo test -p blog --target x86_64-unknown-linux-gnu`).
 
+use std::borrow::Cow;
 use std::collections::HashSet;
+use std::io;
 
 use plaza_sdk::Problem;
 use pulldown_cmark::{Event, Options, Parser, TagEnd};
+use quick_xml::Writer;
+use quick_xml::events::{BytesDecl, BytesText, Event as XmlEvent};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use time::format_description::BorrowedFormatItem;
+use time::format_description::well_known::Rfc3339;
+use time::macros::format_description;
+use time::{OffsetDateTime, UtcOffset};
 
 /// Longest slug, in bytes (slugs are ASCII).
 pub const SLUG_MAX: usize = 120;
@@ -182,90 +190,34 @@ pub fn rfc3339(secs: i64) -> String {
 /// Seconds since the Unix epoch of an RFC 3339 date-time
 /// (`2025-03-01T12:00:00Z`, `…T12:00:00.5+02:00`); fractions are dropped.
 pub fn parse_rfc3339(text: &str) -> Option<i64> {
-    let b = text.trim().as_bytes();
-    if b.len() < 20 {
+    parse_date_time(text).map(OffsetDateTime::unix_timestamp)
+}
+
+/// An RFC 3339 date-time as `time` reads it, with what this module has
+/// always accepted around it: surrounding whitespace is ignored, the date
+/// and time are separated by `T`, `t` or a space (`time` takes any
+/// character there), and a leap second (`:60`) stands for the second before
+/// it at any time of day (`time` takes it only at 23:59:60 UTC on the last
+/// day of a month, the only place one can fall).
+fn parse_date_time(text: &str) -> Option<OffsetDateTime> {
+    let text = text.trim();
+    if !matches!(text.as_bytes().get(10), Some(b'T' | b't' | b' ')) {
         return None;
     }
-    let num = |range: std::ops::Range<usize>| -> Option<i64> {
-        let part = b.get(range)?;
-        if part.iter().all(u8::is_ascii_digit) { std::str::from_utf8(part).ok()?.parse().ok() } else { None }
+    let text: Cow<'_, str> = match (text.get(..17), text.get(17..19), text.get(19..)) {
+        (Some(head), Some("60"), Some(tail)) => format!("{head}59{tail}").into(),
+        _ => text.into(),
     };
-    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    if b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') || b[13] != b':' || b[16] != b':' {
-        return None;
-    }
-    if !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month) {
-        return None;
-    }
-    if hour > 23 || minute > 59 || second > 60 {
-        return None;
-    }
-    let mut rest = &b[19..];
-    if let Some(frac) = rest.strip_prefix(b".") {
-        let digits = frac.iter().take_while(|c| c.is_ascii_digit()).count();
-        if digits == 0 {
-            return None;
-        }
-        rest = &frac[digits..];
-    }
-    let offset = match rest {
-        b"Z" | b"z" => 0,
-        [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] => {
-            let digits = [*h1, *h2, *m1, *m2];
-            if !digits.iter().all(u8::is_ascii_digit) {
-                return None;
-            }
-            let d = |i: usize| i64::from(digits[i] - b'0');
-            let (h, m) = (d(0) * 10 + d(1), d(2) * 10 + d(3));
-            if h > 23 || m > 59 {
-                return None;
-            }
-            let minutes = h * 60 + m;
-            if *sign == b'+' { minutes } else { -minutes }
-        }
-        _ => return None,
-    };
-    let days = days_from_civil(year, month, day);
-    Some(days * 86_400 + hour * 3600 + minute * 60 + second.min(59) - offset * 60)
+    OffsetDateTime::parse(&text, &Rfc3339).ok()
 }
 
-fn is_leap(year: i64) -> bool {
-    (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
-}
-
-fn days_in_month(year: i64, month: i64) -> i64 {
-    match month {
-        2 if is_leap(year) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
-/// `days_from_civil`).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
+/// RFC 822 dates as RSS writes them, in GMT.
+const RFC822: &[BorrowedFormatItem<'_>] =
+    format_description!("[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT");
 
 /// An RFC 3339 UTC time as RSS wants it (RFC 822): `Sat, 01 Mar 2025 12:00:00 GMT`.
 pub fn rfc822(rfc3339_text: &str) -> Option<String> {
-    let secs = parse_rfc3339(rfc3339_text)?;
-    let normal = rfc3339(secs); // YYYY-MM-DDTHH:MM:SSZ
-    let days = secs.div_euclid(86_400);
-    const WEEKDAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
-    let weekday = WEEKDAYS[usize::try_from(days.rem_euclid(7)).ok()?];
-    let month: usize = normal.get(5..7)?.parse().ok()?;
-    let month = MONTHS.get(month.checked_sub(1)?)?;
-    Some(format!("{weekday}, {} {month} {} {} GMT", normal.get(8..10)?, normal.get(0..4)?, normal.get(11..19)?))
+    parse_date_time(rfc3339_text)?.checked_to_offset(UtcOffset::UTC)?.format(RFC822).ok()
 }
 
 // ----- slugs, tags and search text -----
@@ -631,23 +583,43 @@ pub fn looks_like(media_type: &str, data: &[u8]) -> bool {
 
 // ----- XML: RSS and sitemap -----
 
-/// Text escaped for XML content and attributes; characters XML 1.0 cannot
-/// carry (most control characters) are dropped.
+/// Text escaped for XML content and attributes by quick-xml (`&`, `<`,
+/// `>`, `"`, `'`, and `\r` as `&#13;` so that it survives line-end
+/// normalisation). Characters XML 1.0 cannot carry (most control
+/// characters) are dropped first: quick-xml writes whatever it is given.
 pub fn xml_escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\t' | '\n' | '\r' => out.push(c),
-            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => {}
-            c => out.push(c),
-        }
+    quick_xml::escape::escape(text.chars().filter(|&c| is_xml_char(c)).collect::<String>()).into_owned()
+}
+
+/// Whether XML 1.0 can carry `c`: not a control character other than tab,
+/// line feed and carriage return, nor U+FFFE or U+FFFF.
+fn is_xml_char(c: char) -> bool {
+    !matches!(c, '\u{0}'..='\u{8}' | '\u{B}' | '\u{C}' | '\u{E}'..='\u{1F}' | '\u{FFFE}' | '\u{FFFF}')
+}
+
+/// `text` as the content of an element.
+fn xml_text(text: &str) -> BytesText<'static> {
+    BytesText::from_escaped(xml_escape(text))
+}
+
+/// The declaration every document starts with.
+fn xml_declaration() -> BytesDecl<'static> {
+    BytesDecl::new("1.0", Some("UTF-8"), None)
+}
+
+/// A line break between elements, where the writer puts none itself.
+fn xml_line_break() -> XmlEvent<'static> {
+    XmlEvent::Text(BytesText::from_escaped("\n"))
+}
+
+/// A document written by `write` into memory, ending with a line break.
+fn xml_document(mut writer: Writer<Vec<u8>>, write: impl FnOnce(&mut Writer<Vec<u8>>) -> io::Result<()>) -> String {
+    // Writing to a `Vec` cannot fail, and quick-xml writes out the UTF-8 it
+    // is given: neither fallback is ever taken.
+    match write(&mut writer).and_then(|()| writer.write_event(xml_line_break())) {
+        Ok(()) => String::from_utf8(writer.into_inner()).unwrap_or_default(),
+        Err(_) => String::new(),
     }
-    out
 }
 
 /// One item of the RSS feed.
@@ -669,53 +641,75 @@ pub fn base_path(tenant: &str) -> String {
 /// An RSS 2.0 document of `items` (newest first).
 pub fn rss(tenant: &str, items: &[FeedItem]) -> String {
     let base = base_path(tenant);
-    let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<rss version=\"2.0\">\n<channel>\n");
-    xml.push_str(&format!("<title>{}</title>\n", xml_escape(&format!("Blog of {tenant}"))));
-    xml.push_str(&format!("<link>{}</link>\n", xml_escape(&format!("{base}/posts"))));
-    xml.push_str(&format!("<description>{}</description>\n", xml_escape(&format!("The latest posts of {tenant}"))));
-    if let Some(date) = items.first().and_then(|i| i.published_at.as_deref()).and_then(rfc822) {
-        xml.push_str(&format!("<lastBuildDate>{date}</lastBuildDate>\n"));
-    }
-    for item in items {
-        let link = format!("{base}/posts/{}", item.slug);
-        xml.push_str("<item>\n");
-        xml.push_str(&format!("<title>{}</title>\n", xml_escape(&item.title)));
-        xml.push_str(&format!("<link>{}</link>\n", xml_escape(&link)));
-        xml.push_str(&format!(
-            "<guid isPermaLink=\"false\">{}</guid>\n",
-            xml_escape(&format!("{tenant}-blog-post-{}", item.id))
-        ));
-        if let Some(date) = item.published_at.as_deref().and_then(rfc822) {
-            xml.push_str(&format!("<pubDate>{date}</pubDate>\n"));
-        }
-        xml.push_str(&format!("<description>{}</description>\n", xml_escape(&item.excerpt)));
-        for tag in &item.tags {
-            xml.push_str(&format!("<category>{}</category>\n", xml_escape(tag)));
-        }
-        xml.push_str("</item>\n");
-    }
-    xml.push_str("</channel>\n</rss>\n");
-    xml
+    // Indented by nothing: every element on a line of its own, text
+    // elements on one line, as feeds have always been written.
+    xml_document(Writer::new_with_indent(Vec::new(), b' ', 0), |w| {
+        w.write_event(XmlEvent::Decl(xml_declaration()))?;
+        w.create_element("rss").with_attribute(("version", "2.0")).write_inner_content(|w| {
+            w.create_element("channel").write_inner_content(|w| {
+                w.create_element("title").write_text_content(xml_text(&format!("Blog of {tenant}")))?;
+                w.create_element("link").write_text_content(xml_text(&format!("{base}/posts")))?;
+                w.create_element("description")
+                    .write_text_content(xml_text(&format!("The latest posts of {tenant}")))?;
+                if let Some(date) = items.first().and_then(|i| i.published_at.as_deref()).and_then(rfc822) {
+                    w.create_element("lastBuildDate").write_text_content(xml_text(&date))?;
+                }
+                for item in items {
+                    w.create_element("item").write_inner_content(|w| {
+                        w.create_element("title").write_text_content(xml_text(&item.title))?;
+                        w.create_element("link")
+                            .write_text_content(xml_text(&format!("{base}/posts/{}", item.slug)))?;
+                        w.create_element("guid")
+                            .with_attribute(("isPermaLink", "false"))
+                            .write_text_content(xml_text(&format!("{tenant}-blog-post-{}", item.id)))?;
+                        if let Some(date) = item.published_at.as_deref().and_then(rfc822) {
+                            w.create_element("pubDate").write_text_content(xml_text(&date))?;
+                        }
+                        w.create_element("description").write_text_content(xml_text(&item.excerpt))?;
+                        for tag in &item.tags {
+                            w.create_element("category").write_text_content(xml_text(tag))?;
+                        }
+                        Ok(())
+                    })?;
+                }
+                Ok(())
+            })?;
+            Ok(())
+        })?;
+        Ok(())
+    })
 }
 
 /// A sitemap of published posts (`(slug, last modified)`) and tag pages.
 pub fn sitemap(tenant: &str, posts: &[(String, String)], tags: &[String]) -> String {
     let base = base_path(tenant);
-    let mut xml = String::from(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<urlset xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\">\n",
-    );
-    for (slug, modified) in posts {
-        xml.push_str(&format!(
-            "<url><loc>{}</loc><lastmod>{}</lastmod></url>\n",
-            xml_escape(&format!("{base}/posts/{slug}")),
-            xml_escape(modified)
-        ));
-    }
-    for tag in tags {
-        xml.push_str(&format!("<url><loc>{}</loc></url>\n", xml_escape(&format!("{base}/tags/{tag}"))));
-    }
-    xml.push_str("</urlset>\n");
-    xml
+    // Not indented: one `<url>` a line, its children on that line.
+    xml_document(Writer::new(Vec::new()), |w| {
+        w.write_event(XmlEvent::Decl(xml_declaration()))?;
+        w.write_event(xml_line_break())?;
+        w.create_element("urlset")
+            .with_attribute(("xmlns", "http://www.sitemaps.org/schemas/sitemap/0.9"))
+            .write_inner_content(|w| {
+                w.write_event(xml_line_break())?;
+                for (slug, modified) in posts {
+                    w.create_element("url").write_inner_content(|w| {
+                        w.create_element("loc").write_text_content(xml_text(&format!("{base}/posts/{slug}")))?;
+                        w.create_element("lastmod").write_text_content(xml_text(modified))?;
+                        Ok(())
+                    })?;
+                    w.write_event(xml_line_break())?;
+                }
+                for tag in tags {
+                    w.create_element("url").write_inner_content(|w| {
+                        w.create_element("loc").write_text_content(xml_text(&format!("{base}/tags/{tag}")))?;
+                        Ok(())
+                    })?;
+                    w.write_event(xml_line_break())?;
+                }
+                Ok(())
+            })?;
+        Ok(())
+    })
 }
 
 #[cfg(test)]
@@ -772,7 +766,7 @@ mod tests {
         assert_eq!(text, " ano nuevo el nandu corre ");
         assert_eq!(search_terms("ÑANDÚ  año ñandú").unwrap(), vec!["nandu", "ano"]);
         assert!(search_terms(&"a ".repeat(150)).is_err());
-        assert_eq!(search_terms(&"w1 w2 w3 w4 w5 w6 w7 w8 w9 w10 w11".to_owned()).unwrap_err().status(), 422);
+        assert_eq!(search_terms("w1 w2 w3 w4 w5 w6 w7 w8 w9 w10 w11").unwrap_err().status(), 422);
     }
 
     #[test]
@@ -895,5 +889,120 @@ mod tests {
         assert!(feed.contains("<pubDate>Sat, 01 Mar 2025 12:00:00 GMT</pubDate>"));
         let map = sitemap("acme", &[("fish-chips".into(), "2025-03-01T12:00:00Z".into())], &["food".into()]);
         assert!(map.contains("<loc>/t/acme/blog/tags/food</loc>"));
+    }
+
+    #[test]
+    fn titles_with_markup_characters_are_escaped() {
+        let item = FeedItem {
+            id: 7,
+            title: "Tom & \"Jerry\" <3".into(),
+            slug: "tom-jerry-3".into(),
+            excerpt: String::new(),
+            published_at: None,
+            tags: Vec::new(),
+        };
+        let feed = rss("acme", &[item]);
+        assert!(feed.contains("<title>Tom &amp; &quot;Jerry&quot; &lt;3</title>"), "{feed}");
+        assert!(!feed.contains("Tom & "), "{feed}");
+    }
+
+    #[test]
+    fn feed_and_sitemap_are_written_line_by_line() {
+        let items = [
+            FeedItem {
+                id: 2,
+                title: "Second".into(),
+                slug: "second".into(),
+                excerpt: "It's <new>".into(),
+                published_at: Some("2025-03-02T08:30:00+01:00".into()),
+                tags: vec!["food".into(), "web-dev".into()],
+            },
+            FeedItem {
+                id: 1,
+                title: "First".into(),
+                slug: "first".into(),
+                excerpt: String::new(),
+                published_at: None,
+                tags: Vec::new(),
+            },
+        ];
+        assert_eq!(
+            rss("acme", &items),
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<rss version=\"2.0\">\n<channel>\n\
+             <title>Blog of acme</title>\n<link>/t/acme/blog/posts</link>\n\
+             <description>The latest posts of acme</description>\n\
+             <lastBuildDate>Sun, 02 Mar 2025 07:30:00 GMT</lastBuildDate>\n\
+             <item>\n<title>Second</title>\n<link>/t/acme/blog/posts/second</link>\n\
+             <guid isPermaLink=\"false\">acme-blog-post-2</guid>\n\
+             <pubDate>Sun, 02 Mar 2025 07:30:00 GMT</pubDate>\n\
+             <description>It&apos;s &lt;new&gt;</description>\n\
+             <category>food</category>\n<category>web-dev</category>\n</item>\n\
+             <item>\n<title>First</title>\n<link>/t/acme/blog/posts/first</link>\n\
+             <guid isPermaLink=\"false\">acme-blog-post-1</guid>\n<description></description>\n</item>\n\
+             </channel>\n</rss>\n"
+        );
+        assert_eq!(
+            rss("acme", &[]),
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<rss version=\"2.0\">\n<channel>\n\
+             <title>Blog of acme</title>\n<link>/t/acme/blog/posts</link>\n\
+             <description>The latest posts of acme</description>\n</channel>\n</rss>\n"
+        );
+        let map = sitemap(
+            "acme",
+            &[("first".into(), "2025-03-01T12:00:00Z".into()), ("a&b".into(), "2025-03-02T00:00:00Z".into())],
+            &["food".into()],
+        );
+        assert_eq!(
+            map,
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\
+             <urlset xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\">\n\
+             <url><loc>/t/acme/blog/posts/first</loc><lastmod>2025-03-01T12:00:00Z</lastmod></url>\n\
+             <url><loc>/t/acme/blog/posts/a&amp;b</loc><lastmod>2025-03-02T00:00:00Z</lastmod></url>\n\
+             <url><loc>/t/acme/blog/tags/food</loc></url>\n</urlset>\n"
+        );
+        assert_eq!(
+            sitemap("acme", &[], &[]),
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\
+             <urlset xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\">\n</urlset>\n"
+        );
+    }
+
+    #[test]
+    fn rfc3339_edge_cases_keep_their_meaning() {
+        // Separators: `T`, `t` or a space; nothing else.
+        assert_eq!(parse_rfc3339("2000-01-01t00:00:00z"), Some(946_684_800));
+        assert_eq!(parse_rfc3339(" 2000-01-01 00:00:00Z\n"), Some(946_684_800));
+        assert_eq!(parse_rfc3339("2000-01-01X00:00:00Z"), None);
+        assert_eq!(parse_rfc3339("2000-01-01é00:00:00Z"), None);
+        // A leap second counts as the second before it, at any time of day.
+        assert_eq!(parse_rfc3339("1998-12-31T23:59:60Z"), Some(915_148_799));
+        assert_eq!(parse_rfc3339("2000-01-01T12:00:60.9Z"), Some(946_728_059));
+        assert_eq!(parse_rfc3339("2000-01-01T12:00:61Z"), None);
+        // Fractions of any length are dropped, also before 1970.
+        assert_eq!(parse_rfc3339("1969-12-31T23:59:59.999999999999Z"), Some(-1));
+        assert_eq!(parse_rfc3339("2000-01-01T00:00:00.Z"), None);
+        // Offsets up to 23:59 either way; none is not UTC.
+        assert_eq!(parse_rfc3339("2000-01-01T00:00:00+23:59"), Some(946_684_800 - 86_340));
+        assert_eq!(parse_rfc3339("2000-01-01T00:00:00-00:00"), Some(946_684_800));
+        for bad in [
+            "2000-01-01T00:00:00+24:00",
+            "2000-01-01T00:00:00+01:60",
+            "2000-01-01T00:00:00+0100",
+            "2000-01-01T00:00:00+01",
+            "2000-01-01T00:00:00ZZ",
+            "2000-01-01T24:00:00Z",
+            "2000-01-01T00:60:00Z",
+            "2000-00-01T00:00:00Z",
+            "1900-02-29T00:00:00Z",
+            "+2000-01-01T00:00:00Z",
+            "20000-01-01T00:00:00Z",
+            "2000-1-01T00:00:00Z",
+        ] {
+            assert_eq!(parse_rfc3339(bad), None, "{bad}");
+        }
+        assert_eq!(parse_rfc3339("0000-01-01T00:00:00Z"), Some(-62_167_219_200));
+        assert_eq!(parse_rfc3339("9999-12-31T23:59:59Z"), Some(253_402_300_799));
+        assert_eq!(rfc822("2024-02-29T23:59:59-00:01").as_deref(), Some("Fri, 01 Mar 2024 00:00:59 GMT"));
+        assert_eq!(rfc822("2024-02-30T00:00:00Z"), None);
     }
 }

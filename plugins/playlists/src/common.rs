@@ -5,6 +5,11 @@ use plaza_sdk::prelude::*;
 use plaza_sdk::serde_json::{Value, json};
 use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize};
+// `::time` is the crate; `time` alone is also the SDK's module (prelude).
+use ::time::Date;
+use ::time::format_description::BorrowedFormatItem;
+use ::time::macros::format_description;
+use url::Url;
 
 use crate::ADMIN;
 
@@ -164,43 +169,33 @@ pub fn text(errors: &mut Errors, field: &str, value: &str, min: usize, max: usiz
     value.to_owned()
 }
 
-/// Whether `url` is an absolute `http://` or `https://` URL with a host and
-/// no spaces or control characters.
+/// Whether `url` is an absolute `http://` or `https://` URL with a host, as
+/// the `url` crate (WHATWG URL Standard) parses it, at most 2048 bytes
+/// without spaces or control characters.
+///
+/// It must also be written out with `//` and the host right after: a
+/// browser would read `https:example.com` or `https:///example.com` as
+/// `https://example.com/`, but they are typos worth refusing.
 pub fn is_http_url(url: &str) -> bool {
-    let lower = url.to_ascii_lowercase();
-    let Some(rest) = lower.strip_prefix("https://").or_else(|| lower.strip_prefix("http://")) else {
-        return false;
-    };
-    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    let host = host.rsplit('@').next().unwrap_or_default();
-    !host.is_empty()
-        && !host.starts_with(':')
-        && url.len() <= 2048
-        && !url.chars().any(|c| c.is_whitespace() || c.is_control())
-}
-
-/// A calendar date written `YYYY-MM-DD`.
-pub fn is_date(text: &str) -> bool {
-    let bytes = text.as_bytes();
-    if bytes.len() != 10 || bytes[4] != b'-' || bytes[7] != b'-' {
+    if url.len() > 2048 || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return false;
     }
-    let digits = |range: std::ops::Range<usize>| -> Option<u32> {
-        let part = text.get(range)?;
-        if part.bytes().all(|b| b.is_ascii_digit()) { part.parse().ok() } else { None }
-    };
-    let (Some(year), Some(month), Some(day)) = (digits(0..4), digits(5..7), digits(8..10)) else {
-        return false;
-    };
-    let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-    let days = match month {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if leap => 29,
-        2 => 28,
-        _ => return false,
-    };
-    year >= 1 && (1..=days).contains(&day)
+    // The scheme ends at the first `:` (the parser checks which it is).
+    let written_out = url
+        .split_once(':')
+        .and_then(|(_, rest)| rest.strip_prefix("//"))
+        .is_some_and(|authority| !authority.starts_with(['/', '\\']));
+    written_out && Url::parse(url).is_ok_and(|parsed| matches!(parsed.scheme(), "http" | "https") && parsed.has_host())
+}
+
+/// How [`is_date`] reads a date: four digits for the year, two for the
+/// month and two for the day.
+const DATE: &[BorrowedFormatItem<'_>] = format_description!("[year]-[month]-[day]");
+
+/// A calendar date written `YYYY-MM-DD`, from year 1 (`time` also reads a
+/// signed year such as `+2024`, which a date here never has).
+pub fn is_date(text: &str) -> bool {
+    text.len() == 10 && Date::parse(text, DATE).is_ok_and(|date| date.year() >= 1)
 }
 
 /// For update bodies: a present field (even `null`) is `Some`, an absent
@@ -319,6 +314,53 @@ mod tests {
         assert!(!is_date("2024-1-01"));
         assert!(!is_date("2024-01-01T00:00:00Z"));
         assert!(!is_date("+024-01-01"));
+    }
+
+    #[test]
+    fn urls_are_parsed_as_browsers_do() {
+        assert!(is_http_url("https://user@cdn.example.com:8443/live/a.m3u8?token=x#t=10"));
+        assert!(is_http_url("http://127.0.0.1:8080/x"));
+        assert!(is_http_url("https://[::1]/x"));
+        assert!(is_http_url("https://bücher.example/cover.png"));
+        // A browser would read these as `https://example.com/`; here they are typos.
+        for typo in ["https:example.com", "https:/example.com", "https:\\\\example.com", "https://\\example.com"] {
+            assert!(!is_http_url(typo), "{typo}");
+        }
+        // What the URL parser refuses: no host, a bad port, address or host character.
+        for bad in [
+            "https://user@",
+            "https://:80",
+            "https://example.com:99999",
+            "https://example.com:abc/",
+            "https://1.2.3.256/",
+            "https://[zz]/",
+            "https://exa<mple.com",
+            "https://exa%20mple.com",
+        ] {
+            assert!(!is_http_url(bad), "{bad}");
+        }
+        assert!(!is_http_url("https://example.com/a\tb"));
+        assert!(is_http_url(&format!("https://example.com/{}", "a".repeat(2028))));
+        assert!(!is_http_url(&format!("https://example.com/{}", "a".repeat(2029))));
+    }
+
+    #[test]
+    fn dates_are_checked_against_the_calendar() {
+        assert!(is_date("2000-02-29"));
+        assert!(is_date("0001-01-01"));
+        assert!(is_date("9999-12-31"));
+        for bad in [
+            "1900-02-29",
+            "2024-04-31",
+            "2024-00-10",
+            "2024-01-00",
+            "0000-01-01",
+            "+2024-01-01",
+            "2024-01-01 ",
+            "2024/01/01",
+        ] {
+            assert!(!is_date(bad), "{bad}");
+        }
     }
 
     #[test]
