@@ -51,8 +51,8 @@ async fn hello_uses_every_capability_end_to_end() {
     let s = server(true).await;
     s.tenant_with("acme", &["hello"]).await;
     let db = &s.app.db;
-    plaza::capabilities::config::set(db, "acme", "hello", "greeting", "\"Hola\"", false).await.unwrap();
-    plaza::capabilities::config::set(db, "acme", "hello", "api-token", "s3cret-value", true).await.unwrap();
+    plaza::modules::settings::set(db, "acme", "hello", "greeting", "\"Hola\"", false).await.unwrap();
+    plaza::modules::settings::set(db, "acme", "hello", "api-token", "s3cret-value", true).await.unwrap();
     let member = s.api_key("acme", &["member"]).await;
     let admin = s.api_key("acme", &["admin"]).await;
 

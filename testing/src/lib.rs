@@ -48,7 +48,7 @@ pub enum TestError {
     #[error("test user: {0}")]
     Auth(#[from] plaza::auth::AuthError),
     #[error("setting {key}: {source}")]
-    Config { key: String, source: plaza::capabilities::config::ConfigError },
+    Config { key: String, source: plaza::modules::settings::ConfigError },
     #[error("temporary directory: {0}")]
     Io(#[from] std::io::Error),
     #[error("job: {0}")]
@@ -167,7 +167,7 @@ impl TestHost {
             }
         }
         for (key, value, secret) in &self.settings {
-            plaza::capabilities::config::set(&app.db, &self.tenant, &under_test, key, value, *secret)
+            plaza::modules::settings::set(&app.db, &self.tenant, &under_test, key, value, *secret)
                 .await
                 .map_err(|source| TestError::Config { key: key.clone(), source })?;
         }

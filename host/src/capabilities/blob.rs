@@ -6,10 +6,31 @@
 use object_store::path::Path;
 use object_store::{ObjectStoreExt, PutPayload};
 
-use super::{CallState, CapError, Scope};
+use wasmtime::component::{HasSelf, Linker};
+
+use super::{CallState, CapError, InitContext, InitError, Prepare, Scope, Unit};
 use crate::contract::Capability;
-use crate::contract::plaza::module::blob::{Host, Object, ObjectInfo};
+use crate::contract::plaza::module::blob::{self as wit, Host, Object, ObjectInfo};
 use crate::tenancy::quotas;
+
+/// The `blob` unit: objects live in the host's object store, listed in a host table; nothing per call.
+pub struct Blob;
+
+impl Unit for Blob {
+    const NAME: &'static str = "blob";
+    type Shared = ();
+    type PerCall = ();
+
+    async fn init(_: &InitContext<'_>) -> Result<(), InitError> {
+        Ok(())
+    }
+
+    fn prepare(_: &(), _: &Prepare<'_>) {}
+
+    fn link<T: Send + 'static>(linker: &mut Linker<T>, get: fn(&mut T) -> &mut CallState) -> wasmtime::Result<()> {
+        wit::add_to_linker::<T, HasSelf<CallState>>(linker, get)
+    }
+}
 
 /// Longest key, in bytes.
 pub const MAX_KEY_BYTES: usize = 512;
@@ -55,7 +76,7 @@ fn failed(e: impl std::fmt::Display) -> CapError {
 impl Host for CallState {
     async fn put(&mut self, key: String, data: Vec<u8>, content_type: String) -> Result<(), CapError> {
         let scope = self.scope_for(Capability::Blob)?;
-        self.sql.release_connection();
+        self.before_wait();
         check_key(&key)?;
         if data.len() > MAX_OBJECT_BYTES {
             return Err(CapError::limit(format!("an object may be {MAX_OBJECT_BYTES} bytes")));
@@ -92,7 +113,7 @@ impl Host for CallState {
 
     async fn get(&mut self, key: String) -> Result<Option<Object>, CapError> {
         let scope = self.scope_for(Capability::Blob)?;
-        self.sql.release_connection();
+        self.before_wait();
         check_key(&key)?;
         let services = std::sync::Arc::clone(self.services());
         let row: Option<(String,)> =
@@ -119,7 +140,7 @@ impl Host for CallState {
 
     async fn delete(&mut self, key: String) -> Result<bool, CapError> {
         let scope = self.scope_for(Capability::Blob)?;
-        self.sql.release_connection();
+        self.before_wait();
         check_key(&key)?;
         let services = std::sync::Arc::clone(self.services());
         let done = sqlx::query("DELETE FROM module_blobs WHERE tenant_id = $1 AND module = $2 AND key = $3")
@@ -143,7 +164,7 @@ impl Host for CallState {
         limit: u32,
     ) -> Result<Vec<ObjectInfo>, CapError> {
         let scope = self.scope_for(Capability::Blob)?;
-        self.sql.release_connection();
+        self.before_wait();
         if prefix.len() > MAX_KEY_BYTES {
             return Err(CapError::invalid("the prefix is longer than any key"));
         }

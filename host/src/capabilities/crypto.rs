@@ -8,9 +8,30 @@ use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{ED25519, Ed25519KeyPair, KeyPair, UnparsedPublicKey};
 use sha2::{Digest, Sha256};
 
-use super::{CallState, CapError, Scope, Services};
+use wasmtime::component::{HasSelf, Linker};
+
+use super::{CallState, CapError, InitContext, InitError, Prepare, Scope, Services, Unit};
 use crate::contract::Capability;
-use crate::contract::plaza::module::crypto::Host;
+use crate::contract::plaza::module::crypto::{self as wit, Host};
+
+/// The `crypto` unit: the signing keys loaded this process; nothing per call.
+pub struct Crypto;
+
+impl Unit for Crypto {
+    const NAME: &'static str = "crypto";
+    type Shared = KeyCache;
+    type PerCall = ();
+
+    async fn init(_: &InitContext<'_>) -> Result<KeyCache, InitError> {
+        Ok(KeyCache::default())
+    }
+
+    fn prepare(_: &KeyCache, _: &Prepare<'_>) {}
+
+    fn link<T: Send + 'static>(linker: &mut Linker<T>, get: fn(&mut T) -> &mut CallState) -> wasmtime::Result<()> {
+        wit::add_to_linker::<T, HasSelf<CallState>>(linker, get)
+    }
+}
 
 /// Largest input to hash, MAC or sign in one call.
 const MAX_INPUT_BYTES: usize = 16 << 20;
@@ -39,7 +60,7 @@ fn failed(e: impl std::fmt::Display) -> CapError {
 /// The key of a pair: from memory, else the database, else made and stored.
 async fn key_of(services: &Services, scope: &Scope) -> Result<Arc<Ed25519KeyPair>, CapError> {
     let id = (scope.tenant.clone(), scope.module().to_owned());
-    if let Some(k) = services.keys.0.get(&id) {
+    if let Some(k) = services.crypto.0.get(&id) {
         return Ok(k);
     }
     let pool = services.db.pool();
@@ -72,7 +93,7 @@ async fn key_of(services: &Services, scope: &Scope) -> Result<Arc<Ed25519KeyPair
         }
     };
     let pair = Arc::new(Ed25519KeyPair::from_pkcs8(&pkcs8).map_err(failed)?);
-    services.keys.0.insert(id, Arc::clone(&pair));
+    services.crypto.0.insert(id, Arc::clone(&pair));
     Ok(pair)
 }
 

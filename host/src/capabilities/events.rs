@@ -7,13 +7,17 @@
 //! published outside a transaction is kept until the call ends and written
 //! only if the call succeeded.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use sqlx::AssertSqlSafe;
+use wasmtime::component::{HasSelf, Linker};
 
-use super::{CallState, CapError, Scope, Services};
+use super::sql::TxHook;
+use super::{CallState, CapError, End, InitContext, InitError, Prepare, Scope, Services, Unit};
 use crate::contract::Capability;
-use crate::contract::plaza::module::events::Host;
+use crate::contract::plaza::module::events::{self as wit, Host};
 use crate::db::DbError;
 
 /// Events one call may publish.
@@ -33,6 +37,61 @@ pub struct PendingEvent {
 
 /// Events published outside a transaction, kept until the call ends.
 pub type Pending = Vec<PendingEvent>;
+
+/// The `events` unit: nothing host-wide; per call, the events published
+/// outside a transaction, written when the call succeeds.
+pub struct Events;
+
+impl Unit for Events {
+    const NAME: &'static str = "events";
+    type Shared = ();
+    type PerCall = Pending;
+
+    async fn init(_: &InitContext<'_>) -> Result<(), InitError> {
+        Ok(())
+    }
+
+    fn prepare(_: &(), _: &Prepare<'_>) -> Pending {
+        Pending::new()
+    }
+
+    fn link<T: Send + 'static>(linker: &mut Linker<T>, get: fn(&mut T) -> &mut CallState) -> wasmtime::Result<()> {
+        wit::add_to_linker::<T, HasSelf<CallState>>(linker, get)
+    }
+
+    /// Events published outside a transaction are written if the call
+    /// succeeded (after `sql`'s hook has rolled back an open transaction).
+    async fn finish(pending: &mut Pending, end: &End<'_>) {
+        let pending = std::mem::take(pending);
+        if !end.success || pending.is_empty() {
+            return;
+        }
+        if let Some(scope) = end.scope
+            && let Err(e) = write_committed(end.services, scope, pending).await
+        {
+            tracing::error!(tenant = %scope.tenant, module = %scope.module(), error = %e, "events not written");
+        }
+    }
+}
+
+/// The events written to the namespace's outbox in the open transaction:
+/// relayed to the host's outbox once it commits, forgotten if it rolls back.
+#[derive(Default)]
+struct Outbox(Vec<PendingEvent>);
+
+impl TxHook for Outbox {
+    fn committed<'a>(
+        self: Box<Self>,
+        services: &'a Arc<Services>,
+        scope: &'a Scope,
+    ) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>> {
+        Box::pin(relay(services, scope, self.0))
+    }
+}
+
+/// Writes an event into the namespace's outbox, in the open transaction.
+const OUTBOX_INSERT: &str = "INSERT INTO _plaza_outbox (id, event_type, payload, request_id, published_at) \
+                             VALUES ($1, $2, $3, $4, $5)";
 
 /// Event types: `blog.post-published`, `hello.greeted`: dotted lower-case words.
 pub fn valid_type(t: &str) -> bool {
@@ -57,7 +116,8 @@ impl Host for CallState {
         if serde_json::from_str::<serde::de::IgnoredAny>(&payload).is_err() {
             return Err(CapError::invalid("the payload must be JSON text"));
         }
-        if self.events.len() + self.sql_tx_event_count() >= MAX_EVENTS_PER_CALL {
+        let in_transaction = self.units.sql.hook::<Outbox>().map_or(0, |outbox| outbox.0.len());
+        if self.units.events.len() + in_transaction >= MAX_EVENTS_PER_CALL {
             return Err(CapError::limit(format!("a call may publish {MAX_EVENTS_PER_CALL} events")));
         }
         let event = PendingEvent {
@@ -68,18 +128,21 @@ impl Host for CallState {
             published_at: crate::db::now(),
         };
         let id = event.id.clone();
-        if self.sql.in_transaction() {
-            self.sql.write_outbox(event).await?;
+        let sql = &mut self.units.sql;
+        if sql.in_transaction() {
+            let params = [
+                Some(event.id.as_str()),
+                Some(event.event_type.as_str()),
+                Some(event.payload.as_str()),
+                event.request_id.as_deref(),
+                Some(event.published_at.as_str()),
+            ];
+            sql.execute_in_transaction(OUTBOX_INSERT, &params).await?;
+            sql.hook_mut::<Outbox>()?.0.push(event);
         } else {
-            self.events.push(event);
+            self.units.events.push(event);
         }
         Ok(id)
-    }
-}
-
-impl CallState {
-    fn sql_tx_event_count(&self) -> usize {
-        self.sql.tx_event_count()
     }
 }
 

@@ -15,8 +15,10 @@ use std::time::{Duration, Instant};
 
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 
-use super::{CallState, CapError};
-use crate::contract::plaza::module::http::{Host, OutgoingRequest};
+use wasmtime::component::{HasSelf, Linker};
+
+use super::{CallState, CapError, InitContext, InitError, Prepare, Unit};
+use crate::contract::plaza::module::http::{self as wit, Host, OutgoingRequest};
 use crate::contract::{Capability, Header, Response};
 
 /// Largest request body a module may send.
@@ -25,6 +27,29 @@ const MAX_REQUEST_BYTES: usize = 8 << 20;
 const MAX_RESPONSE_BYTES: usize = 8 << 20;
 /// Longest a request may take when the module gives no timeout.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The `http` unit: the host's one outbound client; per call, the requests
+/// sent.
+pub struct Http;
+
+impl Unit for Http {
+    const NAME: &'static str = "http";
+    type Shared = Outbound;
+    /// Requests the call has sent.
+    type PerCall = u32;
+
+    async fn init(cx: &InitContext<'_>) -> Result<Outbound, InitError> {
+        Outbound::new(cx.config.module_allow_private_hosts).map_err(|e| InitError::new(Self::NAME, e))
+    }
+
+    fn prepare(_: &Outbound, _: &Prepare<'_>) -> u32 {
+        0
+    }
+
+    fn link<T: Send + 'static>(linker: &mut Linker<T>, get: fn(&mut T) -> &mut CallState) -> wasmtime::Result<()> {
+        wit::add_to_linker::<T, HasSelf<CallState>>(linker, get)
+    }
+}
 
 /// The one outbound client of the host, built once.
 pub struct Outbound {
@@ -179,8 +204,8 @@ impl CallState {
 impl Host for CallState {
     async fn send(&mut self, request: OutgoingRequest) -> Result<Response, CapError> {
         let scope = self.scope_for(Capability::Http)?;
-        self.sql.release_connection();
-        if self.usage.http_requests >= self.limits().http_requests {
+        self.before_wait();
+        if self.units.http >= self.limits().http_requests {
             return Err(CapError::limit(format!("a call may send {} outbound requests", self.limits().http_requests)));
         }
         let url = url::Url::parse(&request.url).map_err(|e| CapError::invalid(format!("URL: {e}")))?;
@@ -192,7 +217,7 @@ impl Host for CallState {
         if request.body.len() > MAX_REQUEST_BYTES {
             return Err(CapError::limit(format!("a request body may be {MAX_REQUEST_BYTES} bytes")));
         }
-        self.usage.http_requests += 1;
+        self.units.http += 1;
         let remaining = self.deadline().saturating_duration_since(Instant::now());
         let timeout = request.timeout_ms.map_or(DEFAULT_TIMEOUT, |ms| Duration::from_millis(ms.into())).min(remaining);
         let mut builder = self.services().http.client.request(method(request.method), url).timeout(timeout);

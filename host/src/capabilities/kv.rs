@@ -1,9 +1,11 @@
 //! The `kv` capability: a key-value store per (tenant, module), in a host
 //! table keyed by (tenant, module, key). Values may expire.
 
-use super::{CallState, CapError};
+use wasmtime::component::{HasSelf, Linker};
+
+use super::{CallState, CapError, InitContext, InitError, Prepare, Unit};
 use crate::contract::Capability;
-use crate::contract::plaza::module::kv::Host;
+use crate::contract::plaza::module::kv::{self as wit, Host};
 use crate::tenancy::quotas;
 
 /// Longest key, in bytes.
@@ -14,6 +16,25 @@ pub const MAX_VALUE_BYTES: usize = 1 << 20;
 pub const MAX_LIST: u32 = 1000;
 /// Longest time to live: ten years.
 const MAX_TTL_SECONDS: u32 = 10 * 366 * 24 * 3600;
+
+/// The `kv` unit: its rows live in the host database; nothing per call.
+pub struct Kv;
+
+impl Unit for Kv {
+    const NAME: &'static str = "kv";
+    type Shared = ();
+    type PerCall = ();
+
+    async fn init(_: &InitContext<'_>) -> Result<(), InitError> {
+        Ok(())
+    }
+
+    fn prepare(_: &(), _: &Prepare<'_>) {}
+
+    fn link<T: Send + 'static>(linker: &mut Linker<T>, get: fn(&mut T) -> &mut CallState) -> wasmtime::Result<()> {
+        wit::add_to_linker::<T, HasSelf<CallState>>(linker, get)
+    }
+}
 
 fn check_key(key: &str) -> Result<(), CapError> {
     if key.is_empty() || key.len() > MAX_KEY_BYTES || key.chars().any(char::is_control) {
@@ -124,14 +145,4 @@ impl Host for CallState {
         .map_err(db)?;
         Ok(rows.into_iter().map(|(k,)| k).collect())
     }
-}
-
-/// Removes every key of a module for a tenant (purge).
-pub async fn purge(db: &crate::db::Db, tenant: &str, module: &str) -> Result<u64, crate::db::DbError> {
-    let done = sqlx::query("DELETE FROM module_kv WHERE tenant_id = $1 AND module = $2")
-        .bind(tenant)
-        .bind(module)
-        .execute(db.pool())
-        .await?;
-    Ok(done.rows_affected())
 }

@@ -1,14 +1,38 @@
 //! The `log` capability: module log lines in the host's logs, tagged with
 //! tenant, module and request id, bounded in size and number per call.
 
-use super::CallState;
+use wasmtime::component::{HasSelf, Linker};
+
+use super::{CallState, InitContext, InitError, Prepare, Unit};
 use crate::contract::Capability;
-use crate::contract::plaza::module::log::{Host, Level};
+use crate::contract::plaza::module::log::{self as wit, Host, Level};
 
 /// Longest line kept; the rest is cut.
 const MAX_LINE_BYTES: usize = 4096;
 /// Lines one call may write; further lines are dropped.
 const MAX_LINES_PER_CALL: u32 = 1000;
+
+/// The `log` unit: no host-wide state; per call, the lines written.
+pub struct Log;
+
+impl Unit for Log {
+    const NAME: &'static str = "log";
+    type Shared = ();
+    /// Lines the call has written.
+    type PerCall = u32;
+
+    async fn init(_: &InitContext<'_>) -> Result<(), InitError> {
+        Ok(())
+    }
+
+    fn prepare(_: &(), _: &Prepare<'_>) -> u32 {
+        0
+    }
+
+    fn link<T: Send + 'static>(linker: &mut Linker<T>, get: fn(&mut T) -> &mut CallState) -> wasmtime::Result<()> {
+        wit::add_to_linker::<T, HasSelf<CallState>>(linker, get)
+    }
+}
 
 fn cut(message: &str) -> &str {
     if message.len() <= MAX_LINE_BYTES {
@@ -25,9 +49,9 @@ impl Host for CallState {
     async fn write(&mut self, level: Level, message: String) -> wasmtime::Result<()> {
         // `log` has no error channel: an undeclared use is counted and dropped.
         let Ok(scope) = self.scope_for(Capability::Log) else { return Ok(()) };
-        self.usage.log_lines += 1;
-        if self.usage.log_lines > MAX_LINES_PER_CALL {
-            if self.usage.log_lines == MAX_LINES_PER_CALL + 1 {
+        self.units.log += 1;
+        if self.units.log > MAX_LINES_PER_CALL {
+            if self.units.log == MAX_LINES_PER_CALL + 1 {
                 tracing::warn!(tenant = %scope.tenant, module = %scope.module(), "module log lines dropped: {MAX_LINES_PER_CALL} per call");
             }
             return Ok(());

@@ -1,27 +1,30 @@
-//! What a module may do, one file per WIT import: `sql`, `kv`, `blob`,
+//! What a module may do, one unit per WIT import: `sql`, `kv`, `blob`,
 //! `http`, `events`, `config`, `log` and `crypto`.
 //!
-//! Every capability has the same shape, after Spin's factors: host-wide
-//! state built once ([`Services`]), a grant per module version ([`Grant`]:
-//! what its manifest declared, its limits), and per-call state ([`CallState`]:
-//! the (tenant, module) scope, budgets, open transaction, pending events).
+//! Every capability has the same shape, after Spin's factors ([`Unit`], in
+//! `unit.rs`): its host-wide state built once, its per-call state, its link
+//! into the component linker and its end-of-call hooks. The one
+//! `capabilities!` list below builds [`Services`] (every unit's host-wide
+//! state), [`Units`] (every unit's state for one call) and [`link`] from
+//! them. What a module version may use is its [`Grant`], read from its
+//! manifest once at install.
+//!
 //! Each import checks the grant first — an undeclared capability is refused
 //! with `error.undeclared-capability` — and scopes everything it touches to
 //! (tenant, module): a module cannot even name another tenant.
+//!
+//! Units do not reach into each other, with one explicit exception: `sql`
+//! offers other units its open transaction ([`sql::TxHook`]), which
+//! `events` uses for its outbox.
 
-pub mod blob;
-pub mod config;
-pub mod crypto;
-pub mod events;
-pub mod http;
-pub mod kv;
-pub mod log;
-pub mod sql;
+mod unit;
+
+pub use unit::{End, InitContext, InitError, Prepare, Unit};
 
 use std::sync::Arc;
 use std::time::Instant;
 
-use wasmtime::component::ResourceTable;
+use wasmtime::component::{HasSelf, Linker, ResourceTable};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 pub use crate::contract::CapError;
@@ -29,17 +32,95 @@ use crate::contract::{CallLimits, Capability, GuestError};
 use crate::db::Db;
 use crate::metrics::Metrics;
 use crate::storage::Storage;
+use crate::tenancy::quotas::QuotaBook;
 
-/// Host-wide state every capability shares: built once at start.
-pub struct Services {
-    pub db: Db,
-    pub storage: Storage,
-    pub sql: sql::Namespaces,
-    pub http: http::Outbound,
-    pub keys: crypto::KeyCache,
-    pub metrics: Arc<Metrics>,
-    /// Each tenant's quotas (storage, blobs, KV entries, SQL size).
-    pub quotas: crate::tenancy::quotas::QuotaBook,
+/// Declares the set of capabilities, one `name: module::Unit` line each,
+/// and builds from it what holds them all: the host-wide [`Services`], the
+/// per-call [`Units`], the linking and the hooks. Adding a capability is
+/// its file plus its line here (and its interface in the WIT).
+macro_rules! capabilities {
+    ($($name:ident: $module:ident::$unit:ident),* $(,)?) => {
+        $(pub mod $name;)*
+
+        /// Host-wide state: what every capability shares (the host's
+        /// database, object store, metrics and quotas) and each unit's own,
+        /// under the unit's name. Built once at start.
+        pub struct Services {
+            pub db: Db,
+            pub storage: Storage,
+            pub metrics: Arc<Metrics>,
+            /// Each tenant's quotas (storage, blobs, KV entries, SQL size).
+            pub quotas: QuotaBook,
+            $(pub $name: <$module::$unit as Unit>::Shared,)*
+        }
+
+        impl Services {
+            /// Builds every unit's host-wide state.
+            pub async fn start(
+                cx: &InitContext<'_>,
+                storage: Storage,
+                metrics: Arc<Metrics>,
+                quotas: QuotaBook,
+            ) -> Result<Self, InitError> {
+                Ok(Self {
+                    db: cx.db.clone(),
+                    storage,
+                    metrics,
+                    quotas,
+                    $($name: <$module::$unit as Unit>::init(cx).await?,)*
+                })
+            }
+        }
+
+        /// Each unit's state for one call, under the unit's name.
+        pub struct Units {
+            $(pub(crate) $name: <$module::$unit as Unit>::PerCall,)*
+        }
+
+        impl Units {
+            fn prepare(services: &Services, call: &Prepare<'_>) -> Self {
+                Self { $($name: <$module::$unit as Unit>::prepare(&services.$name, call),)* }
+            }
+
+            fn before_wait(&mut self) {
+                $(<$module::$unit as Unit>::before_wait(&mut self.$name);)*
+            }
+
+            fn interrupt(&self) {
+                $(<$module::$unit as Unit>::interrupt(&self.$name);)*
+            }
+
+            async fn finish(&mut self, end: &End<'_>) {
+                $(<$module::$unit as Unit>::finish(&mut self.$name, end).await;)*
+            }
+        }
+
+        /// Links WASI (with an empty context) and every capability's
+        /// interface into the linker of a store whose data holds a
+        /// [`CallState`] (`get` finds it).
+        pub fn link<T: WasiView + Send + 'static>(
+            linker: &mut Linker<T>,
+            get: fn(&mut T) -> &mut CallState,
+        ) -> wasmtime::Result<()> {
+            wasmtime_wasi::p2::add_to_linker_async(linker)?;
+            crate::contract::plaza::module::types::add_to_linker::<T, HasSelf<CallState>>(linker, get)?;
+            $(<$module::$unit as Unit>::link(linker, get)?;)*
+            Ok(())
+        }
+    };
+}
+
+// The order is the order of the end-of-call hooks: an open SQL transaction
+// is rolled back before the events published outside one are written.
+capabilities! {
+    sql: sql::Sql,
+    events: events::Events,
+    kv: kv::Kv,
+    blob: blob::Blob,
+    http: http::Http,
+    config: config::Config,
+    crypto: crypto::Crypto,
+    log: log::Log,
 }
 
 /// What one module version was granted: read from its manifest once.
@@ -80,15 +161,6 @@ impl Scope {
     }
 }
 
-/// What a call has used of its budgets.
-#[derive(Debug, Default)]
-pub struct Usage {
-    pub sql_statements: u32,
-    pub sql_rows: u32,
-    pub http_requests: u32,
-    pub log_lines: u32,
-}
-
 /// The data of one call's store: WASI with nothing granted, the memory
 /// limiter, and the per-call state of each capability.
 pub struct CallState {
@@ -99,9 +171,8 @@ pub struct CallState {
     scope: Option<Arc<Scope>>,
     limits: CallLimits,
     deadline: Instant,
-    pub(crate) usage: Usage,
-    pub(crate) sql: sql::Session,
-    pub(crate) events: events::Pending,
+    /// Each capability's state for this call.
+    pub(crate) units: Units,
     /// Kept until the call has released everything (its tenant's share).
     holds: Vec<Box<dyn std::any::Any + Send>>,
 }
@@ -113,18 +184,8 @@ impl CallState {
         // no arguments, no stdin, no sockets; clocks and random only.
         let wasi = WasiCtxBuilder::new().allow_tcp(false).allow_udp(false).allow_ip_name_lookup(false).build();
         let deadline = Instant::now() + limits.deadline;
-        Self {
-            wasi,
-            table: ResourceTable::new(),
-            services,
-            scope,
-            limits,
-            deadline,
-            usage: Usage::default(),
-            sql: sql::Session::new(sql::Budget::with_steps(deadline, limits.sql_work)),
-            events: events::Pending::default(),
-            holds: Vec::new(),
-        }
+        let units = Units::prepare(&services, &Prepare { limits: &limits, deadline });
+        Self { wasi, table: ResourceTable::new(), services, scope, limits, deadline, units, holds: Vec::new() }
     }
 
     /// Keeps `value` until the call's state is dropped: after the call has
@@ -136,7 +197,14 @@ impl CallState {
     /// Stops the call's host work that runs outside its task (a SQLite
     /// statement), once its deadline has passed.
     pub fn interrupt(&self) {
-        self.sql.interrupt();
+        self.units.interrupt();
+    }
+
+    /// The call is about to wait on something slow (an outbound request,
+    /// the object store): each capability gives back what other calls may
+    /// need meanwhile (the SQL connection outside a transaction).
+    pub(crate) fn before_wait(&mut self) {
+        self.units.before_wait();
     }
 
     pub fn services(&self) -> &Arc<Services> {
@@ -173,22 +241,12 @@ impl CallState {
         Ok(Arc::clone(scope))
     }
 
-    /// Ends the call: an open transaction is rolled back, and events
-    /// published outside a transaction are written when the call succeeded.
+    /// Ends the call: each capability's end-of-call hook, in the order
+    /// they are listed (an open transaction is rolled back, then events
+    /// published outside one are written if the call succeeded).
     pub async fn finish(&mut self, success: bool) {
-        let open = self.sql.rollback_open().await;
-        if open && let Some(scope) = &self.scope {
-            tracing::warn!(tenant = %scope.tenant, module = %scope.module(), "transaction left open; rolled back");
-        }
-        let pending = std::mem::take(&mut self.events);
-        if !success || pending.is_empty() {
-            return;
-        }
-        if let Some(scope) = self.scope.clone()
-            && let Err(e) = events::write_committed(&self.services, &scope, pending).await
-        {
-            tracing::error!(tenant = %scope.tenant, module = %scope.module(), error = %e, "events not written");
-        }
+        let end = End { services: &self.services, scope: self.scope.as_ref(), success };
+        self.units.finish(&end).await;
     }
 }
 
@@ -206,15 +264,4 @@ impl crate::contract::plaza::module::types::Host for CallState {
             CapError::Trap(e) => Err(e),
         }
     }
-}
-
-/// Links WASI (with the empty context above) and every Plaza import into
-/// the linker of a store whose data holds a [`CallState`] (`get` finds it).
-pub fn link<T: WasiView + Send + 'static>(
-    linker: &mut wasmtime::component::Linker<T>,
-    get: fn(&mut T) -> &mut CallState,
-) -> wasmtime::Result<()> {
-    wasmtime_wasi::p2::add_to_linker_async(linker)?;
-    crate::contract::Module::add_to_linker::<T, wasmtime::component::HasSelf<CallState>>(linker, get)?;
-    Ok(())
 }

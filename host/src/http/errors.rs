@@ -126,7 +126,7 @@ impl From<crate::modules::ModuleError> for ApiError {
             }
             E::Refused(_) => ApiError::conflict("module-refused", detail),
             E::Setting(_) => ApiError::unprocessable(detail),
-            E::Config(crate::capabilities::config::ConfigError::Db(db)) => db.into(),
+            E::Config(crate::modules::settings::ConfigError::Db(db)) => db.into(),
             E::Config(_) => ApiError::unprocessable(detail),
             E::Namespace(NamespaceError::Migration { .. } | NamespaceError::Changed(_)) => {
                 ApiError::conflict("migration-failed", detail)

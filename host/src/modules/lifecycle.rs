@@ -268,7 +268,7 @@ impl Modules {
         self.refresh(tenant).await?;
         // After the commit: a failure here leaves unreachable data to clean
         // up (logged), never an install whose data is half gone.
-        self.services.keys.remove(tenant, name);
+        self.services.crypto.remove(tenant, name);
         if let Err(e) = self.services.sql.drop_namespace(tenant, name).await {
             tracing::error!(tenant, module = name, error = %e, "purged, but the SQL namespace could not be dropped");
         }
@@ -300,7 +300,7 @@ impl Modules {
             let package = registry::version(db, name, &install.version).await?;
             check_setting(&package.manifest["config_schema"], key, value)?;
         }
-        Ok(crate::capabilities::config::set_audited(db, actor, tenant, name, key, value, secret).await?)
+        Ok(crate::modules::settings::set_audited(db, actor, tenant, name, key, value, secret).await?)
     }
 
     /// Creates the namespace of a module for a tenant and applies its

@@ -21,6 +21,7 @@ pub mod manifest;
 pub mod openapi;
 pub mod registry;
 pub mod routes;
+pub mod settings;
 pub mod share;
 
 use std::collections::HashMap;
@@ -75,7 +76,7 @@ pub enum ModuleError {
     #[error("{0}")]
     Setting(String),
     #[error(transparent)]
-    Config(#[from] crate::capabilities::config::ConfigError),
+    Config(#[from] crate::modules::settings::ConfigError),
     #[error("the registry's copy of a component cannot be read: {0}")]
     Blob(String),
     #[error("module {module:?} is not enabled for tenant {tenant:?}")]
@@ -159,16 +160,15 @@ impl Modules {
         let runtime = tokio::task::spawn_blocking(move || Runtime::new(settings, cache_dir))
             .await
             .map_err(|e| ModuleError::Start(e.to_string()))??;
-        let services = Arc::new(Services {
-            db: db.clone(),
-            storage: storage.clone(),
-            sql: capabilities::sql::Namespaces::open(config, db.backend()).await?,
-            http: capabilities::http::Outbound::new(config.module_allow_private_hosts)
-                .map_err(|e| ModuleError::Start(e.to_string()))?,
-            keys: capabilities::crypto::KeyCache::default(),
-            metrics: Arc::clone(metrics),
-            quotas: crate::tenancy::quotas::QuotaBook::new(crate::tenancy::quotas::Quotas::defaults(config)),
-        });
+        let services = Services::start(
+            &capabilities::InitContext { config, db },
+            storage.clone(),
+            Arc::clone(metrics),
+            crate::tenancy::quotas::QuotaBook::new(crate::tenancy::quotas::Quotas::defaults(config)),
+        )
+        .await
+        .map_err(|e| ModuleError::Start(e.to_string()))?;
+        let services = Arc::new(services);
         let mut linker = Linker::new(runtime.engine());
         capabilities::link(&mut linker, Call::state).map_err(|e| ModuleError::Start(format!("{e:#}")))?;
         let trust = registry::Trust {

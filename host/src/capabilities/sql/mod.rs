@@ -9,12 +9,19 @@
 //! Statements outside a transaction commit on their own; `begin`/`commit`/
 //! `rollback` group them, and a transaction left open when the call ends is
 //! rolled back. Each call has budgets for statements and rows read.
+//!
+//! Other capabilities may write in the module's open transaction and act
+//! once it commits, through an explicit [`TxHook`] (the `events` outbox:
+//! an event published in a transaction exists if and only if its data does).
 
 pub mod namespace;
 pub mod sqlite;
 pub mod values;
 pub mod vet;
 
+use std::any::Any;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -22,15 +29,68 @@ pub use namespace::{Budget, NamespaceError, Namespaces, NsConn, NsTx};
 use values::Outcome;
 use vet::{Dialect, VetError, Vetted};
 
-use super::events::PendingEvent;
-use super::{CallState, CapError, Scope, Services};
+use wasmtime::component::{HasSelf, Linker};
+
+use super::{CallState, CapError, End, InitContext, InitError, Prepare, Scope, Services, Unit};
 use crate::contract::Capability;
-use crate::contract::plaza::module::sql::{Host, Rows, Value};
+use crate::contract::plaza::module::sql::{self as wit, Host, Rows, Value};
 
 /// Distinct statements of one module version kept vetted.
 const STATEMENT_CACHE_SIZE: usize = 1024;
 /// Parameters one statement may take.
 const MAX_PARAMS: usize = 1000;
+
+/// The `sql` unit: the namespaces' pools host-wide; per call, its
+/// connection or transaction and its budgets.
+pub struct Sql;
+
+impl Unit for Sql {
+    const NAME: &'static str = "sql";
+    type Shared = Namespaces;
+    type PerCall = Session;
+
+    async fn init(cx: &InitContext<'_>) -> Result<Namespaces, InitError> {
+        Namespaces::open(cx.config, cx.db.backend()).await.map_err(|e| InitError::new(Self::NAME, e))
+    }
+
+    fn prepare(_: &Namespaces, call: &Prepare<'_>) -> Session {
+        Session::new(Budget::with_steps(call.deadline, call.limits.sql_work))
+    }
+
+    fn link<T: Send + 'static>(linker: &mut Linker<T>, get: fn(&mut T) -> &mut CallState) -> wasmtime::Result<()> {
+        wit::add_to_linker::<T, HasSelf<CallState>>(linker, get)
+    }
+
+    fn before_wait(session: &mut Session) {
+        session.release_connection();
+    }
+
+    fn interrupt(session: &Session) {
+        session.interrupt();
+    }
+
+    /// A transaction left open is rolled back.
+    async fn finish(session: &mut Session, end: &End<'_>) {
+        if session.rollback_open().await
+            && let Some(scope) = end.scope
+        {
+            tracing::warn!(tenant = %scope.tenant, module = %scope.module(), "transaction left open; rolled back");
+        }
+    }
+}
+
+/// What another capability does with a module transaction: it writes its
+/// rows in it ([`Session::execute_in_transaction`]), keeps its state in a
+/// hook of its own type ([`Session::hook_mut`]), and the hook runs once the
+/// transaction has committed. A rollback drops the hooks.
+pub trait TxHook: Any + Send {
+    /// The transaction committed.
+    fn committed<'a>(
+        self: Box<Self>,
+        services: &'a Arc<Services>,
+        scope: &'a Scope,
+    ) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
+}
 
 /// The vetted statements of one module version, by text: parsed once.
 pub struct StatementCache(quick_cache::sync::Cache<(Dialect, String), Arc<Vetted>>);
@@ -85,8 +145,11 @@ pub struct Session {
     /// holds two connections of its pool) and before the call waits on
     /// anything slow ([`Session::release_connection`]).
     conn: Option<NsConn>,
-    /// Events written to the namespace's outbox in the open transaction.
-    tx_events: Vec<PendingEvent>,
+    /// What other capabilities do once the open transaction commits.
+    hooks: Vec<Box<dyn TxHook>>,
+    /// Statements run, and rows read, by the call.
+    statements: u32,
+    rows: u32,
     /// The namespace's size quota, read at the call's first need of it.
     quota: Option<u64>,
 }
@@ -94,7 +157,7 @@ pub struct Session {
 impl Session {
     /// The SQL state of a call bounded by `budget`.
     pub fn new(budget: Budget) -> Self {
-        Self { budget, tx: None, conn: None, tx_events: Vec::new(), quota: None }
+        Self { budget, tx: None, conn: None, hooks: Vec::new(), statements: 0, rows: 0, quota: None }
     }
 
     /// Stops whatever statement the call is running, from outside the call
@@ -114,8 +177,27 @@ impl Session {
         self.tx.is_some()
     }
 
-    pub fn tx_event_count(&self) -> usize {
-        self.tx_events.len()
+    /// The open transaction's hook of type `H`, if one was made.
+    pub fn hook<H: TxHook>(&self) -> Option<&H> {
+        self.hooks.iter().find_map(|h| (h.as_ref() as &dyn Any).downcast_ref::<H>())
+    }
+
+    /// The open transaction's hook of type `H`, made on first use; an
+    /// error when no transaction is open.
+    pub fn hook_mut<H: TxHook + Default>(&mut self) -> Result<&mut H, CapError> {
+        if self.tx.is_none() {
+            return Err(CapError::invalid("no transaction is open"));
+        }
+        let at = match self.hooks.iter().position(|h| (h.as_ref() as &dyn Any).is::<H>()) {
+            Some(at) => at,
+            None => {
+                self.hooks.push(Box::new(H::default()));
+                self.hooks.len() - 1
+            }
+        };
+        (self.hooks[at].as_mut() as &mut dyn Any)
+            .downcast_mut::<H>()
+            .ok_or_else(|| CapError::unavailable("transaction hook lost"))
     }
 
     /// A statement's failure as the module sees it: an interrupted statement
@@ -142,7 +224,7 @@ impl Session {
     /// Rolls back a transaction left open, and gives the call's connection
     /// back; true if there was a transaction.
     pub async fn rollback_open(&mut self) -> bool {
-        self.tx_events.clear();
+        self.hooks.clear();
         self.conn = None;
         match self.tx.take() {
             Some(Tx::Sqlite(tx)) => {
@@ -157,34 +239,29 @@ impl Session {
         }
     }
 
-    /// Writes an event to the namespace's outbox inside the open transaction.
-    pub(crate) async fn write_outbox(&mut self, event: PendingEvent) -> Result<(), CapError> {
-        const INSERT: &str = "INSERT INTO _plaza_outbox (id, event_type, payload, request_id, published_at) \
-                              VALUES ($1, $2, $3, $4, $5)";
-        // The same insert on either engine's transaction.
-        macro_rules! insert {
-            ($tx:expr) => {
-                sqlx::query(INSERT)
-                    .bind(&event.id)
-                    .bind(&event.event_type)
-                    .bind(&event.payload)
-                    .bind(&event.request_id)
-                    .bind(&event.published_at)
-                    .execute(&mut **$tx)
-                    .await
-                    .map_err(values::db_error)?
-            };
+    /// Runs a host statement (not the module's: it is not vetted) with
+    /// text parameters in the open transaction, for another capability's
+    /// rows that must commit or roll back with the module's.
+    pub async fn execute_in_transaction(
+        &mut self,
+        statement: &'static str,
+        params: &[Option<&str>],
+    ) -> Result<(), CapError> {
+        // The same statement on either engine's transaction.
+        macro_rules! execute {
+            ($tx:expr) => {{
+                let mut query = sqlx::query(statement);
+                for param in params {
+                    query = query.bind(*param);
+                }
+                query.execute(&mut **$tx).await.map_err(values::db_error)?;
+            }};
         }
         match &mut self.tx {
-            Some(Tx::Sqlite(tx)) => {
-                insert!(tx);
-            }
-            Some(Tx::Postgres(tx, _)) => {
-                insert!(tx);
-            }
+            Some(Tx::Sqlite(tx)) => execute!(tx),
+            Some(Tx::Postgres(tx, _)) => execute!(tx),
             None => return Err(CapError::invalid("no transaction is open")),
         }
-        self.tx_events.push(event);
         Ok(())
     }
 }
@@ -192,19 +269,19 @@ impl Session {
 impl CallState {
     /// Counts a statement against the call's budget.
     fn spend_statement(&mut self) -> Result<(), CapError> {
-        if self.usage.sql_statements >= self.limits().sql_statements {
+        if self.units.sql.statements >= self.limits().sql_statements {
             return Err(CapError::limit(format!(
                 "a call may run {} SQL statements; this one ran them all",
                 self.limits().sql_statements
             )));
         }
-        self.usage.sql_statements += 1;
+        self.units.sql.statements += 1;
         Ok(())
     }
 
     /// The size quota of the call's namespace (read once per call).
     async fn sql_quota(&mut self, scope: &Scope) -> Result<u64, CapError> {
-        if let Some(quota) = self.sql.quota {
+        if let Some(quota) = self.units.sql.quota {
             return Ok(quota);
         }
         let services = Arc::clone(self.services());
@@ -217,7 +294,7 @@ impl CallState {
                 CapError::unavailable("the host's database is not available; try again")
             })?
             .module_sql_bytes;
-        self.sql.quota = Some(quota);
+        self.units.sql.quota = Some(quota);
         Ok(quota)
     }
 
@@ -246,7 +323,7 @@ impl CallState {
         }
         let vetted = self.vetted(&scope, text)?;
         let caps = values::Caps {
-            rows: self.limits().sql_rows.saturating_sub(self.usage.sql_rows),
+            rows: self.limits().sql_rows.saturating_sub(self.units.sql.rows),
             bytes: self.limits().response_bytes,
         };
         let services = Arc::clone(self.services());
@@ -254,43 +331,43 @@ impl CallState {
         // to open the namespace's pool (its page limit), on PostgreSQL to
         // write outside a transaction (one checks it when it begins). A read
         // of a busy namespace costs no quota lookup.
-        let needs_quota = if self.sql.tx.is_some() {
+        let needs_quota = if self.units.sql.tx.is_some() {
             false
         } else if services.sql.dialect() == Dialect::Sqlite {
-            self.sql.conn.is_none() && !services.sql.sqlite_has_quota(&scope.tenant, scope.module())
+            self.units.sql.conn.is_none() && !services.sql.sqlite_has_quota(&scope.tenant, scope.module())
         } else {
             !vetted.read_only
         };
         let quota = if needs_quota { Some(self.sql_quota(&scope).await?) } else { None };
-        let result = match &mut self.sql.tx {
+        let result = match &mut self.units.sql.tx {
             Some(Tx::Sqlite(tx)) => values::run_sqlite(tx, &vetted.sql, params, want_rows, caps).await,
             Some(Tx::Postgres(tx, _)) => values::run_postgres(tx, &vetted, params, want_rows, caps).await,
             None if services.sql.dialect() == Dialect::Sqlite => {
-                if self.sql.conn.is_none() {
-                    self.sql.conn = services
+                if self.units.sql.conn.is_none() {
+                    self.units.sql.conn = services
                         .sql
-                        .sqlite_conn_within(&scope.tenant, scope.module(), &self.sql.budget, quota)
+                        .sqlite_conn_within(&scope.tenant, scope.module(), &self.units.sql.budget, quota)
                         .await
                         .map_err(namespace_error)?;
                 }
-                let Some(conn) = self.sql.conn.as_mut() else {
+                let Some(conn) = self.units.sql.conn.as_mut() else {
                     return Err(CapError::unavailable("no SQL namespace"));
                 };
                 values::run_sqlite(conn, &vetted.sql, params, want_rows, caps).await
             }
             None => {
-                let deadline = self.sql.budget.deadline();
+                let deadline = self.units.sql.budget.deadline();
                 autocommit_postgres(&services, &scope, &vetted, params, want_rows, caps, deadline, quota).await
             }
         };
-        let outcome = result.map_err(|e| self.sql.work_error(e))?;
-        self.usage.sql_rows += u32::try_from(outcome.rows.len()).unwrap_or(u32::MAX);
+        let outcome = result.map_err(|e| self.units.sql.work_error(e))?;
+        self.units.sql.rows += u32::try_from(outcome.rows.len()).unwrap_or(u32::MAX);
         Ok(outcome)
     }
 
     async fn begin_tx(&mut self) -> Result<(), CapError> {
         let scope = self.scope_for(Capability::Sql)?;
-        if self.sql.tx.is_some() {
+        if self.units.sql.tx.is_some() {
             return Err(CapError::invalid("a transaction is already open; commit or roll it back first"));
         }
         self.spend_statement()?;
@@ -301,9 +378,9 @@ impl CallState {
         let quota = if needs_quota { Some(self.sql_quota(&scope).await?) } else { None };
         // The call's autocommit connection goes back first: a transaction
         // takes its own, and a call never holds two.
-        self.sql.conn = None;
+        self.units.sql.conn = None;
         let tx = if let Some(tx) = ns
-            .sqlite_begin_within(&scope.tenant, scope.module(), &self.sql.budget, quota)
+            .sqlite_begin_within(&scope.tenant, scope.module(), &self.units.sql.budget, quota)
             .await
             .map_err(namespace_error)?
         {
@@ -327,22 +404,22 @@ impl CallState {
         } else {
             return Err(CapError::unavailable("no SQL namespace"));
         };
-        self.sql.tx = Some(tx);
+        self.units.sql.tx = Some(tx);
         Ok(())
     }
 
     async fn commit_tx(&mut self) -> Result<(), CapError> {
         let scope = self.scope_for(Capability::Sql)?;
-        let result = match self.sql.tx.take() {
+        let result = match self.units.sql.tx.take() {
             Some(Tx::Sqlite(tx)) => tx.commit().await,
             Some(Tx::Postgres(tx, _slot)) => tx.commit().await,
             None => return Err(CapError::invalid("no transaction is open")),
         };
-        let events = std::mem::take(&mut self.sql.tx_events);
+        let hooks = std::mem::take(&mut self.units.sql.hooks);
         result.map_err(values::db_error)?;
-        if !events.is_empty() {
-            let services = Arc::clone(self.services());
-            super::events::relay(&services, &scope, events).await;
+        let services = Arc::clone(self.services());
+        for hook in hooks {
+            hook.committed(&services, &scope).await;
         }
         Ok(())
     }
@@ -436,7 +513,7 @@ impl Host for CallState {
 
     async fn rollback(&mut self) -> Result<(), CapError> {
         self.scope_for(Capability::Sql)?;
-        if !self.sql.rollback_open().await {
+        if !self.units.sql.rollback_open().await {
             return Err(CapError::invalid("no transaction is open"));
         }
         Ok(())

@@ -13,13 +13,13 @@ use serde_json::Value;
 use super::Tag;
 use crate::app::App;
 use crate::auth::principal::ADMIN;
-use crate::capabilities::config;
 use crate::http::auth::Auth;
 use crate::http::problem::{ApiError, ApiResult};
 use crate::http::strict_json::StrictJson;
 use crate::modules::Install;
 use crate::modules::installs;
 use crate::modules::lifecycle::Change;
+use crate::modules::settings as config;
 
 pub struct TenantModulesApi;
 
