@@ -10,6 +10,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use jsonwebtoken::jwk::{AlgorithmParameters, Jwk, KeyAlgorithm, PublicKeyUse};
 use jsonwebtoken::{Algorithm, DecodingKey, Header, Validation};
 use serde_json::Value;
 use tokio::sync::{Mutex, RwLock};
@@ -167,20 +168,26 @@ impl ExternalIdp {
     }
 }
 
-/// The RSA signing keys of a JWKS, by kid; every other key is dropped.
+/// The RSA signing keys of a JWKS document, by kid; every other key is
+/// dropped. Each key is read as a `jsonwebtoken` [`Jwk`] on its own, so a
+/// key of a type the crate does not know costs that key, not the set.
 fn rsa_keys(doc: &Value) -> HashMap<String, DecodingKey> {
     let mut keys = HashMap::new();
-    for jwk in doc["keys"].as_array().into_iter().flatten() {
-        let field = |name: &str| jwk.get(name).and_then(Value::as_str);
-        let usable = field("kty") == Some("RSA")
-            && field("alg").is_none_or(|a| a == "RS256")
-            && field("use").is_none_or(|u| u == "sig");
-        let (Some(kid), Some(n), Some(e)) = (field("kid"), field("n"), field("e")) else { continue };
+    for raw in doc["keys"].as_array().into_iter().flatten() {
+        let Ok(jwk) = serde_json::from_value::<Jwk>(raw.clone()) else {
+            tracing::warn!(kty = raw["kty"].as_str().unwrap_or("?"), "ignoring an unreadable JWKS key");
+            continue;
+        };
+        let common = &jwk.common;
+        let Some(kid) = common.key_id.as_deref() else { continue };
+        let usable = matches!(jwk.algorithm, AlgorithmParameters::RSA(_))
+            && common.key_algorithm.is_none_or(|a| a == KeyAlgorithm::RS256)
+            && common.public_key_use.as_ref().is_none_or(|u| *u == PublicKeyUse::Signature);
         if !usable {
-            tracing::warn!(kid, kty = field("kty").unwrap_or("?"), "ignoring a non-RSA or non-signing JWKS key");
+            tracing::warn!(kid, "ignoring a non-RSA or non-signing JWKS key");
             continue;
         }
-        if let Ok(key) = DecodingKey::from_rsa_components(n, e) {
+        if let Ok(key) = DecodingKey::from_jwk(&jwk) {
             keys.insert(kid.to_owned(), key);
         }
     }

@@ -9,7 +9,7 @@ use serde_json::json;
 use sqlx::Acquire;
 
 use super::AuthError;
-use super::principal::{self, OWNER, has_role};
+use super::roles::{self as principal, OWNER, has_role};
 use super::secrets;
 use crate::audit::{self, Actor};
 use crate::db::{self, Db, DbError};
@@ -219,7 +219,7 @@ pub async fn invite(
     email: &str,
     roles: &[String],
 ) -> Result<(Invitation, String), AuthError> {
-    let email = super::accounts::normalise_email(email)?;
+    let email = super::email::normalise_email(email)?;
     principal::validate_roles(roles)?;
     if roles.iter().any(|r| r == OWNER) && !has_role(actor_roles, OWNER) {
         return Err(AuthError::Forbidden("only an owner can invite an owner".into()));

@@ -7,6 +7,7 @@
 
 pub mod accounts;
 pub mod api_keys;
+pub mod email;
 pub mod external;
 pub mod keys;
 pub mod limits;
@@ -15,6 +16,7 @@ pub mod mfa;
 pub mod operator;
 pub mod passwords;
 pub mod principal;
+pub mod roles;
 pub mod secrets;
 pub mod tokens;
 

@@ -98,18 +98,42 @@ fn app_of(req: &Request) -> Result<&Arc<App>, ApiError> {
 }
 
 async fn check_bearer(req: &Request, bearer: Bearer) -> poem::Result<Principal> {
-    let app = app_of(req)?;
-    auth::resolve_bearer(&app.db, &app.identity, &app.operator, &bearer.token)
-        .await
-        .map_err(|e| ApiError::from(e).into())
+    Ok(bearer_principal(app_of(req)?, &bearer.token).await?)
 }
 
 async fn check_api_key(req: &Request, key: ApiKey) -> poem::Result<Principal> {
-    let app = app_of(req)?;
-    if !key.key.starts_with(api_keys::PREFIX) {
-        return Err(ApiError::unauthorized("not an API key").into());
+    Ok(api_key_principal(app_of(req)?, &key.key).await?)
+}
+
+/// The principal of a bearer token: a host or IdP JWT, or the operator token.
+async fn bearer_principal(app: &App, token: &str) -> Result<Principal, ApiError> {
+    Ok(auth::resolve_bearer(&app.db, &app.identity, &app.operator, token).await?)
+}
+
+/// The principal of an `X-API-Key` value.
+async fn api_key_principal(app: &App, key: &str) -> Result<Principal, ApiError> {
+    if !key.starts_with(api_keys::PREFIX) {
+        return Err(ApiError::unauthorized("not an API key"));
     }
-    api_keys::authenticate(&app.db, &key.key).await.map_err(|e| ApiError::from(e).into())
+    Ok(api_keys::authenticate(&app.db, key).await?)
+}
+
+/// The credentials of a request outside the OpenAPI operations (module
+/// routes, which may be public): `None` without any, else the same checks
+/// as the security schemes above, chosen the same way (`X-API-Key` when
+/// present, else the bearer token).
+pub async fn credentials(app: &App, req: &Request) -> Result<Option<Principal>, ApiError> {
+    if let Some(key) = req.headers().get("x-api-key") {
+        let key = key.to_str().map_err(|_| ApiError::unauthorized("unreadable API key"))?;
+        return api_key_principal(app, key).await.map(Some);
+    }
+    let Some(value) = req.headers().get(header::AUTHORIZATION) else { return Ok(None) };
+    let token = value
+        .to_str()
+        .ok()
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .ok_or_else(|| ApiError::unauthorized("use `Authorization: Bearer <token>`"))?;
+    bearer_principal(app, token.trim()).await.map(Some)
 }
 
 /// A cookie's value from the `Cookie` header(s).

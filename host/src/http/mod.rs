@@ -4,7 +4,10 @@
 
 pub mod api;
 pub mod auth;
+// The native side of `cargo xtask bench`, kept with the benchmarks: not
+// part of any build without the `bench` feature.
 #[cfg(feature = "bench")]
+#[path = "../../benches/native/blog.rs"]
 mod bench;
 pub mod connection;
 pub mod docs;

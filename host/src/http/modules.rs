@@ -16,7 +16,6 @@ use super::origin::{self, ContentOrigin};
 use super::problem::ApiError;
 use crate::App;
 use crate::auth::principal::{self, Principal};
-use crate::auth::{self, api_keys};
 use crate::context;
 use crate::contract::{self as wit, Access, Method};
 use crate::modules::{LoadedModule, routes::Miss};
@@ -123,7 +122,7 @@ async fn tenant_openapi(req: &Request, tenant: &str, host_spec: &serde_json::Val
         return ApiError::internal(&"application state missing").into_response();
     };
     let result: Result<Response, ApiError> = async {
-        let public_only = match caller(&app, req).await? {
+        let public_only = match super::auth::credentials(&app, req).await? {
             Some(principal) => {
                 principal::authorize(&app.db, &principal, tenant, None).await?;
                 false
@@ -166,24 +165,6 @@ async fn tenant_docs(req: &Request, tenant: &str) -> Response {
     }
 }
 
-/// The credentials of a request, if any, as a principal.
-async fn caller(app: &App, req: &Request) -> Result<Option<Principal>, ApiError> {
-    if let Some(key) = req.headers().get("x-api-key") {
-        let key = key.to_str().map_err(|_| ApiError::unauthorized("unreadable API key"))?;
-        if !key.starts_with(api_keys::PREFIX) {
-            return Err(ApiError::unauthorized("not an API key"));
-        }
-        return api_keys::authenticate(&app.db, key).await.map(Some).map_err(ApiError::from);
-    }
-    let Some(value) = req.headers().get(header::AUTHORIZATION) else { return Ok(None) };
-    let token = value
-        .to_str()
-        .ok()
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-        .ok_or_else(|| ApiError::unauthorized("use `Authorization: Bearer <token>`"))?;
-    auth::resolve_bearer(&app.db, &app.identity, &app.operator, token.trim()).await.map(Some).map_err(ApiError::from)
-}
-
 fn user_id(p: &Principal) -> String {
     match p {
         Principal::OperatorToken => "operator".into(),
@@ -219,7 +200,7 @@ async fn serve(
     rest: &str,
     own_origin: bool,
 ) -> Result<Response, ApiError> {
-    let principal = caller(app, req).await?;
+    let principal = super::auth::credentials(app, req).await?;
     // The tenant's record and modules, from memory.
     let enabled = app.modules.enabled(tenant).await?;
     let active = enabled.get(name).ok_or_else(|| no_module(tenant, name))?;
@@ -395,7 +376,7 @@ fn translate_back(
 }
 
 /// A call held back by its tenant's fair share: 429, to try again shortly.
-fn tenant_busy(refusal: crate::modules::share::Refusal) -> ApiError {
+fn tenant_busy(refusal: crate::runtime::share::Refusal) -> ApiError {
     ApiError::new(StatusCode::TOO_MANY_REQUESTS, "tenant-busy", format!("{refusal}; try again shortly"))
         .with_header(header::RETRY_AFTER, "1")
 }

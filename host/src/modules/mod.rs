@@ -22,7 +22,6 @@ pub mod openapi;
 pub mod registry;
 pub mod routes;
 pub mod settings;
-pub mod share;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -38,7 +37,7 @@ use crate::contract::{Event, JobRun, Manifest, ModulePre, Request, Response};
 use crate::db::Db;
 use crate::jobs::JobSpec;
 use crate::metrics::Metrics;
-use crate::runtime::{CallError, EngineSettings, Invocation, Output, Runtime, RuntimeError};
+use crate::runtime::{CallError, EngineSettings, Invocation, Output, Runtime, RuntimeError, share};
 use crate::storage::Storage;
 use call::Call;
 pub use installs::Install;

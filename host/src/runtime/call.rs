@@ -61,7 +61,7 @@ pub enum CallError {
     #[error("too many module calls are running; try again")]
     Busy,
     #[error("{0}; try again")]
-    TenantBusy(crate::modules::share::Refusal),
+    TenantBusy(super::share::Refusal),
     #[error("could not be started: {0}")]
     Instantiate(String),
 }

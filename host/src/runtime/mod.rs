@@ -15,6 +15,7 @@ pub mod cache;
 pub mod call;
 pub mod engine;
 pub mod limits;
+pub mod share;
 pub mod ticker;
 
 use std::path::PathBuf;

@@ -3,7 +3,7 @@
 //! machine and written to `docs/benchmarks.md`.
 //!
 //! The host is the release binary built with the `bench` feature, which adds
-//! a native poem handler beside the modules (`host/src/http/bench.rs`). One
+//! a native poem handler beside the modules (`host/benches/native/blog.rs`). One
 //! tenant has `blog` enabled with published posts; the same read (one post
 //! by slug, from SQL, as JSON) is served by the module, by the native
 //! handler and by `bench/fastapi_blog.py` (FastAPI + uvicorn + SQLAlchemy,

@@ -142,7 +142,7 @@ pub fn markdown(plan: &Plan, r: &Results) -> String {
     let _ = writeln!(
         out,
         "The `blog` module through the runtime, and the same read as a native poem handler compiled \
-         into the bench build of the host (`--features bench`, `host/src/http/bench.rs`): same process, \
+         into the bench build of the host (`--features bench`, `host/benches/native/blog.rs`): same process, \
          database file and load.\n"
     );
     let _ = writeln!(out, "| Served by | requests/s | p50 | p99 | requests | failed |\n|---|---|---|---|---|---|");
