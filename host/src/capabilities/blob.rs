@@ -6,31 +6,17 @@
 use object_store::path::Path;
 use object_store::{ObjectStoreExt, PutPayload};
 
-use wasmtime::component::{HasSelf, Linker};
-
-use super::{CallState, CapError, InitContext, InitError, Prepare, Scope, Unit};
+use super::{CallState, CapError, Scope, stateless_unit};
 use crate::contract::Capability;
 use crate::contract::plaza::module::blob::{self as wit, Host, Object, ObjectInfo};
 use crate::tenancy::quotas;
 
-/// The `blob` unit: objects live in the host's object store, listed in a host table; nothing per call.
-pub struct Blob;
-
-impl Unit for Blob {
-    const NAME: &'static str = "blob";
-    type Shared = ();
-    type PerCall = ();
-
-    async fn init(_: &InitContext<'_>) -> Result<(), InitError> {
-        Ok(())
-    }
-
-    fn prepare(_: &(), _: &Prepare<'_>) {}
-
-    fn link<T: Send + 'static>(linker: &mut Linker<T>, get: fn(&mut T) -> &mut CallState) -> wasmtime::Result<()> {
-        wit::add_to_linker::<T, HasSelf<CallState>>(linker, get)
-    }
-}
+stateless_unit!(
+    /// The `blob` unit: objects live in the host's object store, listed in a host table; nothing per call.
+    Blob,
+    "blob",
+    wit
+);
 
 /// Longest key, in bytes.
 pub const MAX_KEY_BYTES: usize = 512;

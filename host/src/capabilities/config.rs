@@ -6,30 +6,16 @@
 //! ([`crate::modules::settings`]).
 
 
-use wasmtime::component::{HasSelf, Linker};
-
-use super::{CallState, CapError, InitContext, InitError, Prepare, Unit};
+use super::{CallState, CapError, stateless_unit};
 use crate::contract::Capability;
 use crate::contract::plaza::module::config::{self as wit, Host};
 
-/// The `config` unit: settings live in the host database; nothing per call.
-pub struct Config;
-
-impl Unit for Config {
-    const NAME: &'static str = "config";
-    type Shared = ();
-    type PerCall = ();
-
-    async fn init(_: &InitContext<'_>) -> Result<(), InitError> {
-        Ok(())
-    }
-
-    fn prepare(_: &(), _: &Prepare<'_>) {}
-
-    fn link<T: Send + 'static>(linker: &mut Linker<T>, get: fn(&mut T) -> &mut CallState) -> wasmtime::Result<()> {
-        wit::add_to_linker::<T, HasSelf<CallState>>(linker, get)
-    }
-}
+stateless_unit!(
+    /// The `config` unit: settings live in the host database; nothing per call.
+    Config,
+    "config",
+    wit
+);
 
 /// Longest setting or secret name.
 const MAX_KEY_BYTES: usize = 128;

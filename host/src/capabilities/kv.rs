@@ -1,9 +1,7 @@
 //! The `kv` capability: a key-value store per (tenant, module), in a host
 //! table keyed by (tenant, module, key). Values may expire.
 
-use wasmtime::component::{HasSelf, Linker};
-
-use super::{CallState, CapError, InitContext, InitError, Prepare, Unit};
+use super::{CallState, CapError, stateless_unit};
 use crate::contract::Capability;
 use crate::contract::plaza::module::kv::{self as wit, Host};
 use crate::tenancy::quotas;
@@ -17,24 +15,12 @@ pub const MAX_LIST: u32 = 1000;
 /// Longest time to live: ten years.
 const MAX_TTL_SECONDS: u32 = 10 * 366 * 24 * 3600;
 
-/// The `kv` unit: its rows live in the host database; nothing per call.
-pub struct Kv;
-
-impl Unit for Kv {
-    const NAME: &'static str = "kv";
-    type Shared = ();
-    type PerCall = ();
-
-    async fn init(_: &InitContext<'_>) -> Result<(), InitError> {
-        Ok(())
-    }
-
-    fn prepare(_: &(), _: &Prepare<'_>) {}
-
-    fn link<T: Send + 'static>(linker: &mut Linker<T>, get: fn(&mut T) -> &mut CallState) -> wasmtime::Result<()> {
-        wit::add_to_linker::<T, HasSelf<CallState>>(linker, get)
-    }
-}
+stateless_unit!(
+    /// The `kv` unit: its rows live in the host database; nothing per call.
+    Kv,
+    "kv",
+    wit
+);
 
 fn check_key(key: &str) -> Result<(), CapError> {
     if key.is_empty() || key.len() > MAX_KEY_BYTES || key.chars().any(char::is_control) {

@@ -19,6 +19,7 @@
 
 mod unit;
 
+use unit::stateless_unit;
 pub use unit::{End, InitContext, InitError, Prepare, Unit};
 
 use std::sync::Arc;

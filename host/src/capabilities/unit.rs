@@ -97,3 +97,36 @@ pub trait Unit {
         async {}
     }
 }
+
+/// A unit with no state of its own, host-wide or per call (its rows live in
+/// the host's database or object store): only its interface to link.
+/// `stateless_unit!(Kv, "kv", wit)` declares `pub struct Kv` for the
+/// bindings module `wit`.
+macro_rules! stateless_unit {
+    ($(#[$doc:meta])* $unit:ident, $name:literal, $wit:ident) => {
+        $(#[$doc])*
+        pub struct $unit;
+
+        impl $crate::capabilities::Unit for $unit {
+            const NAME: &'static str = $name;
+            type Shared = ();
+            type PerCall = ();
+
+            async fn init(
+                _: &$crate::capabilities::InitContext<'_>,
+            ) -> Result<(), $crate::capabilities::InitError> {
+                Ok(())
+            }
+
+            fn prepare(_: &(), _: &$crate::capabilities::Prepare<'_>) {}
+
+            fn link<T: Send + 'static>(
+                linker: &mut wasmtime::component::Linker<T>,
+                get: fn(&mut T) -> &mut $crate::capabilities::CallState,
+            ) -> wasmtime::Result<()> {
+                $wit::add_to_linker::<T, wasmtime::component::HasSelf<$crate::capabilities::CallState>>(linker, get)
+            }
+        }
+    };
+}
+pub(crate) use stateless_unit;
