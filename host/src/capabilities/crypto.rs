@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 use wasmtime::component::{HasSelf, Linker};
 
 use super::{CallState, CapError, InitContext, InitError, Prepare, Scope, Services, Unit};
-use crate::contract::Capability;
+use crate::contract::{Capability, Manifest};
 use crate::contract::plaza::module::crypto::{self as wit, Host};
 
 /// The `crypto` unit: the signing keys loaded this process; nothing per call.
@@ -22,9 +22,13 @@ impl Unit for Crypto {
     type Shared = KeyCache;
     type PerCall = ();
 
+    type Grant = ();
+
     async fn init(_: &InitContext<'_>) -> Result<KeyCache, InitError> {
         Ok(KeyCache::default())
     }
+
+    fn configure(_: &Manifest) {}
 
     fn prepare(_: &KeyCache, _: &Prepare<'_>) {}
 

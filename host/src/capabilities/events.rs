@@ -16,7 +16,7 @@ use wasmtime::component::{HasSelf, Linker};
 
 use super::sql::TxHook;
 use super::{CallState, CapError, End, InitContext, InitError, Prepare, Scope, Services, Unit};
-use crate::contract::Capability;
+use crate::contract::{Capability, Manifest};
 use crate::contract::plaza::module::events::{self as wit, Host};
 use crate::db::DbError;
 
@@ -47,9 +47,13 @@ impl Unit for Events {
     type Shared = ();
     type PerCall = Pending;
 
+    type Grant = ();
+
     async fn init(_: &InitContext<'_>) -> Result<(), InitError> {
         Ok(())
     }
+
+    fn configure(_: &Manifest) {}
 
     fn prepare(_: &(), _: &Prepare<'_>) -> Pending {
         Pending::new()

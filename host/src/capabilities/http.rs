@@ -19,7 +19,7 @@ use wasmtime::component::{HasSelf, Linker};
 
 use super::{CallState, CapError, InitContext, InitError, Prepare, Unit};
 use crate::contract::plaza::module::http::{self as wit, Host, OutgoingRequest};
-use crate::contract::{Capability, Header, Response};
+use crate::contract::{Capability, Header, Manifest, Response};
 
 /// Largest request body a module may send.
 const MAX_REQUEST_BYTES: usize = 8 << 20;
@@ -37,9 +37,15 @@ impl Unit for Http {
     type Shared = Outbound;
     /// Requests the call has sent.
     type PerCall = u32;
+    /// The hosts the module's manifest allows.
+    type Grant = Vec<String>;
 
     async fn init(cx: &InitContext<'_>) -> Result<Outbound, InitError> {
         Outbound::new(cx.config.module_allow_private_hosts).map_err(|e| InitError::new(Self::NAME, e))
+    }
+
+    fn configure(manifest: &Manifest) -> Vec<String> {
+        manifest.allowed_hosts.clone()
     }
 
     fn prepare(_: &Outbound, _: &Prepare<'_>) -> u32 {
@@ -209,7 +215,7 @@ impl Host for CallState {
             return Err(CapError::limit(format!("a call may send {} outbound requests", self.limits().http_requests)));
         }
         let url = url::Url::parse(&request.url).map_err(|e| CapError::invalid(format!("URL: {e}")))?;
-        if let Err(e) = self.vet_request(&scope.grant.allowed_hosts, &url) {
+        if let Err(e) = self.vet_request(&scope.grant.units.http, &url) {
             self.services().metrics.module_refusal(scope.module(), "http");
             tracing::warn!(tenant = %scope.tenant, module = %scope.module(), url = %url.host_str().unwrap_or(""), "outbound request refused");
             return Err(e);

@@ -4,7 +4,7 @@
 use wasmtime::component::{HasSelf, Linker};
 
 use super::{CallState, InitContext, InitError, Prepare, Unit};
-use crate::contract::Capability;
+use crate::contract::{Capability, Manifest};
 use crate::contract::plaza::module::log::{self as wit, Host, Level};
 
 /// Longest line kept; the rest is cut.
@@ -21,9 +21,13 @@ impl Unit for Log {
     /// Lines the call has written.
     type PerCall = u32;
 
+    type Grant = ();
+
     async fn init(_: &InitContext<'_>) -> Result<(), InitError> {
         Ok(())
     }
+
+    fn configure(_: &Manifest) {}
 
     fn prepare(_: &(), _: &Prepare<'_>) -> u32 {
         0

@@ -29,7 +29,7 @@ use wasmtime::component::{HasSelf, Linker, ResourceTable};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 pub use crate::contract::CapError;
-use crate::contract::{CallLimits, Capability, GuestError};
+use crate::contract::{CallLimits, Capability, GuestError, Manifest};
 use crate::db::Db;
 use crate::metrics::Metrics;
 use crate::storage::Storage;
@@ -70,6 +70,18 @@ macro_rules! capabilities {
                     quotas,
                     $($name: <$module::$unit as Unit>::init(cx).await?,)*
                 })
+            }
+        }
+
+        /// Each unit's part of a module version's grant, under the unit's name.
+        #[derive(Debug)]
+        pub struct Grants {
+            $(pub $name: <$module::$unit as Unit>::Grant,)*
+        }
+
+        impl Grants {
+            fn configure(manifest: &Manifest) -> Self {
+                Self { $($name: <$module::$unit as Unit>::configure(manifest),)* }
             }
         }
 
@@ -129,22 +141,23 @@ capabilities! {
 pub struct Grant {
     pub module: String,
     pub version: String,
+    /// The capabilities its manifest declares: the others are refused.
     pub capabilities: Vec<Capability>,
-    pub allowed_hosts: Vec<String>,
     pub limits: CallLimits,
-    /// Vetted SQL of this module, by statement text: parsed once.
-    pub statements: sql::StatementCache,
+    /// Each capability's own part (allowed hosts, vetted statements).
+    pub units: Grants,
 }
 
 impl Grant {
-    pub fn new(
-        module: String,
-        version: String,
-        capabilities: Vec<Capability>,
-        allowed_hosts: Vec<String>,
-        limits: CallLimits,
-    ) -> Self {
-        Self { module, version, capabilities, allowed_hosts, limits, statements: sql::StatementCache::new() }
+    /// The grant of a validated `manifest`, with its limits capped.
+    pub fn new(manifest: &Manifest, limits: CallLimits) -> Self {
+        Self {
+            module: manifest.name.clone(),
+            version: manifest.version.clone(),
+            capabilities: manifest.capabilities.clone(),
+            limits,
+            units: Grants::configure(manifest),
+        }
     }
 }
 

@@ -5,6 +5,9 @@
 //!
 //! - its **host-wide state** ([`Unit::Shared`]), built once when the host
 //!   starts ([`Unit::init`]): a connection cache, an HTTP client;
+//! - its **part of each module version's grant** ([`Unit::Grant`]),
+//!   computed once from the manifest when the version is loaded
+//!   ([`Unit::configure`]): the hosts it may call, its vetted statements;
 //! - its **per-call state** ([`Unit::PerCall`]), built for each call
 //!   ([`Unit::prepare`]): budgets spent, an open transaction;
 //! - its **link** into the component linker ([`Unit::link`]): its own WIT
@@ -13,9 +16,9 @@
 //!   slow ([`Unit::before_wait`]), when its deadline passes
 //!   ([`Unit::interrupt`]) and when it ends ([`Unit::finish`]).
 //!
-//! What a module version may use (its grant) is computed once at install
-//! from its manifest ([`super::Grant`]); each host function checks it with
-//! [`CallState::scope_for`] before doing anything.
+//! Each host function checks the grant ([`super::Grant`]: the declared
+//! capabilities and each unit's part) with [`CallState::scope_for`] before
+//! doing anything.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -25,7 +28,7 @@ use wasmtime::component::Linker;
 
 use super::{CallState, Scope, Services};
 use crate::config::Config;
-use crate::contract::CallLimits;
+use crate::contract::{CallLimits, Manifest};
 use crate::db::Db;
 
 /// What a unit's host-wide state is built from.
@@ -72,9 +75,15 @@ pub trait Unit {
     type Shared: Send + Sync + 'static;
     /// State of one call.
     type PerCall: Send + 'static;
+    /// This unit's part of a module version's grant.
+    type Grant: Send + Sync + std::fmt::Debug + 'static;
 
     /// Builds the host-wide state when the host starts.
     fn init(cx: &InitContext<'_>) -> impl Future<Output = Result<Self::Shared, InitError>> + Send;
+
+    /// This unit's part of the grant of the module version of `manifest`
+    /// (validated), computed once when the version is loaded.
+    fn configure(manifest: &Manifest) -> Self::Grant;
 
     /// The per-call state of a call with `call`'s limits.
     fn prepare(shared: &Self::Shared, call: &Prepare<'_>) -> Self::PerCall;
@@ -111,12 +120,15 @@ macro_rules! stateless_unit {
             const NAME: &'static str = $name;
             type Shared = ();
             type PerCall = ();
+            type Grant = ();
 
             async fn init(
                 _: &$crate::capabilities::InitContext<'_>,
             ) -> Result<(), $crate::capabilities::InitError> {
                 Ok(())
             }
+
+            fn configure(_: &$crate::contract::Manifest) {}
 
             fn prepare(_: &(), _: &$crate::capabilities::Prepare<'_>) {}
 

@@ -268,13 +268,7 @@ impl Modules {
         }
         let routes = RouteTable::build(&manifest.routes)?;
         let jobs = self.job_specs(&manifest)?;
-        let grant = Arc::new(Grant::new(
-            manifest.name.clone(),
-            manifest.version.clone(),
-            manifest.capabilities.clone(),
-            manifest.allowed_hosts.clone(),
-            CallLimits::capped(&manifest.limits, &self.caps),
-        ));
+        let grant = Arc::new(Grant::new(&manifest, CallLimits::capped(&manifest.limits, &self.caps)));
         let module = Arc::new(LoadedModule { manifest, sha256, routes, grant, jobs, pre });
         if let Ok(mut l) = self.loaded.write() {
             l.insert(module.sha256.clone(), Arc::clone(&module));

@@ -32,7 +32,7 @@ use vet::{Dialect, VetError, Vetted};
 use wasmtime::component::{HasSelf, Linker};
 
 use super::{CallState, CapError, End, InitContext, InitError, Prepare, Scope, Services, Unit};
-use crate::contract::Capability;
+use crate::contract::{Capability, Manifest};
 use crate::contract::plaza::module::sql::{self as wit, Host, Rows, Value};
 
 /// Distinct statements of one module version kept vetted.
@@ -48,9 +48,15 @@ impl Unit for Sql {
     const NAME: &'static str = "sql";
     type Shared = Namespaces;
     type PerCall = Session;
+    /// The module version's statements, vetted once each.
+    type Grant = StatementCache;
 
     async fn init(cx: &InitContext<'_>) -> Result<Namespaces, InitError> {
         Namespaces::open(cx.config, cx.db.backend()).await.map_err(|e| InitError::new(Self::NAME, e))
+    }
+
+    fn configure(_: &Manifest) -> StatementCache {
+        StatementCache::new()
     }
 
     fn prepare(_: &Namespaces, call: &Prepare<'_>) -> Session {
@@ -302,7 +308,8 @@ impl CallState {
         let services = self.services();
         scope
             .grant
-            .statements
+            .units
+            .sql
             .get(services.sql.dialect(), text, || services.metrics.module_sql_parse(scope.module()))
             .map_err(|e| match e {
                 VetError::Refused(why) => {
