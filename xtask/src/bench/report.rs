@@ -33,6 +33,13 @@ fn ratio(a: Option<Load>, b: Option<Load>) -> Option<f64> {
     Some(a?.requests_per_sec / b?.requests_per_sec)
 }
 
+/// The range of per-round ratios, as `; rounds 0.45×–0.55×`.
+fn spread(ratios: &[f64]) -> String {
+    let low = ratios.iter().copied().fold(f64::INFINITY, f64::min);
+    let high = ratios.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    if ratios.len() < 2 { String::new() } else { format!("; rounds {low:.2}×–{high:.2}×") }
+}
+
 fn row(out: &mut String, name: &str, load: Option<Load>) {
     match load {
         Some(l) => {
@@ -143,7 +150,8 @@ pub fn markdown(plan: &Plan, r: &Results) -> String {
         out,
         "The `blog` module through the runtime, and the same read as a native poem handler compiled \
          into the bench build of the host (`--features bench`, `host/benches/native/blog.rs`): same process, \
-         database file and load.\n"
+         database file and load. The two loads alternate {} times; each row is that side's median round.\n",
+        r.native_ratios.len()
     );
     let _ = writeln!(out, "| Served by | requests/s | p50 | p99 | requests | failed |\n|---|---|---|---|---|---|");
     row(&mut out, "`blog` module", r.module);
@@ -151,9 +159,10 @@ pub fn markdown(plan: &Plan, r: &Results) -> String {
     let native = ratio(r.module, r.native);
     let _ = writeln!(
         out,
-        "\nModule / native throughput: **{}** (goal ≥ {NATIVE_GOAL}×: {}).\n",
+        "\nModule / native throughput: **{}** (goal ≥ {NATIVE_GOAL}×: {}){}.\n",
         native.map_or("-".to_owned(), |v| format!("{v:.2}×")),
-        verdict(native, NATIVE_GOAL)
+        verdict(native, NATIVE_GOAL),
+        spread(&r.native_ratios)
     );
 
     let _ = writeln!(out, "## 2. Per-call cost of the runtime\n");
