@@ -14,7 +14,7 @@ use crate::tenancy::quotas;
 stateless_unit!(
     /// The `blob` unit: objects live in the host's object store, listed in a host table; nothing per call.
     Blob,
-    "blob",
+    Capability::Blob,
     wit
 );
 

@@ -13,7 +13,7 @@ use crate::contract::plaza::module::config::{self as wit, Host};
 stateless_unit!(
     /// The `config` unit: settings live in the host database; nothing per call.
     Config,
-    "config",
+    Capability::Config,
     wit
 );
 

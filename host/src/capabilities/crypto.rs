@@ -18,7 +18,7 @@ use crate::contract::plaza::module::crypto::{self as wit, Host};
 pub struct Crypto;
 
 impl Unit for Crypto {
-    const NAME: &'static str = "crypto";
+    const CAPABILITY: Capability = Capability::Crypto;
     type Shared = KeyCache;
     type PerCall = ();
 

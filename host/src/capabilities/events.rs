@@ -43,7 +43,7 @@ pub type Pending = Vec<PendingEvent>;
 pub struct Events;
 
 impl Unit for Events {
-    const NAME: &'static str = "events";
+    const CAPABILITY: Capability = Capability::Events;
     type Shared = ();
     type PerCall = Pending;
 

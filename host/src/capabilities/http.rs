@@ -33,7 +33,7 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 pub struct Http;
 
 impl Unit for Http {
-    const NAME: &'static str = "http";
+    const CAPABILITY: Capability = Capability::Http;
     type Shared = Outbound;
     /// Requests the call has sent.
     type PerCall = u32;
@@ -41,7 +41,7 @@ impl Unit for Http {
     type Grant = Vec<String>;
 
     async fn init(cx: &InitContext<'_>) -> Result<Outbound, InitError> {
-        Outbound::new(cx.config.module_allow_private_hosts).map_err(|e| InitError::new(Self::NAME, e))
+        Outbound::new(cx.config.module_allow_private_hosts).map_err(|e| InitError::new(Self::CAPABILITY, e))
     }
 
     fn configure(manifest: &Manifest) -> Vec<String> {

@@ -18,7 +18,7 @@ const MAX_TTL_SECONDS: u32 = 10 * 366 * 24 * 3600;
 stateless_unit!(
     /// The `kv` unit: its rows live in the host database; nothing per call.
     Kv,
-    "kv",
+    Capability::Kv,
     wit
 );
 

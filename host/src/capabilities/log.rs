@@ -16,7 +16,7 @@ const MAX_LINES_PER_CALL: u32 = 1000;
 pub struct Log;
 
 impl Unit for Log {
-    const NAME: &'static str = "log";
+    const CAPABILITY: Capability = Capability::Log;
     type Shared = ();
     /// Lines the call has written.
     type PerCall = u32;

@@ -28,7 +28,7 @@ use wasmtime::component::Linker;
 
 use super::{CallState, Scope, Services};
 use crate::config::Config;
-use crate::contract::{CallLimits, Manifest};
+use crate::contract::{CallLimits, Capability, Manifest};
 use crate::db::Db;
 
 /// What a unit's host-wide state is built from.
@@ -46,8 +46,8 @@ pub struct InitError {
 }
 
 impl InitError {
-    pub fn new(capability: &'static str, message: impl std::fmt::Display) -> Self {
-        Self { capability, message: message.to_string() }
+    pub fn new(capability: Capability, message: impl std::fmt::Display) -> Self {
+        Self { capability: capability.name(), message: message.to_string() }
     }
 }
 
@@ -69,8 +69,9 @@ pub struct End<'a> {
 
 /// One capability: its state, its link and its hooks.
 pub trait Unit {
-    /// The name used in manifests, errors and metrics.
-    const NAME: &'static str;
+    /// The capability of the contract this unit implements (its name in
+    /// manifests, errors and metrics is `CAPABILITY.name()`).
+    const CAPABILITY: Capability;
     /// State shared by every call, built once.
     type Shared: Send + Sync + 'static;
     /// State of one call.
@@ -109,15 +110,15 @@ pub trait Unit {
 
 /// A unit with no state of its own, host-wide or per call (its rows live in
 /// the host's database or object store): only its interface to link.
-/// `stateless_unit!(Kv, "kv", wit)` declares `pub struct Kv` for the
-/// bindings module `wit`.
+/// `stateless_unit!(Kv, Capability::Kv, wit)` declares `pub struct Kv` for
+/// the bindings module `wit`.
 macro_rules! stateless_unit {
-    ($(#[$doc:meta])* $unit:ident, $name:literal, $wit:ident) => {
+    ($(#[$doc:meta])* $unit:ident, $capability:expr, $wit:ident) => {
         $(#[$doc])*
         pub struct $unit;
 
         impl $crate::capabilities::Unit for $unit {
-            const NAME: &'static str = $name;
+            const CAPABILITY: $crate::contract::Capability = $capability;
             type Shared = ();
             type PerCall = ();
             type Grant = ();

@@ -11,7 +11,7 @@
 //!   host processes.
 //! - [`Modules::call`]: one request into one module for one tenant;
 //!   [`Modules::run_job`] and [`Modules::deliver`]: a job run and an event
-//!   delivery (scheduled by [`crate::jobs`] and [`crate::events`]).
+//!   delivery (scheduled by [`crate::workers`]).
 
 pub mod active;
 pub mod call;

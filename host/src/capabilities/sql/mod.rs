@@ -45,14 +45,14 @@ const MAX_PARAMS: usize = 1000;
 pub struct Sql;
 
 impl Unit for Sql {
-    const NAME: &'static str = "sql";
+    const CAPABILITY: Capability = Capability::Sql;
     type Shared = Namespaces;
     type PerCall = Session;
     /// The module version's statements, vetted once each.
     type Grant = StatementCache;
 
     async fn init(cx: &InitContext<'_>) -> Result<Namespaces, InitError> {
-        Namespaces::open(cx.config, cx.db.backend()).await.map_err(|e| InitError::new(Self::NAME, e))
+        Namespaces::open(cx.config, cx.db.backend()).await.map_err(|e| InitError::new(Self::CAPABILITY, e))
     }
 
     fn configure(_: &Manifest) -> StatementCache {
