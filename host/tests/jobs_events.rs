@@ -511,12 +511,7 @@ async fn events_left_in_a_module_outbox_go_out_with_the_next_ones() {
     let now = plaza::db::now();
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     if let Some(mut conn) = ns.sqlite_conn("acme", "publisher", deadline).await.unwrap() {
-        sqlx::query(sqlx::AssertSqlSafe(insert.replace("{schema}", "")))
-            .bind(&left)
-            .bind(&now)
-            .execute(&mut *conn)
-            .await
-            .unwrap();
+        conn.db().unwrap().execute(&insert.replace("{schema}", ""), [&left, &now]).unwrap();
     } else {
         let place = ns.pg_place("acme", "publisher").await.unwrap().unwrap();
         let sql = insert.replace("{schema}", &format!("{}.", place.names.schema));

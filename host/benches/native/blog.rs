@@ -9,13 +9,13 @@ use std::sync::Arc;
 use poem::http::StatusCode;
 use poem::web::{Data, Json, Path};
 use poem::{IntoResponse, Response, Route, get, handler};
+use rusqlite::OptionalExtension;
 use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::App;
 
 /// The columns the module's own read selects.
-#[derive(sqlx::FromRow)]
 struct Row {
     id: i64,
     title: String,
@@ -63,24 +63,43 @@ async fn post(Path((tenant, slug)): Path<(String, String)>, Data(app): Data<&Arc
         Ok(None) => return StatusCode::NOT_FOUND.into_response(),
         Err(err) => return unavailable(&err),
     };
-    let row: Option<Row> = match sqlx::query_as(
-        "SELECT id, title, slug, content_markdown, content_html, excerpt, status, published_at, \
-         meta_description, faq, author_id, created_at, updated_at FROM posts WHERE slug = ?1 AND status = 'published'",
-    )
-    .bind(&slug)
-    .fetch_optional(&mut *conn)
-    .await
-    {
-        Ok(row) => row,
+    // The same statements the module runs, here on the holder's task.
+    let read = |db: &rusqlite::Connection| -> rusqlite::Result<Option<(Row, Vec<String>)>> {
+        let mut post = db.prepare_cached(
+            "SELECT id, title, slug, content_markdown, content_html, excerpt, status, published_at, \
+             meta_description, faq, author_id, created_at, updated_at FROM posts WHERE slug = ?1 AND status = 'published'",
+        )?;
+        let row = post
+            .query_row([&slug], |r| {
+                Ok(Row {
+                    id: r.get(0)?,
+                    title: r.get(1)?,
+                    slug: r.get(2)?,
+                    content_markdown: r.get(3)?,
+                    content_html: r.get(4)?,
+                    excerpt: r.get(5)?,
+                    status: r.get(6)?,
+                    published_at: r.get(7)?,
+                    meta_description: r.get(8)?,
+                    faq: r.get(9)?,
+                    author_id: r.get(10)?,
+                    created_at: r.get(11)?,
+                    updated_at: r.get(12)?,
+                })
+            })
+            .optional()?;
+        let Some(row) = row else { return Ok(None) };
+        let mut tags = db.prepare_cached("SELECT tag FROM post_tags WHERE post_id = ?1 ORDER BY tag")?;
+        let tags = tags.query_map([row.id], |r| r.get(0))?.collect::<rusqlite::Result<Vec<String>>>()?;
+        Ok(Some((row, tags)))
+    };
+    let found = match conn.db() {
+        Ok(db) => read(db),
         Err(err) => return unavailable(&err),
     };
-    let Some(row) = row else { return StatusCode::NOT_FOUND.into_response() };
-    let tags: Vec<String> = match sqlx::query_scalar("SELECT tag FROM post_tags WHERE post_id = ?1 ORDER BY tag")
-        .bind(row.id)
-        .fetch_all(&mut *conn)
-        .await
-    {
-        Ok(tags) => tags,
+    let (row, tags) = match found {
+        Ok(Some(found)) => found,
+        Ok(None) => return StatusCode::NOT_FOUND.into_response(),
         Err(err) => return unavailable(&err),
     };
     let faq: Value = serde_json::from_str(&row.faq).unwrap_or_else(|_| json!([]));

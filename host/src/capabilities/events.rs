@@ -188,14 +188,20 @@ pub async fn relay(services: &Arc<Services>, scope: &Scope, events: Vec<PendingE
     type Row = (String, String, String, Option<String>, String);
     const SELECT: &str =
         "SELECT id, event_type, payload, request_id, published_at FROM _plaza_outbox ORDER BY id LIMIT 1000";
-    let stored: Result<Vec<Row>, sqlx::Error> = async {
+    let stored: Result<Vec<Row>, String> = async {
         if let Ok(Some(mut conn)) = ns.sqlite_conn(&scope.tenant, scope.module(), relay_deadline()).await {
-            sqlx::query_as(SELECT).fetch_all(&mut *conn).await
+            let db = conn.db().map_err(|e| e.to_string())?;
+            let read = || -> rusqlite::Result<Vec<Row>> {
+                let mut stmt = db.prepare_cached(SELECT)?;
+                let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?;
+                rows.collect()
+            };
+            read().map_err(|e| e.to_string())
         } else if let Ok(Some(crate::capabilities::sql::namespace::PgPlace { pool, names })) =
             ns.pg_place(&scope.tenant, scope.module()).await
         {
             let qualified = SELECT.replace("_plaza_outbox", &format!("{}._plaza_outbox", names.schema));
-            sqlx::query_as(AssertSqlSafe(qualified)).fetch_all(&pool).await
+            sqlx::query_as(AssertSqlSafe(qualified)).fetch_all(&pool).await.map_err(|e| e.to_string())
         } else {
             Ok(Vec::new())
         }
@@ -223,20 +229,27 @@ pub async fn relay(services: &Arc<Services>, scope: &Scope, events: Vec<PendingE
         tracing::error!(tenant = %scope.tenant, module = %scope.module(), error = %e, "events stay in the module outbox");
         return;
     }
-    let result: Result<(), sqlx::Error> = async {
+    let result: Result<(), String> = async {
         if let Ok(Some(mut conn)) = ns.sqlite_conn(&scope.tenant, scope.module(), relay_deadline()).await {
-            for id in &ids {
-                sqlx::query("DELETE FROM _plaza_outbox WHERE id = $1").bind(id).execute(&mut *conn).await?;
-            }
+            conn.blocking(move |db| -> rusqlite::Result<()> {
+                for id in &ids {
+                    db.execute("DELETE FROM _plaza_outbox WHERE id = ?1", [id])?;
+                }
+                Ok(())
+            })
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())?;
         } else if let Ok(Some(crate::capabilities::sql::namespace::PgPlace { pool, names })) =
             ns.pg_place(&scope.tenant, scope.module()).await
         {
-            let mut conn = pool.acquire().await?;
+            let mut conn = pool.acquire().await.map_err(|e| e.to_string())?;
             for id in &ids {
                 sqlx::query(AssertSqlSafe(format!("DELETE FROM {}._plaza_outbox WHERE id = $1", names.schema)))
                     .bind(id)
                     .execute(&mut *conn)
-                    .await?;
+                    .await
+                    .map_err(|e| e.to_string())?;
             }
         }
         Ok(())

@@ -2,6 +2,8 @@
 //!
 //! - [`namespace`]: where the namespace lives (a SQLite file, or a
 //!   PostgreSQL schema with its own role), creation and migrations.
+//! - [`pool`]: the open SQLite namespaces and their connections, and where
+//!   their statements run; [`sqlite`]: what makes a connection fit for a module.
 //! - [`vet`]: every statement is parsed and vetted before it runs; what runs
 //!   is the vetted AST printed back, never the module's text.
 //! - [`values`]: binding parameters and decoding rows, per engine.
@@ -15,6 +17,7 @@
 //! an event published in a transaction exists if and only if its data does).
 
 pub mod namespace;
+pub mod pool;
 pub mod sqlite;
 pub mod values;
 pub mod vet;
@@ -25,7 +28,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Instant;
 
-pub use namespace::{Budget, NamespaceError, Namespaces, NsConn, NsTx};
+pub use namespace::{Budget, NamespaceError, Namespaces, NsConn, NsTx, PoolError};
 use values::Outcome;
 use vet::{Dialect, VetError, Vetted};
 
@@ -234,7 +237,7 @@ impl Session {
         self.conn = None;
         match self.tx.take() {
             Some(Tx::Sqlite(tx)) => {
-                let _ = tx.rollback().await;
+                let _ = tx.rollback();
                 true
             }
             Some(Tx::Postgres(tx, _slot)) => {
@@ -264,7 +267,10 @@ impl Session {
             }};
         }
         match &mut self.tx {
-            Some(Tx::Sqlite(tx)) => execute!(tx),
+            Some(Tx::Sqlite(tx)) => {
+                let db = tx.db().map_err(pool_error)?;
+                db.execute(statement, rusqlite::params_from_iter(params.iter())).map_err(values::sqlite_error)?;
+            }
             Some(Tx::Postgres(tx, _)) => execute!(tx),
             None => return Err(CapError::invalid("no transaction is open")),
         }
@@ -321,7 +327,10 @@ impl CallState {
             })
     }
 
-    /// Vets and runs one statement in the call's namespace.
+    /// Vets and runs one statement in the call's namespace. On SQLite, a
+    /// read (or any statement in a transaction) runs here, within the
+    /// call's budget; a write outside a transaction commits, so it runs on
+    /// the blocking pool (see [`pool`]).
     async fn run(&mut self, text: &str, params: &[Value], want_rows: bool) -> Result<Outcome, CapError> {
         let scope = self.scope_for(Capability::Sql)?;
         self.spend_statement()?;
@@ -347,7 +356,10 @@ impl CallState {
         };
         let quota = if needs_quota { Some(self.sql_quota(&scope).await?) } else { None };
         let result = match &mut self.units.sql.tx {
-            Some(Tx::Sqlite(tx)) => values::run_sqlite(tx, &vetted.sql, params, want_rows, caps).await,
+            Some(Tx::Sqlite(tx)) => tx
+                .db()
+                .map_err(pool_error)
+                .and_then(|db| values::run_sqlite(db, &vetted.sql, params, want_rows, caps).map_err(CapError::from)),
             Some(Tx::Postgres(tx, _)) => values::run_postgres(tx, &vetted, params, want_rows, caps).await,
             None if services.sql.dialect() == Dialect::Sqlite => {
                 if self.units.sql.conn.is_none() {
@@ -360,7 +372,20 @@ impl CallState {
                 let Some(conn) = self.units.sql.conn.as_mut() else {
                     return Err(CapError::unavailable("no SQL namespace"));
                 };
-                values::run_sqlite(conn, &vetted.sql, params, want_rows, caps).await
+                if vetted.read_only {
+                    let deadline = self.units.sql.budget.deadline();
+                    pool::while_busy(deadline, || {
+                        values::run_sqlite(conn.db()?, &vetted.sql, params, want_rows, caps)
+                    })
+                    .await
+                    .map_err(CapError::from)
+                } else {
+                    let (vetted, params) = (Arc::clone(&vetted), params.to_vec());
+                    conn.blocking(move |db| values::run_sqlite(db, &vetted.sql, &params, want_rows, caps))
+                        .await
+                        .map_err(pool_error)?
+                        .map_err(CapError::from)
+                }
             }
             None => {
                 let deadline = self.units.sql.budget.deadline();
@@ -418,12 +443,12 @@ impl CallState {
     async fn commit_tx(&mut self) -> Result<(), CapError> {
         let scope = self.scope_for(Capability::Sql)?;
         let result = match self.units.sql.tx.take() {
-            Some(Tx::Sqlite(tx)) => tx.commit().await,
-            Some(Tx::Postgres(tx, _slot)) => tx.commit().await,
+            Some(Tx::Sqlite(tx)) => tx.commit().await.map_err(pool_error),
+            Some(Tx::Postgres(tx, _slot)) => tx.commit().await.map_err(values::db_error),
             None => return Err(CapError::invalid("no transaction is open")),
         };
         let hooks = std::mem::take(&mut self.units.sql.hooks);
-        result.map_err(values::db_error)?;
+        result?;
         let services = Arc::clone(self.services());
         for hook in hooks {
             hook.committed(&services, &scope).await;
@@ -442,10 +467,23 @@ fn unavailable(e: NamespaceError) -> CapError {
     CapError::unavailable("the module's database is not available")
 }
 
+/// A SQLite connection's failure as the module sees it.
+fn pool_error(e: PoolError) -> CapError {
+    match e {
+        PoolError::Sqlite(e) => values::sqlite_error(e),
+        PoolError::TimedOut => CapError::unavailable(format!("{}; try again", PoolError::TimedOut)),
+        other => {
+            tracing::error!(error = %other, "module namespace connection failed");
+            CapError::unavailable("the module's database is not available")
+        }
+    }
+}
+
 /// A database error as the module sees it; anything else as unavailable.
 fn namespace_error(e: NamespaceError) -> CapError {
     match e {
         NamespaceError::Db(e) => values::db_error(e),
+        NamespaceError::Sqlite(e) => pool_error(e),
         busy @ NamespaceError::TenantBusy(_) => CapError::unavailable(format!("{busy}; try again")),
         other => unavailable(other),
     }

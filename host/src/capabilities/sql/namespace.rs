@@ -16,20 +16,18 @@
 //! transaction, written in that same transaction).
 
 use std::collections::HashMap;
-use std::ops::{Deref, DerefMut};
 use std::path::PathBuf;
 use std::str::FromStr;
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
-use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Executor, PgConnection, Sqlite, SqliteConnection};
+use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Executor, PgConnection};
 
-use super::sqlite::{self, Interrupt};
+pub use super::pool::{Budget, NsConn, NsTx, PoolError};
+use super::pool::{Limits, NsPool, OpenNamespaces};
+use super::sqlite;
 use super::vet::{self, Dialect};
 use crate::config::Config;
 use crate::contract::Migration;
@@ -40,6 +38,8 @@ use crate::db::Backend;
 pub enum NamespaceError {
     #[error("database error: {0}")]
     Db(#[from] sqlx::Error),
+    #[error("database error: {0}")]
+    Sqlite(#[from] PoolError),
     #[error("migration {version} ({name}) failed: {detail}")]
     Migration { version: u32, name: String, detail: String },
     #[error("migration {0} changed after it was applied; add a new migration instead")]
@@ -59,157 +59,8 @@ CREATE TABLE IF NOT EXISTS _plaza_migrations (\
 CREATE TABLE IF NOT EXISTS _plaza_outbox (\
  id TEXT PRIMARY KEY, event_type TEXT NOT NULL, payload TEXT NOT NULL, request_id TEXT, published_at TEXT NOT NULL);";
 
-/// Connections a module of a tenant may hold at once on SQLite.
-const SQLITE_POOL_SIZE: u32 = 4;
-/// SQLite namespaces kept open at once. Each open pool holds up to
-/// [`SQLITE_POOL_SIZE`] connections, each a thread and three file
-/// descriptors: with thousands of tenants, the least recently used pools
-/// are closed (their files stay; the next call opens them again).
-const SQLITE_OPEN_POOLS: usize = 512;
-/// An idle SQLite connection is closed after this long.
-const SQLITE_IDLE: Duration = Duration::from_secs(30);
-/// SQLite's default page size: a size quota becomes a page count.
-const SQLITE_PAGE_BYTES: u64 = 4096;
 /// How long a PostgreSQL namespace's measured size is trusted.
 const PG_SIZE_KEEP: Duration = Duration::from_secs(5);
-/// Virtual-machine steps between two checks of a holder's budget.
-const PROGRESS_PERIOD: i32 = 1000;
-
-/// What a holder of a namespace connection may still spend: a deadline,
-/// and, for module calls, SQLite virtual-machine steps (about ten per row
-/// scanned or produced) shared by every statement of the call, so that an
-/// aggregate over a million generated rows is stopped like a million rows
-/// returned would be. Checked every [`PROGRESS_PERIOD`] steps.
-#[derive(Debug, Clone)]
-pub struct Budget {
-    deadline: Instant,
-    steps: Option<Arc<AtomicI64>>,
-}
-
-impl Budget {
-    /// A deadline and nothing else (the host's own work on a namespace).
-    pub fn until(deadline: Instant) -> Self {
-        Self { deadline, steps: None }
-    }
-
-    /// A deadline and `steps` virtual-machine steps.
-    pub fn with_steps(deadline: Instant, steps: u64) -> Self {
-        Self { deadline, steps: Some(Arc::new(AtomicI64::new(i64::try_from(steps).unwrap_or(i64::MAX)))) }
-    }
-
-    pub fn deadline(&self) -> Instant {
-        self.deadline
-    }
-
-    /// True once the steps are spent: an interrupted statement was stopped
-    /// for its work, not its time.
-    pub fn steps_spent(&self) -> bool {
-        self.steps.as_ref().is_some_and(|s| s.load(Ordering::Relaxed) <= 0)
-    }
-}
-
-/// A connection to a pair's SQLite file, held by one user until dropped,
-/// with the means to stop its running statement from another task.
-pub struct NsConn {
-    conn: PoolConnection<Sqlite>,
-    interrupt: Interrupt,
-}
-
-impl NsConn {
-    /// Stops the statement running on it now, if any.
-    pub fn interrupt(&self) {
-        self.interrupt.interrupt();
-    }
-}
-
-impl Deref for NsConn {
-    type Target = SqliteConnection;
-    fn deref(&self) -> &SqliteConnection {
-        &self.conn
-    }
-}
-
-impl DerefMut for NsConn {
-    fn deref_mut(&mut self) -> &mut SqliteConnection {
-        &mut self.conn
-    }
-}
-
-/// A transaction on a pair's SQLite file, stoppable like [`NsConn`].
-pub struct NsTx {
-    tx: sqlx::Transaction<'static, Sqlite>,
-    interrupt: Interrupt,
-}
-
-impl NsTx {
-    pub fn interrupt(&self) {
-        self.interrupt.interrupt();
-    }
-
-    pub async fn commit(self) -> Result<(), sqlx::Error> {
-        self.tx.commit().await
-    }
-
-    pub async fn rollback(self) -> Result<(), sqlx::Error> {
-        self.tx.rollback().await
-    }
-}
-
-impl Deref for NsTx {
-    type Target = SqliteConnection;
-    fn deref(&self) -> &SqliteConnection {
-        &self.tx
-    }
-}
-
-impl DerefMut for NsTx {
-    fn deref_mut(&mut self) -> &mut SqliteConnection {
-        &mut self.tx
-    }
-}
-
-/// The open SQLite pools, by (tenant, module), with when each was last used.
-struct OpenPools {
-    /// Each pool, when it was last used, and the size quota its
-    /// connections were opened with.
-    pools: HashMap<(String, String), (SqlitePool, u64, Option<u64>)>,
-    /// Bumped on every use: the order pools were last used in.
-    clock: u64,
-    capacity: usize,
-}
-
-impl OpenPools {
-    fn new(capacity: usize) -> Self {
-        Self { pools: HashMap::new(), clock: 0, capacity: capacity.max(1) }
-    }
-
-    /// The pool of `key` and the quota it was opened with.
-    fn get(&mut self, key: &(String, String)) -> Option<(SqlitePool, Option<u64>)> {
-        self.clock += 1;
-        let clock = self.clock;
-        self.pools.get_mut(key).map(|(pool, used, quota)| {
-            *used = clock;
-            (pool.clone(), *quota)
-        })
-    }
-
-    /// Adds (or replaces) a pool, first dropping the least recently used one
-    /// when full (calls holding its connections finish on them; it closes after).
-    fn insert(&mut self, key: (String, String), pool: SqlitePool, quota: Option<u64>) {
-        if self.pools.len() >= self.capacity
-            && !self.pools.contains_key(&key)
-            && let Some(oldest) = self.pools.iter().min_by_key(|(_, (_, used, _))| *used).map(|(k, _)| k.clone())
-        {
-            self.pools.remove(&oldest);
-        }
-        self.clock += 1;
-        self.pools.insert(key, (pool, self.clock, quota));
-    }
-
-    fn remove(&mut self, key: &(String, String)) -> Option<SqlitePool> {
-        self.pools.remove(key).map(|(pool, _, _)| pool)
-    }
-}
 
 /// The PostgreSQL schema and role of one pair, as quoted identifiers.
 #[derive(Debug, Clone)]
@@ -228,7 +79,7 @@ struct PgDatabase {
 enum Store {
     Sqlite {
         dir: PathBuf,
-        pools: Mutex<OpenPools>,
+        pools: OpenNamespaces,
         /// Largest string or blob a module statement may build.
         value_bytes: usize,
     },
@@ -270,48 +121,98 @@ async fn connect_pg(url: &str, max_connections: u32) -> Result<PgDatabase, Names
     Ok(PgDatabase { pool, database })
 }
 
-/// Runs the migrations not yet recorded, recording each (a macro: the same
-/// code over a SQLite and a PostgreSQL connection).
-macro_rules! apply_migrations {
-    ($conn:expr, $dialect:expr, $ordered:expr) => {{
-        let conn = $conn;
-        let dialect: Dialect = $dialect;
-        let ordered: &[&Migration] = $ordered;
-        let done: Vec<(i64, String)> =
-            sqlx::query_as("SELECT CAST(version AS BIGINT), checksum FROM _plaza_migrations")
-                .fetch_all(&mut *conn)
-                .await?;
-        let done: HashMap<i64, String> = done.into_iter().collect();
+/// A migration's text for `dialect`, and its checksum.
+fn migration_text(dialect: Dialect, m: &Migration) -> (&str, String) {
+    let text = match (dialect, &m.postgres_sql) {
+        (Dialect::Postgres, Some(pg)) => pg.as_str(),
+        _ => m.sql.as_str(),
+    };
+    (text, hex::encode(Sha256::digest(text.as_bytes())))
+}
+
+/// Whether migration `m` is to be applied, given those applied already
+/// (an applied one whose text changed is an error).
+fn pending(done: &HashMap<i64, String>, m: &Migration, checksum: &str) -> Result<bool, NamespaceError> {
+    match done.get(&i64::from(m.version)) {
+        Some(known) if known != checksum => Err(NamespaceError::Changed(m.version)),
+        Some(_) => Ok(false),
+        None => Ok(true),
+    }
+}
+
+fn migration_failed(m: &Migration) -> impl Fn(String) -> NamespaceError + '_ {
+    |detail| NamespaceError::Migration { version: m.version, name: m.name.clone(), detail }
+}
+
+/// Runs the migrations not yet recorded on PostgreSQL, recording each, in
+/// the caller's transaction.
+async fn migrate_pg(conn: &mut PgConnection, ordered: &[&Migration]) -> Result<Vec<u32>, NamespaceError> {
+    let done: Vec<(i64, String)> =
+        sqlx::query_as("SELECT CAST(version AS BIGINT), checksum FROM _plaza_migrations").fetch_all(&mut *conn).await?;
+    let done: HashMap<i64, String> = done.into_iter().collect();
+    let mut applied = Vec::new();
+    for m in ordered {
+        let (text, checksum) = migration_text(Dialect::Postgres, m);
+        if !pending(&done, m, &checksum)? {
+            continue;
+        }
+        let failed = migration_failed(m);
+        for s in vet::vet_all(Dialect::Postgres, text).map_err(|e| failed(e.to_string()))? {
+            conn.execute(AssertSqlSafe(s.sql)).await.map_err(|e| failed(e.to_string()))?;
+        }
+        sqlx::query("INSERT INTO _plaza_migrations (version, name, checksum, applied_at) VALUES ($1, $2, $3, $4)")
+            .bind(i64::from(m.version))
+            .bind(m.name.clone())
+            .bind(checksum)
+            .bind(crate::db::now())
+            .execute(&mut *conn)
+            .await?;
+        applied.push(m.version);
+    }
+    Ok(applied)
+}
+
+/// Runs the migrations not yet recorded on SQLite, recording each, all in
+/// one transaction (on a blocking thread: DDL rewrites whole tables).
+fn migrate_sqlite(conn: &rusqlite::Connection, ordered: &[Migration]) -> Result<Vec<u32>, NamespaceError> {
+    let sqlite = |e: rusqlite::Error| NamespaceError::Sqlite(PoolError::Sqlite(e));
+    conn.execute_batch("BEGIN IMMEDIATE").map_err(sqlite)?;
+    let run = || -> Result<Vec<u32>, NamespaceError> {
+        let mut done = HashMap::new();
+        let mut read = conn.prepare("SELECT version, checksum FROM _plaza_migrations").map_err(sqlite)?;
+        let mut rows = read.query([]).map_err(sqlite)?;
+        while let Some(row) = rows.next().map_err(sqlite)? {
+            done.insert(row.get::<_, i64>(0).map_err(sqlite)?, row.get::<_, String>(1).map_err(sqlite)?);
+        }
         let mut applied = Vec::new();
         for m in ordered {
-            let text = match (dialect, &m.postgres_sql) {
-                (Dialect::Postgres, Some(pg)) => pg.as_str(),
-                _ => m.sql.as_str(),
-            };
-            let checksum = hex::encode(Sha256::digest(text.as_bytes()));
-            if let Some(known) = done.get(&i64::from(m.version)) {
-                if *known != checksum {
-                    return Err(NamespaceError::Changed(m.version));
-                }
+            let (text, checksum) = migration_text(Dialect::Sqlite, m);
+            if !pending(&done, m, &checksum)? {
                 continue;
             }
-            let failed =
-                |detail: String| NamespaceError::Migration { version: m.version, name: m.name.clone(), detail };
-            let statements = vet::vet_all(dialect, text).map_err(|e| failed(e.to_string()))?;
-            for s in statements {
-                conn.execute(AssertSqlSafe(s.sql)).await.map_err(|e| failed(e.to_string()))?;
+            let failed = migration_failed(m);
+            for s in vet::vet_all(Dialect::Sqlite, text).map_err(|e| failed(e.to_string()))? {
+                conn.execute_batch(&s.sql).map_err(|e| failed(e.to_string()))?;
             }
-            sqlx::query("INSERT INTO _plaza_migrations (version, name, checksum, applied_at) VALUES ($1, $2, $3, $4)")
-                .bind(i64::from(m.version))
-                .bind(m.name.clone())
-                .bind(checksum)
-                .bind(crate::db::now())
-                .execute(&mut *conn)
-                .await?;
+            conn.execute(
+                "INSERT INTO _plaza_migrations (version, name, checksum, applied_at) VALUES (?1, ?2, ?3, ?4)",
+                rusqlite::params![i64::from(m.version), m.name, checksum, crate::db::now()],
+            )
+            .map_err(sqlite)?;
             applied.push(m.version);
         }
-        applied
-    }};
+        Ok(applied)
+    };
+    match run() {
+        Ok(applied) => {
+            conn.execute_batch("COMMIT").map_err(sqlite)?;
+            Ok(applied)
+        }
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            Err(e)
+        }
+    }
 }
 
 /// Every module namespace of this host, on the host's database engine.
@@ -337,7 +238,7 @@ impl Namespaces {
                 sqlite::limit_heap(config.sqlite_heap_bytes);
                 Store::Sqlite {
                     dir,
-                    pools: Mutex::new(OpenPools::new(SQLITE_OPEN_POOLS)),
+                    pools: OpenNamespaces::new(Limits::from_fd_limit()),
                     value_bytes: usize::try_from(config.module_sql_value_bytes).unwrap_or(usize::MAX),
                 }
             }
@@ -375,72 +276,50 @@ impl Namespaces {
         }
     }
 
-    /// The pool of a pair's SQLite file (opened on first use, then kept).
-    /// Private: its connections are taken through [`Self::sqlite_conn`] and
-    /// [`Self::sqlite_begin`], which set each holder's deadline.
+    /// The pool of a pair's SQLite file (opened on first use, then kept
+    /// while the cache has room). Private: its connections are taken
+    /// through [`Self::sqlite_conn`] and [`Self::sqlite_begin`], which set
+    /// each holder's budget.
     ///
     /// `quota` is the pair's size quota in bytes: its connections refuse to
     /// grow the file past it (`max_page_count`). `None` takes the pool as it
     /// is; a different quota opens a new pool (the old one closes once its
     /// connections are back).
-    fn sqlite(&self, tenant: &str, module: &str, quota: Option<u64>) -> Result<Option<SqlitePool>, NamespaceError> {
+    fn sqlite(&self, tenant: &str, module: &str, quota: Option<u64>) -> Result<Option<Arc<NsPool>>, NamespaceError> {
         let Store::Sqlite { dir, pools, value_bytes } = &self.store else { return Ok(None) };
-        let value_bytes = *value_bytes;
-        let key = (tenant.to_owned(), module.to_owned());
-        let mut pools = pools.lock().map_err(|_| NamespaceError::Db(sqlx::Error::PoolClosed))?;
-        let open = pools.get(&key);
-        if let Some((pool, opened_with)) = open.as_ref()
-            && (quota.is_none() || quota == *opened_with)
+        let open = pools.get(tenant, module);
+        if let Some(pool) = &open
+            && (quota.is_none() || quota == pool.quota)
         {
-            return Ok(Some(pool.clone()));
+            return Ok(open);
         }
-        let quota = quota.or_else(|| open.and_then(|(_, q)| q));
+        let quota = quota.or_else(|| open.and_then(|p| p.quota));
         let tenant_dir = dir.join(tenant);
         std::fs::create_dir_all(&tenant_dir)
             .map_err(|source| NamespaceError::Io { path: tenant_dir.display().to_string(), source })?;
-        let options = SqliteConnectOptions::new()
-            .filename(tenant_dir.join(format!("{module}.db")))
-            .create_if_missing(true)
-            .foreign_keys(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(Duration::from_secs(5))
-            .pragma("trusted_schema", "OFF")
-            .disable_statement_logging();
-        let options = match quota {
-            Some(bytes) => options.pragma("max_page_count", (bytes / SQLITE_PAGE_BYTES).max(1).to_string()),
-            None => options,
-        };
-        let pool = SqlitePoolOptions::new()
-            .max_connections(SQLITE_POOL_SIZE)
-            .min_connections(0)
-            // A local file: a broken connection fails its statement anyway,
-            // and a ping per acquire would cost a thread round trip.
-            .test_before_acquire(false)
-            .acquire_timeout(Duration::from_secs(5))
-            .idle_timeout(Some(SQLITE_IDLE))
-            .after_connect(move |conn, _meta| Box::pin(async move { sqlite::harden(conn, value_bytes).await }))
-            .connect_lazy_with(options);
-        pools.insert(key, pool.clone(), quota);
-        Ok(Some(pool))
+        Ok(Some(pools.insert(tenant, module, tenant_dir.join(format!("{module}.db")), quota, *value_bytes)))
     }
 
     /// Whether a pair's SQLite pool is open with a size quota (pools the
     /// host opened for its own work, such as migrations, have none).
     pub fn sqlite_has_quota(&self, tenant: &str, module: &str) -> bool {
         let Store::Sqlite { pools, .. } = &self.store else { return false };
-        pools
-            .lock()
-            .is_ok_and(|p| p.pools.get(&(tenant.to_owned(), module.to_owned())).is_some_and(|(_, _, q)| q.is_some()))
+        pools.get(tenant, module).is_some_and(|p| p.quota.is_some())
     }
 
     /// Closes a tenant's open SQLite pools (its quotas changed): the next
     /// call opens them again with the new page limit.
     pub fn close_tenant_pools(&self, tenant: &str) {
-        if let Store::Sqlite { pools, .. } = &self.store
-            && let Ok(mut pools) = pools.lock()
-        {
-            pools.pools.retain(|(t, _), _| t != tenant);
+        if let Store::Sqlite { pools, .. } = &self.store {
+            pools.remove_tenant(tenant);
+        }
+    }
+
+    /// SQLite connections open now (0 on PostgreSQL).
+    pub fn sqlite_connections(&self) -> usize {
+        match &self.store {
+            Store::Sqlite { pools, .. } => pools.connections(),
+            Store::Postgres { .. } => 0,
         }
     }
 
@@ -468,9 +347,7 @@ impl Namespaces {
         quota: Option<u64>,
     ) -> Result<Option<NsConn>, NamespaceError> {
         let Some(pool) = self.sqlite(tenant, module, quota)? else { return Ok(None) };
-        let mut conn = pool.acquire().await?;
-        let interrupt = watch(&mut conn, budget).await?;
-        Ok(Some(NsConn { conn, interrupt }))
+        Ok(Some(pool.acquire(budget).await?))
     }
 
     /// A transaction on a pair's SQLite file, bounded by `deadline` like
@@ -493,12 +370,7 @@ impl Namespaces {
         quota: Option<u64>,
     ) -> Result<Option<NsTx>, NamespaceError> {
         let Some(pool) = self.sqlite(tenant, module, quota)? else { return Ok(None) };
-        // IMMEDIATE: the write lock is taken (or waited for, up to the busy
-        // timeout) now, so no later statement fails on a lock upgrade that
-        // no timeout can wait out.
-        let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-        let interrupt = watch(&mut tx, budget).await?;
-        Ok(Some(NsTx { tx, interrupt }))
+        Ok(Some(pool.acquire(budget).await?.begin().await?))
     }
 
     /// The host's own PostgreSQL pool, when the namespaces are schemas.
@@ -629,7 +501,7 @@ impl Namespaces {
     /// Creates the namespace of a pair (idempotent).
     pub async fn create(&self, tenant: &str, module: &str) -> Result<(), NamespaceError> {
         if let Some(mut conn) = self.sqlite_conn(tenant, module, Instant::now() + Duration::from_secs(30)).await? {
-            conn.execute(HOST_TABLES).await?;
+            conn.blocking(|c| c.execute_batch(HOST_TABLES)).await?.map_err(PoolError::from)?;
             return Ok(());
         }
         let Some(PgPlace { pool, names }) = self.pg_place(tenant, module).await? else { return Ok(()) };
@@ -667,19 +539,17 @@ impl Namespaces {
         module: &str,
         migrations: &[Migration],
     ) -> Result<Vec<u32>, NamespaceError> {
-        let dialect = self.dialect();
         let mut ordered: Vec<&Migration> = migrations.iter().collect();
         ordered.sort_by_key(|m| m.version);
         let deadline = Instant::now() + Duration::from_secs(120);
-        if let Some(mut tx) = self.sqlite_begin(tenant, module, deadline).await? {
-            let applied = apply_migrations!(&mut *tx, dialect, &ordered);
-            tx.commit().await?;
-            return Ok(applied);
+        if let Some(mut conn) = self.sqlite_conn(tenant, module, deadline).await? {
+            let owned: Vec<Migration> = ordered.into_iter().cloned().collect();
+            return conn.blocking(move |c| migrate_sqlite(c, &owned)).await?;
         }
         let Some(PgPlace { pool, names }) = self.pg_place(tenant, module).await? else { return Ok(Vec::new()) };
         let mut tx = pool.begin().await?;
         self.enter(&mut tx, &names, Duration::from_secs(120)).await?;
-        let applied = apply_migrations!(&mut *tx, dialect, &ordered);
+        let applied = migrate_pg(&mut tx, &ordered).await?;
         tx.commit().await?;
         Ok(applied)
     }
@@ -688,9 +558,8 @@ impl Namespaces {
     pub async fn drop_namespace(&self, tenant: &str, module: &str) -> Result<(), NamespaceError> {
         match &self.store {
             Store::Sqlite { dir, pools, .. } => {
-                let pool = pools.lock().ok().and_then(|mut p| p.remove(&(tenant.to_owned(), module.to_owned())));
-                if let Some(pool) = pool {
-                    pool.close().await;
+                if let Some(pool) = pools.remove(tenant, module) {
+                    pool.close_idle().await;
                 }
                 for suffix in ["db", "db-wal", "db-shm"] {
                     let path = dir.join(tenant).join(format!("{module}.{suffix}"));
@@ -777,20 +646,6 @@ fn pg_names(database: &str, tenant: &str, module: &str) -> PgNames {
     PgNames { schema: format!("\"m_{base}\""), role: format!("\"plaza_m_{base}\"") }
 }
 
-/// Sets this holder's budget on a connection (a progress handler that
-/// interrupts its statement once the budget is spent) and returns the means
-/// to interrupt it from outside.
-async fn watch(conn: &mut SqliteConnection, budget: &Budget) -> Result<Interrupt, sqlx::Error> {
-    let mut handle = conn.lock_handle().await?;
-    let Budget { deadline, steps } = budget.clone();
-    let period = i64::from(PROGRESS_PERIOD);
-    handle.set_progress_handler(PROGRESS_PERIOD, move || {
-        let within = steps.as_ref().is_none_or(|s| s.fetch_sub(period, Ordering::Relaxed) > period);
-        within && Instant::now() < deadline
-    });
-    Ok(Interrupt::of(&mut handle))
-}
-
 impl Namespaces {
     /// Enters a pair's namespace for the rest of a module transaction:
     /// [`enter`], with the transaction's memory and temporary files bounded
@@ -864,54 +719,4 @@ async fn install_row_guard(pool: &PgPool) -> Result<(), sqlx::Error> {
     )
     .await?;
     tx.commit().await
-}
-
-#[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used)]
-
-    use super::*;
-
-    fn lazy_pool(dir: &std::path::Path, name: &str) -> SqlitePool {
-        SqlitePoolOptions::new().connect_lazy_with(SqliteConnectOptions::new().filename(dir.join(name)))
-    }
-
-    #[tokio::test]
-    async fn the_least_recently_used_pool_is_closed_first() {
-        let dir = tempfile::tempdir().unwrap();
-        let key = |t: &str| (t.to_owned(), "blog".to_owned());
-        let mut open = OpenPools::new(2);
-        open.insert(key("a"), lazy_pool(dir.path(), "a.db"), None);
-        open.insert(key("b"), lazy_pool(dir.path(), "b.db"), None);
-        assert!(open.get(&key("a")).is_some(), "a is used again: b is now the oldest");
-        open.insert(key("c"), lazy_pool(dir.path(), "c.db"), Some(1 << 20));
-        assert_eq!(open.pools.len(), 2, "never more than the capacity");
-        assert!(open.get(&key("b")).is_none(), "b, the least recently used, was closed");
-        assert!(open.get(&key("a")).is_some() && open.get(&key("c")).is_some());
-        assert!(open.remove(&key("a")).is_some());
-        assert!(open.get(&key("a")).is_none());
-    }
-
-    #[tokio::test]
-    async fn every_acquisition_sets_its_own_deadline() {
-        // The deadline is a progress handler on the connection, which goes
-        // back to the pool when the holder is done: the next holder of that
-        // same connection must not inherit an expired one.
-        let dir = tempfile::tempdir().unwrap();
-        let config = Config { data_dir: dir.path().to_path_buf(), ..Config::default() };
-        let ns = Namespaces::open(&config, Backend::Sqlite).await.unwrap();
-        const LONG: &str = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 200000) \
-                            SELECT COUNT(*) FROM c";
-        let past = Instant::now();
-        tokio::time::sleep(Duration::from_millis(5)).await;
-        let mut late = ns.sqlite_conn("acme", "blog", past).await.unwrap().unwrap();
-        let interrupted = sqlx::query_scalar::<_, i64>(LONG).fetch_one(&mut *late).await;
-        assert!(interrupted.is_err(), "a statement past its deadline is interrupted");
-        drop(late);
-        // Back in the pool: the next acquisition takes that idle connection.
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        let mut next = ns.sqlite_conn("acme", "blog", Instant::now() + Duration::from_secs(30)).await.unwrap().unwrap();
-        let n: i64 = sqlx::query_scalar(LONG).fetch_one(&mut *next).await.unwrap();
-        assert_eq!(n, 200_000, "the next holder runs under its own deadline");
-    }
 }

@@ -18,14 +18,20 @@
 //! - ATTACH is impossible (`SQLITE_LIMIT_ATTACHED` = 0), triggers nest at
 //!   most [`TRIGGER_DEPTH`] deep, and SQLite starts no helper threads.
 //!
+//! - a closed connection keeps its write-ahead log and shared-memory files
+//!   (`SQLITE_FCNTL_PERSIST_WAL`): with thousands of namespaces opened and
+//!   closed in turn, creating and deleting two files per open was most of
+//!   the cost of a request to a cold namespace;
+//! - the lookaside allocator is small, so that thousands of open
+//!   connections cost little memory.
+//!
 //! This is the one file with `unsafe` FFI to SQLite; each block says why it
 //! holds.
 
 use std::ffi::{c_int, c_void};
-use std::ptr::NonNull;
 
 use libsqlite3_sys as ffi;
-use sqlx::SqliteConnection;
+use rusqlite::Connection;
 
 /// Longest `LIKE` or `GLOB` pattern: the cost of one match is about
 /// pattern × value bytes, one step the deadline cannot interrupt.
@@ -38,13 +44,17 @@ const SQL_BYTES: i32 = 1_000_000;
 const COMPOUND_SELECT: i32 = 100;
 /// Most parameters of a statement (the same bound as the capability's).
 const VARIABLES: i32 = 1000;
+/// SQLite's default page size: a size quota becomes a page count.
+pub const PAGE_BYTES: u64 = 4096;
+/// Lookaside slots of a connection, and their size: SQLite's default
+/// (1200 × 128 bytes, written through at open) made each open namespace
+/// cost 150 KiB before its first statement.
+const LOOKASIDE: (c_int, c_int) = (128, 64);
 
-/// Applies the bounds to a fresh connection and installs the linear
-/// built-ins. `value_bytes` is the largest string or blob a statement may
-/// build.
-pub async fn harden(conn: &mut SqliteConnection, value_bytes: usize) -> Result<(), sqlx::Error> {
-    let mut handle = conn.lock_handle().await?;
-    let db = handle.as_raw_handle().as_ptr();
+/// Applies the bounds to a fresh connection (before its first statement)
+/// and installs the linear built-ins. `value_bytes` is the largest string
+/// or blob a statement may build.
+pub fn harden(conn: &Connection, value_bytes: usize) -> rusqlite::Result<()> {
     let value_bytes = i32::try_from(value_bytes).unwrap_or(i32::MAX).max(1);
     let limits = [
         (ffi::SQLITE_LIMIT_ATTACHED, 0),
@@ -63,16 +73,30 @@ pub async fn harden(conn: &mut SqliteConnection, value_bytes: usize) -> Result<(
         (c"ltrim", 2, trim, TRIM_LEFT),
         (c"rtrim", 2, trim, TRIM_RIGHT),
     ];
-    // SAFETY: `db` is this connection's live handle, locked for us by
-    // `lock_handle` so no other thread uses it meanwhile. `sqlite3_limit`
-    // sets an integer; `sqlite3_create_function_v2` registers functions
-    // whose names are static C strings and whose user data is a plain
-    // integer (no destructor), which SQLite keeps for the connection's life.
+    // SAFETY: `db` is this connection's live handle, used only by this
+    // thread meanwhile (`Connection` is not `Sync`, and we hold a reference
+    // to it). `sqlite3_db_config(LOOKASIDE)` with a null buffer makes SQLite
+    // allocate its own; it is called before any statement, when no
+    // lookaside memory is in use. `sqlite3_limit` sets an integer;
+    // `sqlite3_file_control(PERSIST_WAL)` reads and writes the `c_int` we
+    // pass; `sqlite3_create_function_v2` registers functions whose names are
+    // static C strings and whose user data is a plain integer (no
+    // destructor), which SQLite keeps for the connection's life.
     #[allow(unsafe_code)]
     unsafe {
+        let db = conn.handle();
+        ffi::sqlite3_db_config(
+            db,
+            ffi::SQLITE_DBCONFIG_LOOKASIDE,
+            std::ptr::null_mut::<c_void>(),
+            LOOKASIDE.0,
+            LOOKASIDE.1,
+        );
         for (limit, value) in limits {
             ffi::sqlite3_limit(db, limit, value);
         }
+        let mut persist: c_int = 1;
+        ffi::sqlite3_file_control(db, c"main".as_ptr(), ffi::SQLITE_FCNTL_PERSIST_WAL, (&raw mut persist).cast());
         for (name, args, func, flags) in functions {
             let rc = ffi::sqlite3_create_function_v2(
                 db,
@@ -86,46 +110,14 @@ pub async fn harden(conn: &mut SqliteConnection, value_bytes: usize) -> Result<(
                 None,
             );
             if rc != ffi::SQLITE_OK {
-                return Err(sqlx::Error::Protocol(format!("cannot install {name:?} on a module connection ({rc})")));
+                return Err(rusqlite::Error::SqliteFailure(
+                    ffi::Error::new(rc),
+                    Some(format!("cannot install {name:?} on a module connection")),
+                ));
             }
         }
     }
     Ok(())
-}
-
-/// Stops the statement running on a connection, from any thread.
-///
-/// Taken when a holder gets the connection and kept beside it: it is only
-/// valid while the connection is open, so it lives inside the value that
-/// owns the connection ([`super::namespace::NsConn`], the transaction
-/// wrapper) and is never handed out.
-#[derive(Debug)]
-pub struct Interrupt(NonNull<ffi::sqlite3>);
-
-// SAFETY: `sqlite3_interrupt` is documented as safe to call from a thread
-// other than the one running the statement, as long as the connection is
-// open; the owner of an `Interrupt` also owns the connection (see above).
-#[allow(unsafe_code)]
-unsafe impl Send for Interrupt {}
-#[allow(unsafe_code)]
-unsafe impl Sync for Interrupt {}
-
-impl Interrupt {
-    /// The interrupt of the connection whose handle is locked.
-    pub fn of(handle: &mut sqlx::sqlite::LockedSqliteHandle<'_>) -> Self {
-        Self(handle.as_raw_handle())
-    }
-
-    /// Makes the statement running now (if any) fail with `SQLITE_INTERRUPT`
-    /// at its next check. Statements started after it finishes run normally.
-    pub fn interrupt(&self) {
-        // SAFETY: the connection is open: this value lives inside the owner
-        // of the connection, which closes it only when dropped (see the type).
-        #[allow(unsafe_code)]
-        unsafe {
-            ffi::sqlite3_interrupt(self.0.as_ptr());
-        }
-    }
 }
 
 /// Sets SQLite's process-wide heap limits: a soft one, above which SQLite
@@ -403,35 +395,33 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
 
     use super::*;
-    use sqlx::sqlite::SqliteConnectOptions;
-    use sqlx::{ConnectOptions, Row};
 
-    async fn plain() -> SqliteConnection {
-        SqliteConnectOptions::new().in_memory(true).connect().await.unwrap()
+    fn plain() -> Connection {
+        Connection::open_in_memory().unwrap()
     }
 
-    async fn hardened(value_bytes: usize) -> SqliteConnection {
-        let mut conn = plain().await;
-        harden(&mut conn, value_bytes).await.unwrap();
+    fn hardened(value_bytes: usize) -> Connection {
+        let conn = plain();
+        harden(&conn, value_bytes).unwrap();
         conn
     }
 
     /// Each expression's result (as text, or its error) on a connection.
-    async fn answers(conn: &mut SqliteConnection, exprs: &[&str]) -> Vec<String> {
-        let mut out = Vec::new();
-        for e in exprs {
-            let sql = format!("SELECT typeof(v) || ':' || hex(v) FROM (SELECT {e} AS v)");
-            let got = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_one(&mut *conn).await;
-            out.push(match got {
-                Ok(row) => row.get::<String, _>(0),
-                Err(err) => format!("error: {err}"),
-            });
-        }
-        out
+    fn answers(conn: &Connection, exprs: &[&str]) -> Vec<String> {
+        exprs
+            .iter()
+            .map(|e| {
+                let sql = format!("SELECT typeof(v) || ':' || hex(v) FROM (SELECT {e} AS v)");
+                match conn.query_row(&sql, [], |row| row.get::<_, String>(0)) {
+                    Ok(v) => v,
+                    Err(err) => format!("error: {err}"),
+                }
+            })
+            .collect()
     }
 
-    #[tokio::test]
-    async fn the_linear_built_ins_answer_as_sqlites_own() {
+    #[test]
+    fn the_linear_built_ins_answer_as_sqlites_own() {
         let exprs = [
             "instr('hello world', 'o')",
             "instr('hello world', 'world')",
@@ -474,19 +464,17 @@ mod tests {
             "trim('aaa', 'a')",
             "ltrim(x'c3a9c3a9', x'c3')",
         ];
-        let mut sqlite = plain().await;
-        let mut ours = hardened(1 << 20).await;
-        let want = answers(&mut sqlite, &exprs).await;
-        let got = answers(&mut ours, &exprs).await;
+        let want = answers(&plain(), &exprs);
+        let got = answers(&hardened(1 << 20), &exprs);
         for ((e, w), g) in exprs.iter().zip(&want).zip(&got) {
             assert_eq!(g, w, "{e}");
         }
     }
 
-    #[tokio::test]
-    async fn quadratic_inputs_answer_at_once() {
+    #[test]
+    fn quadratic_inputs_answer_at_once() {
         // SQLite's own instr/replace/trim take minutes on these; ours are linear.
-        let mut conn = hardened(4 << 20).await;
+        let conn = hardened(4 << 20);
         let started = std::time::Instant::now();
         let statements = [
             "SELECT instr(printf('%.*c', 2000000, 'a'), printf('%.*c', 1000000, 'a') || 'b')",
@@ -495,15 +483,15 @@ mod tests {
         ];
         let expected = [0, 2_000_000, 0];
         for (sql, want) in statements.iter().zip(expected) {
-            let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(*sql)).fetch_one(&mut conn).await.unwrap();
+            let n: i64 = conn.query_row(sql, [], |r| r.get(0)).unwrap();
             assert_eq!(n, want, "{sql}");
         }
         assert!(started.elapsed() < std::time::Duration::from_secs(20), "took {:?}", started.elapsed());
     }
 
-    #[tokio::test]
-    async fn values_and_patterns_are_capped() {
-        let mut conn = hardened(1 << 20).await;
+    #[test]
+    fn values_and_patterns_are_capped() {
+        let conn = hardened(1 << 20);
         for sql in [
             "SELECT printf('%.*c', 900000000, 'x')",
             "SELECT randomblob(900000000)",
@@ -514,35 +502,51 @@ mod tests {
              SELECT group_concat('xxxxxxxxxxxxxxxxxxxx', '') FROM c",
         ] {
             // Refused, or (printf, whose overflow SQLite reports as NULL) nothing built.
-            match sqlx::query_scalar::<_, Option<Vec<u8>>>(sqlx::AssertSqlSafe(sql)).fetch_one(&mut conn).await {
+            match conn.query_row(sql, [], |r| r.get::<_, Option<Vec<u8>>>(0)) {
                 Err(err) => assert!(err.to_string().contains("too big"), "{sql}: {err}"),
                 Ok(value) => assert!(value.is_none() && sql.contains("printf('%.*c'"), "{sql} built a value"),
             }
         }
         let long = format!("%{}%", "a".repeat(LIKE_PATTERN_BYTES as usize));
-        let err = sqlx::query("SELECT 'a' LIKE $1").bind(long).fetch_one(&mut conn).await.unwrap_err();
+        let err = conn.query_row("SELECT 'a' LIKE ?1", [long], |r| r.get::<_, i64>(0)).unwrap_err();
         assert!(err.to_string().contains("too complex"), "{err}");
-        let ok: i64 =
-            sqlx::query_scalar("SELECT length(printf('%.*c', 1000, 'x'))").fetch_one(&mut conn).await.unwrap();
+        let ok: i64 = conn.query_row("SELECT length(printf('%.*c', 1000, 'x'))", [], |r| r.get(0)).unwrap();
         assert_eq!(ok, 1000);
     }
 
-    #[tokio::test]
-    async fn an_interrupt_stops_the_running_statement_only() {
-        let mut conn = hardened(1 << 20).await;
-        let interrupt = Interrupt::of(&mut conn.lock_handle().await.unwrap());
+    #[test]
+    fn an_interrupt_stops_the_running_statement_only() {
+        let conn = hardened(1 << 20);
+        let interrupt = conn.get_interrupt_handle();
         const ENDLESS: &str = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c";
         let stopper = std::thread::spawn(move || {
             std::thread::sleep(std::time::Duration::from_millis(200));
             interrupt.interrupt();
-            interrupt
         });
         let started = std::time::Instant::now();
-        let err = sqlx::query(ENDLESS).fetch_one(&mut conn).await.unwrap_err();
+        let err = conn.query_row(ENDLESS, [], |r| r.get::<_, i64>(0)).unwrap_err();
         assert!(err.to_string().contains("interrupt"), "{err}");
         assert!(started.elapsed() < std::time::Duration::from_secs(10));
-        drop(stopper.join());
-        let one: i64 = sqlx::query_scalar("SELECT 1").fetch_one(&mut conn).await.unwrap();
+        stopper.join().unwrap();
+        let one: i64 = conn.query_row("SELECT 1", [], |r| r.get(0)).unwrap();
         assert_eq!(one, 1, "the next statement runs");
+    }
+
+    #[test]
+    fn a_closed_connection_keeps_its_log_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ns.db");
+        for _ in 0..2 {
+            let conn = Connection::open(&path).unwrap();
+            harden(&conn, 1 << 20).unwrap();
+            conn.pragma_update(None, "journal_mode", "WAL").unwrap();
+            conn.execute_batch("CREATE TABLE IF NOT EXISTS t (x); INSERT INTO t VALUES (1)").unwrap();
+            drop(conn);
+            assert!(dir.path().join("ns.db-wal").exists(), "the write-ahead log stays");
+            assert!(dir.path().join("ns.db-shm").exists(), "the shared memory file stays");
+        }
+        let conn = Connection::open(&path).unwrap();
+        let n: i64 = conn.query_row("SELECT count(*) FROM t", [], |r| r.get(0)).unwrap();
+        assert_eq!(n, 2, "nothing was lost with them");
     }
 }

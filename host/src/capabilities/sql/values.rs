@@ -4,7 +4,8 @@
 
 use futures_util::TryStreamExt;
 use sqlx::postgres::{PgArgumentBuffer, PgArguments, PgRow, PgTypeInfo, Postgres};
-use sqlx::sqlite::{Sqlite, SqliteRow};
+use rusqlite::ErrorCode;
+use rusqlite::types::ValueRef as SqliteValue;
 use sqlx::{AssertSqlSafe, Column, Row, TypeInfo, ValueRef};
 
 use super::vet::Vetted;
@@ -66,6 +67,80 @@ pub fn db_error(e: sqlx::Error) -> CapError {
             CapError::unavailable("the database is not available; try again")
         }
         _ => CapError::invalid(e.to_string()),
+    }
+}
+
+/// Maps a SQLite error to what the module sees (the same cases as
+/// [`db_error`]).
+pub fn sqlite_error(e: rusqlite::Error) -> CapError {
+    let rusqlite::Error::SqliteFailure(failure, message) = &e else {
+        return CapError::invalid(e.to_string());
+    };
+    let message = message.clone().unwrap_or_else(|| failure.to_string());
+    match failure.code {
+        ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked => {
+            CapError::unavailable("the database stayed busy past its timeout; try again")
+        }
+        ErrorCode::ConstraintViolation
+            if matches!(
+                failure.extended_code,
+                libsqlite3_sys::SQLITE_CONSTRAINT_UNIQUE
+                    | libsqlite3_sys::SQLITE_CONSTRAINT_PRIMARYKEY
+                    | libsqlite3_sys::SQLITE_CONSTRAINT_FOREIGNKEY
+                    | libsqlite3_sys::SQLITE_CONSTRAINT_CHECK
+            ) =>
+        {
+            CapError::Guest(crate::contract::GuestError::Conflict(message))
+        }
+        // The namespace reached its size quota (max_page_count).
+        ErrorCode::DiskFull => {
+            CapError::limit("the module's SQL data reached its size quota; delete some, or ask the operator for more")
+        }
+        // The process's SQLite heap limit.
+        ErrorCode::OutOfMemory => CapError::limit("the statement needed more memory than the host allows"),
+        // A value over the connection's length limit.
+        ErrorCode::TooBig => CapError::limit(format!("{message}: a value may be as large as the operator allows")),
+        // The progress handler, or an interrupt at the deadline.
+        ErrorCode::OperationInterrupted => CapError::limit("the statement ran past the call's deadline"),
+        _ => CapError::invalid(message),
+    }
+}
+
+/// Why a SQLite statement gave no outcome: the database refused it (a
+/// busy database is tried again), or its result went over the call's caps.
+#[derive(Debug)]
+pub enum SqliteFailure {
+    Db(rusqlite::Error),
+    Caps(CapError),
+}
+
+impl From<rusqlite::Error> for SqliteFailure {
+    fn from(e: rusqlite::Error) -> Self {
+        Self::Db(e)
+    }
+}
+
+impl From<super::pool::PoolError> for SqliteFailure {
+    fn from(e: super::pool::PoolError) -> Self {
+        match e {
+            super::pool::PoolError::Sqlite(e) => Self::Db(e),
+            other => Self::Caps(CapError::unavailable(format!("the module's database is not available: {other}"))),
+        }
+    }
+}
+
+impl From<SqliteFailure> for CapError {
+    fn from(f: SqliteFailure) -> Self {
+        match f {
+            SqliteFailure::Db(e) => sqlite_error(e),
+            SqliteFailure::Caps(e) => e,
+        }
+    }
+}
+
+impl super::pool::Busy for SqliteFailure {
+    fn is_busy(&self) -> bool {
+        matches!(self, Self::Db(e) if super::pool::is_busy(e))
     }
 }
 
@@ -131,54 +206,80 @@ fn byte_limit(max: usize) -> CapError {
     CapError::limit(format!("a statement's result may hold {max} bytes; select fewer columns or page through it"))
 }
 
-/// Runs one vetted statement on SQLite, reading within `caps`.
-pub async fn run_sqlite(
-    conn: &mut sqlx::SqliteConnection,
+/// Runs one vetted statement on SQLite, reading within `caps`. Parameters
+/// are `$N` (or `?N`) by number, or `?` in order. The statement stays
+/// prepared on the connection for the next call that runs it.
+pub fn run_sqlite(
+    conn: &rusqlite::Connection,
     sql: &str,
     params: &[Value],
     want_rows: bool,
     caps: Caps,
-) -> Result<Outcome, CapError> {
-    let mut q = sqlx::query::<Sqlite>(AssertSqlSafe(sql.to_owned()));
-    for p in params {
-        q = match p {
-            Value::Null => q.bind(None::<i64>),
-            Value::Integer(i) => q.bind(*i),
-            Value::Real(f) => q.bind(*f),
-            Value::Text(s) => q.bind(s.clone()),
-            Value::Blob(b) => q.bind(b.clone()),
-            Value::Boolean(b) => q.bind(*b),
-        };
+) -> Result<Outcome, SqliteFailure> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    for at in 1..=stmt.parameter_count() {
+        let number = stmt
+            .parameter_name(at)
+            .and_then(|name| name.strip_prefix(['$', '?']))
+            .and_then(|n| n.parse::<usize>().ok())
+            .unwrap_or(at);
+        let value = params.get(number.wrapping_sub(1)).ok_or_else(|| {
+            SqliteFailure::Caps(CapError::invalid(format!(
+                "the statement uses parameter {number}; {} were given",
+                params.len()
+            )))
+        })?;
+        match value {
+            Value::Null => stmt.raw_bind_parameter(at, rusqlite::types::Null)?,
+            Value::Integer(i) => stmt.raw_bind_parameter(at, i)?,
+            Value::Real(f) => stmt.raw_bind_parameter(at, f)?,
+            Value::Text(t) => stmt.raw_bind_parameter(at, t.as_str())?,
+            Value::Blob(b) => stmt.raw_bind_parameter(at, b.as_slice())?,
+            Value::Boolean(b) => stmt.raw_bind_parameter(at, b)?,
+        }
     }
-    run_query!(q, conn, want_rows, caps, decode_sqlite)
+    let mut out = Outcome::default();
+    if want_rows {
+        // Declared BOOLEAN columns read as booleans (SQLite stores integers).
+        let boolean: Vec<bool> =
+            stmt.columns().iter().map(|c| c.decl_type().is_some_and(|t| t.eq_ignore_ascii_case("BOOLEAN"))).collect();
+        out.columns = stmt.column_names().into_iter().map(str::to_owned).collect();
+        let mut bytes = 0usize;
+        let mut rows = stmt.raw_query();
+        while let Some(row) = rows.next()? {
+            if out.rows.len() >= caps.rows as usize {
+                return Err(SqliteFailure::Caps(row_limit(caps.rows)));
+            }
+            let mut values = Vec::with_capacity(boolean.len());
+            for (i, &is_bool) in boolean.iter().enumerate() {
+                values.push(match row.get_ref(i)? {
+                    SqliteValue::Null => Value::Null,
+                    SqliteValue::Integer(n) if is_bool => Value::Boolean(n != 0),
+                    SqliteValue::Integer(n) => Value::Integer(n),
+                    SqliteValue::Real(f) => Value::Real(f),
+                    SqliteValue::Text(t) => Value::Text(String::from_utf8(t.to_vec()).map_err(|_| {
+                        SqliteFailure::Caps(CapError::invalid(format!("column {i} holds text that is not UTF-8")))
+                    })?),
+                    SqliteValue::Blob(b) => Value::Blob(b.to_vec()),
+                });
+            }
+            bytes = bytes.saturating_add(values.iter().map(value_bytes).sum::<usize>());
+            if bytes > caps.bytes {
+                return Err(SqliteFailure::Caps(byte_limit(caps.bytes)));
+            }
+            out.rows.push(values);
+        }
+    } else {
+        // Stepped to the end: a write with RETURNING runs whole.
+        let mut rows = stmt.raw_query();
+        while rows.next()?.is_some() {}
+        out.changed = conn.changes();
+    }
+    Ok(out)
 }
 
 fn row_limit(max: u32) -> CapError {
     CapError::limit(format!("the call may read {max} more rows; narrow the query or page through it"))
-}
-
-fn decode_sqlite(row: &SqliteRow) -> Result<Vec<Value>, CapError> {
-    let mut values = Vec::with_capacity(row.len());
-    for (i, column) in row.columns().iter().enumerate() {
-        let raw = row.try_get_raw(i).map_err(db_error)?;
-        if raw.is_null() {
-            values.push(Value::Null);
-            continue;
-        }
-        let declared = column.type_info().name().to_ascii_uppercase();
-        let actual = raw.type_info().name().to_ascii_uppercase();
-        let value = match actual.as_str() {
-            "INTEGER" | "INT" | "BIGINT" | "BOOLEAN" => {
-                let i: i64 = row.try_get(i).map_err(db_error)?;
-                if declared == "BOOLEAN" { Value::Boolean(i != 0) } else { Value::Integer(i) }
-            }
-            "REAL" | "FLOAT" | "DOUBLE" | "NUMERIC" => Value::Real(row.try_get(i).map_err(db_error)?),
-            "BLOB" => Value::Blob(row.try_get(i).map_err(db_error)?),
-            _ => Value::Text(row.try_get(i).map_err(db_error)?),
-        };
-        values.push(value);
-    }
-    Ok(values)
 }
 
 /// Runs one vetted statement on PostgreSQL, reading within `caps`.

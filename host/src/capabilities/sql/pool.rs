@@ -1,0 +1,529 @@
+//! The open SQLite namespaces of this process: a bounded cache of small
+//! connection pools, one per (tenant, module), and the connections they
+//! hand out.
+//!
+//! A connection here is a SQLite handle and nothing else: no thread of its
+//! own (sqlx's SQLite connections each have one, and each statement was a
+//! round trip to it), so ten thousand open namespaces cost memory and file
+//! descriptors, not threads. Where the work runs follows what it may wait on:
+//!
+//! - a statement runs on the task that holds the connection, like the
+//!   module code that asked for it: its CPU is bounded by the holder's
+//!   budget (a progress handler checks the deadline and the steps), and it
+//!   never waits on a lock — the connection's busy timeout is zero, and a
+//!   busy database is retried with an async sleep ([`while_busy`]);
+//! - what may wait on the disk or on another writer runs on the blocking
+//!   pool ([`NsConn::blocking`]): opening a file, a commit (which may
+//!   checkpoint the write-ahead log and `fsync`), a write outside a
+//!   transaction, closing.
+//!
+//! Bounds: a namespace has at most [`POOL_SIZE`] connections at once; the
+//! cache keeps at most [`Limits::namespaces`] namespaces open, sized from the
+//! process's file-descriptor limit (each open connection holds three), and
+//! closes the least recently used ones beyond it (their files stay; the
+//! next call opens them again, which costs about a tenth of a millisecond).
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rusqlite::{Connection, InterruptHandle, OpenFlags};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use super::sqlite;
+
+/// Connections a module of a tenant may hold at once.
+pub const POOL_SIZE: usize = 4;
+/// Virtual-machine steps between two checks of a holder's budget.
+const PROGRESS_PERIOD: i32 = 1000;
+/// Statements each connection keeps prepared.
+const PREPARED: usize = 64;
+/// Page cache of one connection (SQLite's `cache_size`, in KiB). Small: a
+/// namespace is one tenant's module, and the process-wide soft heap limit
+/// sheds caches under pressure anyway.
+const CACHE_KIB: u32 = 512;
+/// The write-ahead log is truncated to this at checkpoints (it is kept
+/// between opens, see [`sqlite::harden`]).
+const WAL_KEEP_BYTES: u32 = 4 << 20;
+/// File descriptors one open connection holds (the file, its log, its
+/// shared memory), and those kept for everything else of the process.
+const FDS_PER_CONNECTION: u64 = 3;
+const FDS_RESERVED: u64 = 2048;
+/// The longest a caller waits for one of a namespace's connections.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What a holder of a namespace connection may still spend: a deadline,
+/// and, for module calls, SQLite virtual-machine steps (about ten per row
+/// scanned or produced) shared by every statement of the call, so that an
+/// aggregate over a million generated rows is stopped like a million rows
+/// returned would be. Checked every [`PROGRESS_PERIOD`] steps.
+#[derive(Debug, Clone)]
+pub struct Budget {
+    deadline: Instant,
+    steps: Option<Arc<AtomicI64>>,
+}
+
+impl Budget {
+    /// A deadline and nothing else (the host's own work on a namespace).
+    pub fn until(deadline: Instant) -> Self {
+        Self { deadline, steps: None }
+    }
+
+    /// A deadline and `steps` virtual-machine steps.
+    pub fn with_steps(deadline: Instant, steps: u64) -> Self {
+        Self { deadline, steps: Some(Arc::new(AtomicI64::new(i64::try_from(steps).unwrap_or(i64::MAX)))) }
+    }
+
+    pub fn deadline(&self) -> Instant {
+        self.deadline
+    }
+
+    /// True once the steps are spent: an interrupted statement was stopped
+    /// for its work, not its time.
+    pub fn steps_spent(&self) -> bool {
+        self.steps.as_ref().is_some_and(|s| s.load(Ordering::Relaxed) <= 0)
+    }
+
+    /// Installs this budget on a connection: a progress handler that stops
+    /// its statements once the budget is spent.
+    fn watch(&self, conn: &Connection) -> rusqlite::Result<()> {
+        let Budget { deadline, steps } = self.clone();
+        let period = i64::from(PROGRESS_PERIOD);
+        conn.progress_handler(
+            PROGRESS_PERIOD,
+            Some(move || {
+                let within = steps.as_ref().is_none_or(|s| s.fetch_sub(period, Ordering::Relaxed) > period);
+                !(within && Instant::now() < deadline)
+            }),
+        )
+    }
+}
+
+/// Why a namespace connection could not be had.
+#[derive(Debug, thiserror::Error)]
+pub enum PoolError {
+    #[error("{0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("all {POOL_SIZE} connections of the module's database stayed busy")]
+    TimedOut,
+    #[error("the connection was lost when its holder was cancelled")]
+    Lost,
+    #[error("the blocking pool failed: {0}")]
+    Join(String),
+}
+
+/// How many connections and namespaces this process keeps open.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Namespaces kept open (the cache's capacity).
+    pub namespaces: usize,
+    /// Connections open at once beyond which a namespace keeps no more
+    /// than one idle.
+    pub connections: usize,
+}
+
+impl Limits {
+    /// From the process's file-descriptor limit, raised to its hard limit
+    /// first: a connection holds [`FDS_PER_CONNECTION`] descriptors, and
+    /// [`FDS_RESERVED`] are left for sockets and the host's own files.
+    pub fn from_fd_limit() -> Self {
+        let fds = rlimit::increase_nofile_limit(u64::MAX).unwrap_or(1024);
+        let connections = usize::try_from(fds.saturating_sub(FDS_RESERVED) / FDS_PER_CONNECTION)
+            .unwrap_or(usize::MAX)
+            .max(POOL_SIZE * 4);
+        Self { namespaces: (connections / 2).max(POOL_SIZE), connections }
+    }
+}
+
+/// The open namespaces, by (tenant, module).
+pub struct OpenNamespaces {
+    cache: quick_cache::sync::Cache<(String, String), Arc<NsPool>>,
+    limits: Limits,
+    /// Connections open now, in every pool.
+    open: Arc<AtomicUsize>,
+}
+
+impl OpenNamespaces {
+    pub fn new(limits: Limits) -> Self {
+        Self { cache: quick_cache::sync::Cache::new(limits.namespaces), limits, open: Arc::default() }
+    }
+
+    /// The open pool of a pair, if any.
+    pub fn get(&self, tenant: &str, module: &str) -> Option<Arc<NsPool>> {
+        self.cache.get(&(tenant.to_owned(), module.to_owned()))
+    }
+
+    /// Opens (lazily: no connection yet) and keeps the pool of a pair's
+    /// file, replacing one opened with another quota.
+    pub fn insert(&self, tenant: &str, module: &str, path: PathBuf, quota: Option<u64>, value_bytes: usize) -> Arc<NsPool> {
+        let pool = Arc::new(NsPool {
+            path,
+            quota,
+            value_bytes,
+            slots: Arc::new(Semaphore::new(POOL_SIZE)),
+            idle: Mutex::new(Vec::new()),
+            open: Arc::clone(&self.open),
+            keep_all_below: self.limits.connections,
+        });
+        self.cache.insert((tenant.to_owned(), module.to_owned()), Arc::clone(&pool));
+        pool
+    }
+
+    pub fn remove(&self, tenant: &str, module: &str) -> Option<Arc<NsPool>> {
+        self.cache.remove(&(tenant.to_owned(), module.to_owned())).map(|(_, pool)| pool)
+    }
+
+    /// Closes every open pool of a tenant.
+    pub fn remove_tenant(&self, tenant: &str) {
+        self.cache.retain(|(t, _), _| t != tenant);
+    }
+
+    /// Connections open now.
+    pub fn connections(&self) -> usize {
+        self.open.load(Ordering::Relaxed)
+    }
+}
+
+/// One namespace's connections.
+pub struct NsPool {
+    path: PathBuf,
+    /// The size quota its connections were opened with (`max_page_count`).
+    pub quota: Option<u64>,
+    value_bytes: usize,
+    slots: Arc<Semaphore>,
+    idle: Mutex<Vec<Connection>>,
+    open: Arc<AtomicUsize>,
+    keep_all_below: usize,
+}
+
+impl NsPool {
+    /// One of its connections, held until dropped, whose statements stop
+    /// when `budget` is spent.
+    pub async fn acquire(self: &Arc<Self>, budget: &Budget) -> Result<NsConn, PoolError> {
+        let wait = budget.deadline.saturating_duration_since(Instant::now()).min(ACQUIRE_TIMEOUT);
+        let slot = match tokio::time::timeout(wait, Arc::clone(&self.slots).acquire_owned()).await {
+            Ok(Ok(slot)) => slot,
+            _ => return Err(PoolError::TimedOut),
+        };
+        let idle = self.idle.lock().ok().and_then(|mut idle| idle.pop());
+        let conn = match idle {
+            Some(conn) => conn,
+            None => self.open().await?,
+        };
+        budget.watch(&conn)?;
+        Ok(NsConn {
+            interrupt: conn.get_interrupt_handle(),
+            conn: Some(conn),
+            pool: Arc::clone(self),
+            deadline: budget.deadline,
+            _slot: slot,
+        })
+    }
+
+    /// A new connection to the file, on the blocking pool (opening reads
+    /// the file and maps its shared memory).
+    async fn open(&self) -> Result<Connection, PoolError> {
+        let (path, quota, value_bytes) = (self.path.clone(), self.quota, self.value_bytes);
+        let conn = tokio::task::spawn_blocking(move || open(&path, quota, value_bytes))
+            .await
+            .map_err(|e| PoolError::Join(e.to_string()))??;
+        self.open.fetch_add(1, Ordering::Relaxed);
+        Ok(conn)
+    }
+
+    /// A connection back from its holder: kept idle, unless the process
+    /// holds many and this namespace has one idle already.
+    fn put_back(&self, conn: Connection) {
+        let Ok(mut idle) = self.idle.lock() else { return self.close(vec![conn]) };
+        if idle.is_empty() || self.open.load(Ordering::Relaxed) < self.keep_all_below {
+            idle.push(conn);
+        } else {
+            drop(idle);
+            self.close(vec![conn]);
+        }
+    }
+
+    /// Closes connections on the blocking pool: a close may checkpoint the
+    /// write-ahead log.
+    fn close(&self, conns: Vec<Connection>) {
+        if conns.is_empty() {
+            return;
+        }
+        self.open.fetch_sub(conns.len(), Ordering::Relaxed);
+        match tokio::runtime::Handle::try_current() {
+            Ok(rt) => drop(rt.spawn_blocking(move || drop(conns))),
+            Err(_) => drop(conns),
+        }
+    }
+}
+
+impl NsPool {
+    /// Closes its idle connections now and waits until they are (the
+    /// namespace's files are about to be deleted).
+    pub async fn close_idle(&self) {
+        let idle = self.idle.lock().map(|mut idle| std::mem::take(&mut *idle)).unwrap_or_default();
+        self.open.fetch_sub(idle.len(), Ordering::Relaxed);
+        let _ = tokio::task::spawn_blocking(move || drop(idle)).await;
+    }
+}
+
+impl Drop for NsPool {
+    fn drop(&mut self) {
+        let idle = self.idle.get_mut().map(std::mem::take).unwrap_or_default();
+        self.close(idle);
+    }
+}
+
+/// Opens a namespace file for module statements.
+fn open(path: &std::path::Path, quota: Option<u64>, value_bytes: usize) -> rusqlite::Result<Connection> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    sqlite::harden(&conn, value_bytes)?;
+    conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get::<_, String>(0))?;
+    conn.execute_batch(&format!(
+        "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA trusted_schema = OFF; \
+         PRAGMA cache_size = -{CACHE_KIB}; PRAGMA journal_size_limit = {WAL_KEEP_BYTES};"
+    ))?;
+    if let Some(bytes) = quota {
+        conn.pragma_update(None, "max_page_count", i64::try_from(bytes / sqlite::PAGE_BYTES).unwrap_or(i64::MAX).max(1))?;
+    }
+    conn.set_prepared_statement_cache_capacity(PREPARED);
+    // Nobody waits on a lock on a task's thread: see `while_busy`.
+    conn.busy_timeout(Duration::ZERO)?;
+    Ok(conn)
+}
+
+/// A connection to a pair's SQLite file, held by one user until dropped,
+/// with the means to stop its running statement from another task.
+/// Dropped with a transaction open, the transaction is rolled back.
+pub struct NsConn {
+    conn: Option<Connection>,
+    interrupt: InterruptHandle,
+    pool: Arc<NsPool>,
+    deadline: Instant,
+    _slot: OwnedSemaphorePermit,
+}
+
+impl NsConn {
+    /// Stops the statement running on it now, if any.
+    pub fn interrupt(&self) {
+        self.interrupt.interrupt();
+    }
+
+    /// The connection, for statements run here (within the holder's budget).
+    pub fn db(&mut self) -> Result<&Connection, PoolError> {
+        self.conn.as_ref().ok_or(PoolError::Lost)
+    }
+
+    /// Runs `work` on the connection on the blocking pool, where it may wait
+    /// for the disk, and for another writer until the holder's deadline.
+    pub async fn blocking<R: Send + 'static>(
+        &mut self,
+        work: impl FnOnce(&Connection) -> R + Send + 'static,
+    ) -> Result<R, PoolError> {
+        let conn = self.conn.take().ok_or(PoolError::Lost)?;
+        let wait = self.deadline.saturating_duration_since(Instant::now());
+        let (conn, out) = tokio::task::spawn_blocking(move || {
+            let _ = conn.busy_timeout(wait);
+            let out = work(&conn);
+            let _ = conn.busy_timeout(Duration::ZERO);
+            (conn, out)
+        })
+        .await
+        .map_err(|e| PoolError::Join(e.to_string()))?;
+        self.conn = Some(conn);
+        Ok(out)
+    }
+
+    /// Begins a write transaction (`BEGIN IMMEDIATE`: the write lock is
+    /// taken now, waited for without holding a thread).
+    pub async fn begin(mut self) -> Result<NsTx, PoolError> {
+        let deadline = self.deadline;
+        while_busy(deadline, || self.db()?.execute_batch("BEGIN IMMEDIATE").map_err(PoolError::from)).await?;
+        Ok(NsTx(self))
+    }
+}
+
+impl Drop for NsConn {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            // A rollback discards pages in memory: no wait on the disk.
+            if !conn.is_autocommit() && conn.execute_batch("ROLLBACK").is_err() {
+                return self.pool.close(vec![conn]);
+            }
+            let _ = conn.progress_handler(0, None::<fn() -> bool>);
+            self.pool.put_back(conn);
+        }
+    }
+}
+
+/// A write transaction on a pair's SQLite file; rolled back if dropped
+/// without [`NsTx::commit`].
+pub struct NsTx(NsConn);
+
+impl NsTx {
+    pub fn interrupt(&self) {
+        self.0.interrupt();
+    }
+
+    pub fn db(&mut self) -> Result<&Connection, PoolError> {
+        self.0.db()
+    }
+
+    /// Commits, on the blocking pool (a commit may checkpoint the log).
+    pub async fn commit(mut self) -> Result<(), PoolError> {
+        self.0.blocking(|c| c.execute_batch("COMMIT")).await??;
+        Ok(())
+    }
+
+    pub fn rollback(mut self) -> Result<(), PoolError> {
+        self.0.db()?.execute_batch("ROLLBACK")?;
+        Ok(())
+    }
+}
+
+/// An error that may say the database was busy (another writer held it).
+pub trait Busy {
+    fn is_busy(&self) -> bool;
+}
+
+impl Busy for PoolError {
+    fn is_busy(&self) -> bool {
+        matches!(self, Self::Sqlite(e) if is_busy(e))
+    }
+}
+
+/// Runs `attempt` until it is not refused for a busy database, sleeping
+/// between tries (1 ms, doubling to 32 ms) until `deadline`: a wait for
+/// another writer that holds no thread.
+pub async fn while_busy<T, E: Busy>(deadline: Instant, mut attempt: impl FnMut() -> Result<T, E>) -> Result<T, E> {
+    let mut pause = Duration::from_millis(1);
+    loop {
+        match attempt() {
+            Err(e) if e.is_busy() && Instant::now() + pause < deadline => {
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_millis(32));
+            }
+            other => return other,
+        }
+    }
+}
+
+/// `SQLITE_BUSY` or `SQLITE_LOCKED`, with their extended codes.
+pub fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(e.sqlite_error_code(), Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+
+    fn limits(namespaces: usize) -> Limits {
+        Limits { namespaces, connections: 1000 }
+    }
+
+    #[tokio::test]
+    async fn every_acquisition_sets_its_own_budget() {
+        // The budget is a progress handler on the connection, which goes
+        // back to the pool when the holder is done: the next holder of that
+        // same connection must not inherit an expired one.
+        let dir = tempfile::tempdir().unwrap();
+        let open = OpenNamespaces::new(limits(8));
+        let pool = open.insert("acme", "blog", dir.path().join("blog.db"), None, 1 << 20);
+        const LONG: &str = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 200000) \
+                            SELECT COUNT(*) FROM c";
+        let mut late = pool.acquire(&Budget::until(Instant::now())).await.unwrap();
+        let err = late.db().unwrap().query_row(LONG, [], |r| r.get::<_, i64>(0)).unwrap_err();
+        assert!(err.to_string().contains("interrupt"), "{err}");
+        drop(late);
+        let mut next = pool.acquire(&Budget::until(Instant::now() + Duration::from_secs(30))).await.unwrap();
+        let n: i64 = next.db().unwrap().query_row(LONG, [], |r| r.get(0)).unwrap();
+        assert_eq!(n, 200_000, "the next holder runs under its own budget");
+        assert_eq!(open.connections(), 1, "one connection, used twice");
+    }
+
+    #[tokio::test]
+    async fn steps_are_shared_by_every_statement_of_a_budget() {
+        let dir = tempfile::tempdir().unwrap();
+        let open = OpenNamespaces::new(limits(8));
+        let pool = open.insert("acme", "blog", dir.path().join("blog.db"), None, 1 << 20);
+        let budget = Budget::with_steps(Instant::now() + Duration::from_secs(30), 50_000);
+        let mut conn = pool.acquire(&budget).await.unwrap();
+        const SOME: &str = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 1000) \
+                            SELECT COUNT(*) FROM c";
+        let mut ran = 0;
+        while conn.db().unwrap().query_row(SOME, [], |r| r.get::<_, i64>(0)).is_ok() {
+            ran += 1;
+            assert!(ran < 1000, "the steps never ran out");
+        }
+        assert!(ran > 0 && budget.steps_spent(), "stopped for its steps after {ran} statements");
+    }
+
+    #[tokio::test]
+    async fn a_dropped_transaction_is_rolled_back_and_its_connection_reused() {
+        let dir = tempfile::tempdir().unwrap();
+        let open = OpenNamespaces::new(limits(8));
+        let pool = open.insert("acme", "blog", dir.path().join("blog.db"), None, 1 << 20);
+        let budget = Budget::until(Instant::now() + Duration::from_secs(30));
+        let mut tx = pool.acquire(&budget).await.unwrap().begin().await.unwrap();
+        tx.db().unwrap().execute_batch("CREATE TABLE t (x); INSERT INTO t VALUES (1)").unwrap();
+        tx.commit().await.unwrap();
+        let mut tx = pool.acquire(&budget).await.unwrap().begin().await.unwrap();
+        tx.db().unwrap().execute_batch("INSERT INTO t VALUES (2)").unwrap();
+        drop(tx);
+        let mut conn = pool.acquire(&budget).await.unwrap();
+        let n: i64 = conn.db().unwrap().query_row("SELECT count(*) FROM t", [], |r| r.get(0)).unwrap();
+        assert_eq!(n, 1, "the dropped transaction left nothing");
+        assert_eq!(open.connections(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_writer_waits_for_another_without_failing() {
+        let dir = tempfile::tempdir().unwrap();
+        let open = OpenNamespaces::new(limits(8));
+        let pool = open.insert("acme", "blog", dir.path().join("blog.db"), None, 1 << 20);
+        let budget = Budget::until(Instant::now() + Duration::from_secs(30));
+        let mut first = pool.acquire(&budget).await.unwrap().begin().await.unwrap();
+        first.db().unwrap().execute_batch("CREATE TABLE t (x)").unwrap();
+        let second = {
+            let pool = Arc::clone(&pool);
+            let budget = budget.clone();
+            tokio::spawn(async move {
+                let mut tx = pool.acquire(&budget).await.unwrap().begin().await.unwrap();
+                tx.db().unwrap().execute_batch("INSERT INTO t VALUES (2)").unwrap();
+                tx.commit().await.unwrap();
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(!second.is_finished(), "the second writer waits for the first");
+        first.commit().await.unwrap();
+        second.await.unwrap();
+        let mut conn = pool.acquire(&budget).await.unwrap();
+        let n: i64 = conn.db().unwrap().query_row("SELECT count(*) FROM t", [], |r| r.get(0)).unwrap();
+        assert_eq!(n, 1);
+    }
+
+    #[tokio::test]
+    async fn the_cache_keeps_at_most_its_capacity_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let open = OpenNamespaces::new(limits(4));
+        let budget = Budget::until(Instant::now() + Duration::from_secs(30));
+        for n in 0..50 {
+            let pool = open.insert(&format!("t{n}"), "blog", dir.path().join(format!("{n}.db")), None, 1 << 20);
+            drop(pool.acquire(&budget).await.unwrap());
+        }
+        // Closing runs on the blocking pool.
+        for _ in 0..100 {
+            if open.connections() <= 8 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(open.connections() <= 8, "{} connections stay open", open.connections());
+    }
+}
