@@ -104,6 +104,8 @@ pub struct LoadedModule {
     pub grant: Arc<Grant>,
     /// The manifest's jobs, their schedules parsed once.
     pub jobs: Vec<JobSpec>,
+    /// Its `/metrics` series of calls, resolved once.
+    calls: crate::metrics::ModuleCallSeries,
     pre: ModulePre<Call>,
 }
 
@@ -269,7 +271,8 @@ impl Modules {
         let routes = RouteTable::build(&manifest.routes)?;
         let jobs = self.job_specs(&manifest)?;
         let grant = Arc::new(Grant::new(&manifest, CallLimits::capped(&manifest.limits, &self.caps)));
-        let module = Arc::new(LoadedModule { manifest, sha256, routes, grant, jobs, pre });
+        let calls = self.services.metrics.module_call_series(&manifest.name, &manifest.version);
+        let module = Arc::new(LoadedModule { manifest, sha256, routes, grant, jobs, calls, pre });
         if let Ok(mut l) = self.loaded.write() {
             l.insert(module.sha256.clone(), Arc::clone(&module));
         }
@@ -397,7 +400,8 @@ impl Modules {
             Ok(_) => "ok",
             Err(e) => e.outcome(),
         };
-        self.services.metrics.module_call(module.name(), module.version(), outcome, started.elapsed().as_secs_f64());
+        let seconds = started.elapsed().as_secs_f64();
+        self.services.metrics.module_call(&module.calls, module.name(), module.version(), outcome, seconds);
         if let Err(e) = &result {
             tracing::warn!(tenant, module = module.name(), version = module.version(), error = %e, "module call failed");
         }

@@ -154,6 +154,12 @@ pub struct Session {
     /// holds two connections of its pool) and before the call waits on
     /// anything slow ([`Session::release_connection`]).
     conn: Option<NsConn>,
+    /// On PostgreSQL, the transaction the call's reads outside a module
+    /// transaction share: begun (inside the namespace) at the first, ended
+    /// at the call's first write, its own `begin`, a slow wait or its end.
+    /// Reads in one transaction cost one `BEGIN` for all, not one each;
+    /// under READ COMMITTED each still sees what is committed when it runs.
+    reads: Option<(sqlx::Transaction<'static, sqlx::Postgres>, Option<tokio::sync::OwnedSemaphorePermit>)>,
     /// What other capabilities do once the open transaction commits.
     hooks: Vec<Box<dyn TxHook>>,
     /// Statements run, and rows read, by the call.
@@ -166,7 +172,7 @@ pub struct Session {
 impl Session {
     /// The SQL state of a call bounded by `budget`.
     pub fn new(budget: Budget) -> Self {
-        Self { budget, tx: None, conn: None, hooks: Vec::new(), statements: 0, rows: 0, quota: None }
+        Self { budget, tx: None, conn: None, reads: None, hooks: Vec::new(), statements: 0, rows: 0, quota: None }
     }
 
     /// Stops whatever statement the call is running, from outside the call
@@ -228,6 +234,7 @@ impl Session {
     /// transaction stays: the module asked for it.)
     pub fn release_connection(&mut self) {
         self.conn = None;
+        self.reads = None;
     }
 
     /// Rolls back a transaction left open, and gives the call's connection
@@ -235,6 +242,7 @@ impl Session {
     pub async fn rollback_open(&mut self) -> bool {
         self.hooks.clear();
         self.conn = None;
+        self.reads = None;
         match self.tx.take() {
             Some(Tx::Sqlite(tx)) => {
                 let _ = tx.rollback();
@@ -387,7 +395,24 @@ impl CallState {
                         .map_err(CapError::from)
                 }
             }
+            None if vetted.read_only => {
+                if self.units.sql.reads.is_none() {
+                    let deadline = self.units.sql.budget.deadline();
+                    self.units.sql.reads = Some(read_transaction(&services, &scope, deadline).await?);
+                }
+                let Some((tx, _)) = self.units.sql.reads.as_mut() else {
+                    return Err(CapError::unavailable("no SQL namespace"));
+                };
+                let out = values::run_postgres(tx, &vetted, params, want_rows, caps).await;
+                if out.is_err() {
+                    // A failed statement aborts its transaction: the next read begins another.
+                    self.units.sql.reads = None;
+                }
+                out
+            }
             None => {
+                // A write commits on its own: the reads' transaction ends first.
+                self.units.sql.reads = None;
                 let deadline = self.units.sql.budget.deadline();
                 autocommit_postgres(&services, &scope, &vetted, params, want_rows, caps, deadline, quota).await
             }
@@ -411,6 +436,7 @@ impl CallState {
         // The call's autocommit connection goes back first: a transaction
         // takes its own, and a call never holds two.
         self.units.sql.conn = None;
+        self.units.sql.reads = None;
         let tx = if let Some(tx) = ns
             .sqlite_begin_within(&scope.tenant, scope.module(), &self.units.sql.budget, quota)
             .await
@@ -428,8 +454,8 @@ impl CallState {
                 return Err(sql_quota_error(quota));
             }
             let slot = ns.pg_slot(&scope.tenant, deadline).await.map_err(namespace_error)?;
-            let mut tx = pool.begin().await.map_err(values::db_error)?;
-            ns.enter(&mut tx, &names, deadline.saturating_duration_since(Instant::now()))
+            let tx = ns
+                .pg_begin(&pool, &names, deadline.saturating_duration_since(Instant::now()))
                 .await
                 .map_err(values::db_error)?;
             Tx::Postgres(tx, slot)
@@ -489,6 +515,27 @@ fn namespace_error(e: NamespaceError) -> CapError {
     }
 }
 
+/// The transaction a call's reads share on PostgreSQL (see `Session::reads`),
+/// on one of the tenant's connection slots.
+async fn read_transaction(
+    services: &Services,
+    scope: &Scope,
+    deadline: Instant,
+) -> Result<(sqlx::Transaction<'static, sqlx::Postgres>, Option<tokio::sync::OwnedSemaphorePermit>), CapError> {
+    let ns = &services.sql;
+    let Some(namespace::PgPlace { pool, names }) =
+        ns.pg_place(&scope.tenant, scope.module()).await.map_err(unavailable)?
+    else {
+        return Err(CapError::unavailable("no SQL namespace"));
+    };
+    let slot = ns.pg_slot(&scope.tenant, deadline).await.map_err(namespace_error)?;
+    let tx = ns
+        .pg_begin(&pool, &names, deadline.saturating_duration_since(Instant::now()))
+        .await
+        .map_err(values::db_error)?;
+    Ok((tx, slot))
+}
+
 /// One statement in its own transaction, on PostgreSQL (which needs one to
 /// enter the namespace's role and schema), on one of the tenant's
 /// connection slots; a write first checks the namespace's size quota.
@@ -515,8 +562,10 @@ async fn autocommit_postgres(
         return Err(sql_quota_error(quota));
     }
     let _slot = ns.pg_slot(&scope.tenant, deadline).await.map_err(namespace_error)?;
-    let mut tx = pool.begin().await.map_err(values::db_error)?;
-    ns.enter(&mut tx, &names, deadline.saturating_duration_since(Instant::now())).await.map_err(values::db_error)?;
+    let mut tx = ns
+        .pg_begin(&pool, &names, deadline.saturating_duration_since(Instant::now()))
+        .await
+        .map_err(values::db_error)?;
     let out = values::run_postgres(&mut tx, vetted, params, want_rows, caps).await?;
     tx.commit().await.map_err(values::db_error)?;
     Ok(out)
