@@ -175,7 +175,7 @@ pub mod __private {
         }
 
         fn handle(request: Request) -> Response {
-            ROUTER.with(|router| router.get_or_init(M::router).handle(&request))
+            ROUTER.with(|router| router.get_or_init(|| crate::router::serving(M::router)).handle(&request))
         }
 
         fn on_event(event: Event) -> Result<(), String> {

@@ -2,6 +2,7 @@
 //! requests inside the guest and, with everything else declared on it,
 //! become the manifest the host reads at publish time.
 
+use std::cell::Cell;
 use std::collections::BTreeSet;
 use std::fmt;
 
@@ -26,6 +27,35 @@ pub fn schema_json<T: JsonSchema + ?Sized>() -> String {
 /// read the body, so clients may send `{}` or nothing.
 #[derive(Debug, Default, serde::Deserialize, JsonSchema)]
 pub struct NoInput {}
+
+thread_local! {
+    /// False while a router is built to serve one call rather than to
+    /// describe the module (see [`serving`]).
+    static DESCRIBING: Cell<bool> = const { Cell::new(true) };
+}
+
+/// Whether the router being built describes the module (its manifest).
+fn describing() -> bool {
+    DESCRIBING.with(Cell::get)
+}
+
+/// Builds a router only to serve calls: each call gets a fresh instance, so
+/// the router is built again on every call, and what only the manifest
+/// needs — summaries, descriptions, operation ids, migrations' text, the
+/// checks of the description (made when the manifest is built, at publish)
+/// — is skipped. Dispatch needs the methods, templates and handlers only.
+#[doc(hidden)]
+pub fn serving<R>(build: impl FnOnce() -> R) -> R {
+    struct Restore;
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            DESCRIBING.with(|d| d.set(true));
+        }
+    }
+    DESCRIBING.with(|d| d.set(false));
+    let _restore = Restore;
+    build()
+}
 
 /// Generates a schema lazily: routers are built on every call (each call
 /// gets a fresh instance), schemas are needed only by `manifest()`.
@@ -210,7 +240,9 @@ impl Router {
 
     /// What the module does, for the registry and the tenant's API document.
     pub fn description(mut self, text: impl Into<String>) -> Self {
-        self.description = text.into();
+        if describing() {
+            self.description = text.into();
+        }
         self
     }
 
@@ -227,12 +259,17 @@ impl Router {
 
     /// Hosts the `http` capability may reach (`api.example.com`, `*.example.com`).
     pub fn allowed_hosts(mut self, hosts: impl IntoIterator<Item = impl Into<String>>) -> Self {
-        self.allowed_hosts.extend(hosts.into_iter().map(Into::into));
+        if describing() {
+            self.allowed_hosts.extend(hosts.into_iter().map(Into::into));
+        }
         self
     }
 
     /// A migration in the portable dialect, run on both SQLite and PostgreSQL.
     pub fn migration(self, version: u32, name: impl Into<String>, sql: impl Into<String>) -> Self {
+        if !describing() {
+            return self;
+        }
         self.push_migration(Migration { version, name: name.into(), sql: sql.into(), postgres_sql: None })
     }
 
@@ -245,6 +282,9 @@ impl Router {
         sql: impl Into<String>,
         postgres_sql: impl Into<String>,
     ) -> Self {
+        if !describing() {
+            return self;
+        }
         self.push_migration(Migration {
             version,
             name: name.into(),
@@ -274,18 +314,26 @@ impl Router {
 
     /// Subscribes `on_event` to an event type.
     pub fn subscribe(mut self, event_type: impl Into<String>) -> Self {
-        self.subscriptions.push(event_type.into());
+        if describing() {
+            self.subscriptions.push(event_type.into());
+        }
         self
     }
 
     /// A scheduled job: cron with five fields (minute first) or six
     /// (seconds first), in UTC. `run_job` gets its runs.
     pub fn job(self, name: impl Into<String>, schedule: impl Into<String>) -> Self {
+        if !describing() {
+            return self;
+        }
         self.job_with(Job { name: name.into(), schedule: schedule.into(), timezone: None, deadline_ms: None })
     }
 
     /// A scheduled job with every setting (time zone, deadline).
     pub fn job_with(mut self, job: Job) -> Self {
+        if !describing() {
+            return self;
+        }
         if self.jobs.iter().any(|j| j.name == job.name) {
             panic!("job `{}` is declared twice", job.name);
         }
@@ -295,12 +343,18 @@ impl Router {
 
     /// Another module this one needs, with a semver range (`^1.2`).
     pub fn depends_on(mut self, name: impl Into<String>, version_req: impl Into<String>) -> Self {
+        if !describing() {
+            return self;
+        }
         self.dependencies.push(Dependency { name: name.into(), version_req: version_req.into() });
         self
     }
 
     /// Roles the module defines (e.g. `producer`), for tenant admins to grant.
     pub fn define_roles(mut self, roles: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        if !describing() {
+            return self;
+        }
         self.roles.extend(roles.into_iter().map(Into::into));
         self
     }
@@ -319,6 +373,27 @@ impl Router {
     where
         H: Handler<Args>,
     {
+        if !describing() {
+            // Serving one call: what dispatch needs, nothing else.
+            self.routes.push(Entry {
+                route: Route {
+                    method,
+                    path: path.to_owned(),
+                    operation_id: String::new(),
+                    summary: String::new(),
+                    description: None,
+                    request_schema: None,
+                    response_schema: None,
+                    access: Access::Public,
+                    deprecated: false,
+                },
+                access: None,
+                request_schema: no_schema,
+                response_schema: no_schema,
+                handler: Box::new(move |req| handler.call(req)),
+            });
+            return self;
+        }
         check_template(path);
         if self.routes.iter().any(|e| e.route.method == method && e.route.path == path) {
             panic!("route {} {path} is declared twice", method_name(method));
@@ -358,6 +433,10 @@ impl Router {
     /// collides with a declared route (same method, same template up to
     /// parameter names) panics, like the other description mistakes.
     pub fn legacy_alias_prefix(mut self, prefix: &str) -> Self {
+        if !describing() {
+            self.legacy_prefix = Some(prefix.to_owned());
+            return self;
+        }
         if let Some(old) = &self.legacy_prefix {
             panic!("legacy_alias_prefix is declared once (`{old}`, then `{prefix}`)");
         }
@@ -458,6 +537,10 @@ impl Router {
 
     /// The last route needs one of these roles in the tenant (at least one role).
     pub fn roles(mut self, roles: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        if !describing() {
+            // The host checks roles before the call.
+            return self;
+        }
         let roles: Vec<String> = roles.into_iter().map(Into::into).collect();
         let entry = self.last_route("roles");
         if roles.is_empty() {
@@ -473,12 +556,18 @@ impl Router {
 
     /// One line about the last route, for the API document.
     pub fn summary(mut self, text: impl Into<String>) -> Self {
+        if !describing() {
+            return self;
+        }
         self.last_route("summary").route.summary = text.into();
         self
     }
 
     /// A longer description of the last route (Markdown).
     pub fn route_description(mut self, text: impl Into<String>) -> Self {
+        if !describing() {
+            return self;
+        }
         self.last_route("route_description").route.description = Some(text.into());
         self
     }
@@ -486,6 +575,9 @@ impl Router {
     /// The last route's operation id, instead of the default derived from
     /// method and path (`GET /greetings/{id}` → `get_greetings_id`).
     pub fn operation_id(mut self, id: impl Into<String>) -> Self {
+        if !describing() {
+            return self;
+        }
         self.last_route("operation_id").route.operation_id = id.into();
         self
     }

@@ -15,6 +15,7 @@
 
 mod calls;
 mod neighbour;
+mod profile;
 mod report;
 mod scale;
 mod wrk;
@@ -103,6 +104,7 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
     let plan = Plan::new(args.quick);
     let mut apt = Apt::default();
     wrk::ensure(&mut apt)?;
+    let perf = profile::ensure(&mut apt);
     let python = fastapi_venv(&mut apt)?;
     let pg = postgres::ensure(&mut apt)?;
     util::ensure_wasm_target()?;
@@ -112,6 +114,9 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
     let plaza = util::target_dir().join("release").join("plaza");
 
     let mut results = Results { calls: Some(calls::run(&call_bench, args.quick)?), ..Results::default() };
+    if let Err(e) = perf {
+        results.profile_error = Some(format!("{e:#}"));
+    }
     let data = util::make_temp_dir(&util::target_dir(), "bench-")?;
     let measured = measure(&plan, &plaza, &python, &pg, &next_blog, &data, &mut results);
     let _ = std::fs::remove_dir_all(&data);
@@ -133,6 +138,9 @@ pub struct Results {
     pub native: Option<wrk::Load>,
     /// Module / native throughput of each round of scenario 1.
     pub native_ratios: Vec<f64>,
+    /// Scenario 1's profiles, or why there are none.
+    pub profiles: Option<profile::Profiles>,
+    pub profile_error: Option<String>,
     pub calls: Option<calls::Calls>,
     pub fastapi: Option<wrk::Load>,
     pub scale: Vec<scale::Engine>,
@@ -205,6 +213,12 @@ fn measure(
         modules.iter().zip(&natives).map(|(m, n)| m.requests_per_sec / n.requests_per_sec).collect();
     results.module = median(modules);
     results.native = median(natives);
+    if results.profile_error.is_none() {
+        match profile::run(host.child.id(), host.addr, &module_path, &native_path, plan, data) {
+            Ok(p) => results.profiles = Some(p),
+            Err(e) => results.profile_error = Some(format!("{e:#}")),
+        }
+    }
     results.upgrade = Some(upgrade_under_load(plaza, &main, &host, &token, next_blog, &module_path, plan)?);
     drop(host);
 

@@ -19,6 +19,12 @@ const CALL_GOAL_US: f64 = 5.0;
 /// How much the p99 may grow from the fewest to the most tenants and still
 /// count as flat.
 const FLAT_P99: f64 = 1.5;
+/// How much throughput may fall from the fewest to the most tenants.
+const FLAT_THROUGHPUT: f64 = 0.7;
+/// PostgreSQL's module read, as a share of SQLite's, at the fewest tenants.
+const PG_GOAL: f64 = 0.6;
+/// Host memory at the most tenants, in MiB.
+const RSS_GOAL_MIB: u64 = 500;
 
 pub fn duration(d: Duration) -> String {
     let secs = d.as_secs();
@@ -87,6 +93,54 @@ fn flat(engine: &Engine) -> Option<(f64, bool)> {
     let last = engine.tiers.last()?.load.p99_ms;
     let growth = last / first;
     Some((growth, growth <= FLAT_P99))
+}
+
+/// Throughput at the most tenants as a share of the fewest's.
+fn kept(engine: &Engine) -> Option<f64> {
+    Some(engine.tiers.last()?.load.requests_per_sec / engine.tiers.first()?.load.requests_per_sec)
+}
+
+/// The profiles of scenario 1, as a table of slices and the top symbols.
+fn profiles(out: &mut String, r: &Results) {
+    let _ = writeln!(
+        out,
+        "### Where the time goes
+"
+    );
+    let Some(p) = &r.profiles else {
+        let _ = writeln!(out, "Not profiled: {}.\n", r.profile_error.as_deref().unwrap_or("no profile"));
+        return;
+    };
+    let _ = writeln!(
+        out,
+        "`perf record -F 999 -p PID` of the host during one more load on each side, `perf report --no-children \
+         --sort dso,sym`; each symbol's own samples grouped by what it is, and turned into CPU microseconds per \
+         request with the host's CPU time during the load (`/proc/PID/stat`; the load generator's own CPU is \
+         not counted). A module request costs **{:.0} µs** of host CPU, a native one **{:.0} µs**.\n",
+        p.module.us_per_request(),
+        p.native.us_per_request()
+    );
+    let _ = writeln!(out, "| Slice | module µs/request | native µs/request | difference |\n|---|---|---|---|");
+    let mut names: Vec<&str> = p.module.slices.iter().map(|(s, _)| *s).collect();
+    for (s, _) in &p.native.slices {
+        if !names.contains(s) {
+            names.push(s);
+        }
+    }
+    for name in names {
+        let (m, n) = (p.module.slice_us(name), p.native.slice_us(name));
+        if m < 0.5 && n < 0.5 {
+            continue;
+        }
+        let _ = writeln!(out, "| {name} | {m:.1} | {n:.1} | {:+.1} |", m - n);
+    }
+    for (side, profile) in [("module", &p.module), ("native", &p.native)] {
+        let _ = writeln!(out, "\nThe {side} side's top symbols (own share of the samples):\n");
+        for (sym, share) in &profile.top {
+            let _ = writeln!(out, "- {share:.2}% `{}`", sym.replace('`', "'"));
+        }
+    }
+    let _ = writeln!(out);
 }
 
 /// The machine, from the kernel's files.
@@ -164,6 +218,8 @@ pub fn markdown(plan: &Plan, r: &Results) -> String {
         verdict(native, NATIVE_GOAL),
         spread(&r.native_ratios)
     );
+
+    profiles(&mut out, r);
 
     let _ = writeln!(out, "## 2. Per-call cost of the runtime\n");
     let _ = writeln!(
@@ -259,10 +315,37 @@ pub fn markdown(plan: &Plan, r: &Results) -> String {
         if let Some((growth, is_flat)) = flat(engine) {
             let _ = writeln!(
                 out,
-                "\np99 from the fewest to the most tenants: **{growth:.2}×** (goal: flat, ≤ {FLAT_P99}×: {}).\n",
+                "\np99 from the fewest to the most tenants: **{growth:.2}×** (goal: flat, ≤ {FLAT_P99}×: {}).",
                 if is_flat { "met" } else { "**missed**" }
             );
         }
+        if let Some(kept) = kept(engine) {
+            let _ = writeln!(
+                out,
+                "Throughput at the most tenants: **{kept:.2}×** the fewest's (goal ≥ {FLAT_THROUGHPUT}×: {}).",
+                verdict(Some(kept), FLAT_THROUGHPUT)
+            );
+        }
+        if let Some(last) = engine.tiers.last() {
+            let mib = last.rss_bytes >> 20;
+            let _ = writeln!(
+                out,
+                "Host RSS at {} tenants: **{mib} MiB** (goal < {RSS_GOAL_MIB} MiB: {}).\n",
+                last.tenants,
+                if mib < RSS_GOAL_MIB { "met" } else { "**missed**" }
+            );
+        }
+    }
+    if let [sqlite, postgres, ..] = r.scale.as_slice()
+        && let (Some(s), Some(p)) = (sqlite.tiers.first(), postgres.tiers.first())
+    {
+        let share = p.load.requests_per_sec / s.load.requests_per_sec;
+        let _ = writeln!(
+            out,
+            "PostgreSQL's module read at {} tenants: **{share:.2}×** SQLite's (goal ≥ {PG_GOAL}×: {}).\n",
+            s.tenants,
+            verdict(Some(share), PG_GOAL)
+        );
     }
 
     let _ = writeln!(out, "## 5. Cold start\n");
