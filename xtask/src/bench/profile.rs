@@ -147,8 +147,25 @@ fn parse(report: &str) -> Vec<(String, String, f64)> {
 /// The slice a symbol belongs to.
 pub fn slice_of(dso: &str, sym: &str) -> &'static str {
     if dso.contains("kernel") {
-        return if ["sched", "switch", "futex", "wake", "idle"].iter().any(|k| sym.contains(k)) {
+        const SCHEDULING: [&str; 12] = [
+            "sched",
+            "switch",
+            "futex",
+            "wake",
+            "idle",
+            "_raw_spin_unlock_irq",
+            "irqentry_exit",
+            "ttwu",
+            "enqueue",
+            "dequeue",
+            "update_curr",
+            "pick_next",
+        ];
+        const PAGES: [&str; 8] = ["pagemap", "walk_page", "walk_p", "madvise", "zap_", "fault", "clear_page", "unmap"];
+        return if SCHEDULING.iter().any(|k| sym.contains(k)) {
             "kernel: scheduling, futex wake-ups"
+        } else if PAGES.iter().any(|k| sym.contains(k)) {
+            "kernel: page tables (wasm memory resets, faults)"
         } else if ["tcp", "ip_", "net", "sock", "skb", "napi", "softirq", "epoll"].iter().any(|k| sym.contains(k)) {
             "kernel: TCP and epoll"
         } else {
@@ -167,12 +184,15 @@ pub fn slice_of(dso: &str, sym: &str) -> &'static str {
             .iter()
             .any(|k| sym.contains(k))
         {
-            "libc: malloc and free"
+            "allocator (malloc, free)"
         } else if sym.contains("mem") {
             "libc: memcpy, memmove, memset"
         } else {
             "libc: other"
         };
+    }
+    if sym.starts_with("mi_") || sym.starts_with("_mi_") {
+        return "allocator (malloc, free)";
     }
     if !sym.contains("::") {
         // C code linked into the host: SQLite's own functions, for these loads.
@@ -212,7 +232,13 @@ mod tests {
     fn symbols_fall_in_their_slices() {
         assert_eq!(slice_of("[kernel.kallsyms]", "finish_task_switch.isra.0"), "kernel: scheduling, futex wake-ups");
         assert_eq!(slice_of("[kernel.kallsyms]", "tcp_sendmsg_locked"), "kernel: TCP and epoll");
-        assert_eq!(slice_of("libc.so.6", "_int_malloc"), "libc: malloc and free");
+        assert_eq!(slice_of("libc.so.6", "_int_malloc"), "allocator (malloc, free)");
+        assert_eq!(slice_of("plaza", "_mi_page_malloc_zero"), "allocator (malloc, free)");
+        assert_eq!(
+            slice_of("[kernel.kallsyms]", "pagemap_scan_pmd_entry"),
+            "kernel: page tables (wasm memory resets, faults)"
+        );
+        assert_eq!(slice_of("[kernel.kallsyms]", "_raw_spin_unlock_irqrestore"), "kernel: scheduling, futex wake-ups");
         assert_eq!(slice_of("libc.so.6", "__memmove_avx512_unaligned_erms"), "libc: memcpy, memmove, memset");
         assert_eq!(slice_of("[JIT] tid 15405", "0x00007f5735024cb2"), "guest code (compiled wasm)");
         assert_eq!(slice_of("plaza", "sqlite3VdbeExec"), "SQLite (C)");
