@@ -101,6 +101,7 @@ const FASTAPI: &[&str] = &["fastapi==0.165.0", "uvicorn==0.54.0", "sqlalchemy==2
 
 pub fn run(args: &BenchArgs) -> Result<ExitCode> {
     let started = Instant::now();
+    let commit = report::Commit::now();
     let plan = Plan::new(args.quick);
     let mut apt = Apt::default();
     wrk::ensure(&mut apt)?;
@@ -122,6 +123,7 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
     let _ = std::fs::remove_dir_all(&data);
     measured?;
     results.quick = args.quick;
+    results.commit = commit;
     results.elapsed = started.elapsed();
     let path = util::workspace_root().join("docs").join("benchmarks.md");
     std::fs::write(&path, report::markdown(&plan, &results))
@@ -155,6 +157,8 @@ pub struct Results {
     /// Scenario 7.
     pub neighbour: Option<neighbour::Neighbour>,
     pub quick: bool,
+    /// The commit measured, read at the start.
+    pub commit: Option<report::Commit>,
     pub elapsed: Duration,
 }
 

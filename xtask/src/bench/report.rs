@@ -162,26 +162,44 @@ fn machine() -> String {
     format!("{model}, {cores} cores available, {mem_gib:.0} GiB memory, {kernel}")
 }
 
-pub fn markdown(plan: &Plan, r: &Results) -> String {
-    let mut commit = util::capture(Command::new("git").args(["rev-parse", "--short", "HEAD"])).unwrap_or_default();
-    let dirty = util::capture(Command::new("git").args([
-        "status",
-        "--porcelain",
-        "--untracked-files=no",
-        "--",
-        ".",
-        ":!docs/benchmarks.md",
-    ]))
-    .is_ok_and(|s| !s.trim().is_empty());
-    if dirty {
-        commit.push_str("` plus uncommitted changes `");
+/// The commit a run measured, read when it starts.
+#[derive(Debug, Clone)]
+pub struct Commit {
+    pub id: String,
+    /// Changes not committed, outside the documentation.
+    pub dirty: bool,
+}
+
+impl Commit {
+    /// `HEAD` and whether the tree differs from it in anything that is
+    /// built or run (Markdown under `docs/` is not).
+    pub fn now() -> Option<Self> {
+        let id = util::capture(Command::new("git").args(["rev-parse", "--short", "HEAD"])).ok()?;
+        let dirty = util::capture(Command::new("git").args([
+            "status",
+            "--porcelain",
+            "--untracked-files=no",
+            "--",
+            ".",
+            ":!docs/*.md",
+        ]))
+        .is_ok_and(|s| !s.trim().is_empty());
+        Some(Self { id, dirty })
     }
+}
+
+pub fn markdown(plan: &Plan, r: &Results) -> String {
+    let commit = match &r.commit {
+        Some(c) if c.dirty => format!("`{}` plus uncommitted changes", c.id),
+        Some(c) => format!("`{}` (no uncommitted changes)", c.id),
+        None => "unknown".to_owned(),
+    };
     let date = chrono::Utc::now().format("%Y-%m-%d %H:%M UTC");
     let mut out = String::new();
     let _ = writeln!(out, "# Benchmarks\n");
     let _ = writeln!(
         out,
-        "Written by `cargo xtask bench{}` on {date}, at commit `{commit}`, in {}. \
+        "Written by `cargo xtask bench{}` on {date}, at commit {commit}, in {}. \
          Machine: {}. The numbers are the ones that run printed; the machine is shared \
          and noisy, so read the ratios first.\n",
         if r.quick { " --quick" } else { "" },
