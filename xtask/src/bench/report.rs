@@ -369,16 +369,19 @@ pub fn markdown(plan: &Plan, r: &Results) -> String {
     let _ = writeln!(out, "## 5. Cold start\n");
     let _ = writeln!(
         out,
-        "A restart of the host on the data directory of scenarios 1 and 6, with {} modules compiled \
+        "Restarts of the host on the data directory of scenarios 1 and 6, with {} modules compiled \
          in its on-disk cache ({} of them enabled for the tenant): from spawning `plaza serve` to \
          `/ready` answering 200 (polled every 10 ms), then the first request to the module, which loads \
-         the tenant's modules from that cache.\n",
-        r.cached_modules, r.enabled_modules
+         the tenant's modules from that cache. The median of {} restarts.\n",
+        r.cached_modules,
+        r.enabled_modules,
+        super::RESTARTS
     );
     let _ = writeln!(
         out,
-        "| Start to ready | First module request |\n|---|---|\n| {} | {} |\n",
+        "| Start to ready | fastest – slowest | First module request |\n|---|---|---|\n| {} | {} | {} |\n",
         r.cold_start.map_or("not measured".to_owned(), ms),
+        r.cold_start_range.map_or("-".to_owned(), |(low, high)| format!("{} – {}", ms(low), ms(high))),
         r.first_request.map_or("not measured".to_owned(), ms)
     );
 
