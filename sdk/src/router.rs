@@ -373,35 +373,19 @@ impl Router {
     where
         H: Handler<Args>,
     {
-        if !describing() {
-            // Serving one call: what dispatch needs, nothing else.
-            self.routes.push(Entry {
-                route: Route {
-                    method,
-                    path: path.to_owned(),
-                    operation_id: String::new(),
-                    summary: String::new(),
-                    description: None,
-                    request_schema: None,
-                    response_schema: None,
-                    access: Access::Public,
-                    deprecated: false,
-                },
-                access: None,
-                request_schema: no_schema,
-                response_schema: no_schema,
-                handler: Box::new(move |req| handler.call(req)),
-            });
-            return self;
-        }
-        check_template(path);
-        if self.routes.iter().any(|e| e.route.method == method && e.route.path == path) {
-            panic!("route {} {path} is declared twice", method_name(method));
+        // Serving one call, the router needs what dispatch needs: the
+        // description's checks and the operation id are for the manifest.
+        let describing = describing();
+        if describing {
+            check_template(path);
+            if self.routes.iter().any(|e| e.route.method == method && e.route.path == path) {
+                panic!("route {} {path} is declared twice", method_name(method));
+            }
         }
         let route = Route {
             method,
             path: path.to_owned(),
-            operation_id: default_operation_id(method, path),
+            operation_id: if describing { default_operation_id(method, path) } else { String::new() },
             summary: String::new(),
             description: None,
             request_schema: None,
@@ -416,7 +400,9 @@ impl Router {
             response_schema: H::response_schema,
             handler: Box::new(move |req| handler.call(req)),
         });
-        self.check_aliases(Some(self.routes.len() - 1));
+        if describing {
+            self.check_aliases(Some(self.routes.len() - 1));
+        }
         self
     }
 

@@ -159,7 +159,7 @@ pub struct Session {
     /// at the call's first write, its own `begin`, a slow wait or its end.
     /// Reads in one transaction cost one `BEGIN` for all, not one each;
     /// under READ COMMITTED each still sees what is committed when it runs.
-    reads: Option<(sqlx::Transaction<'static, sqlx::Postgres>, Option<tokio::sync::OwnedSemaphorePermit>)>,
+    reads: Option<PgTx>,
     /// What other capabilities do once the open transaction commits.
     hooks: Vec<Box<dyn TxHook>>,
     /// Statements run, and rows read, by the call.
@@ -264,22 +264,18 @@ impl Session {
         statement: &'static str,
         params: &[Option<&str>],
     ) -> Result<(), CapError> {
-        // The same statement on either engine's transaction.
-        macro_rules! execute {
-            ($tx:expr) => {{
-                let mut query = sqlx::query(statement);
-                for param in params {
-                    query = query.bind(*param);
-                }
-                query.execute(&mut **$tx).await.map_err(values::db_error)?;
-            }};
-        }
         match &mut self.tx {
             Some(Tx::Sqlite(tx)) => {
                 let db = tx.db().map_err(pool_error)?;
                 db.execute(statement, rusqlite::params_from_iter(params.iter())).map_err(values::sqlite_error)?;
             }
-            Some(Tx::Postgres(tx, _)) => execute!(tx),
+            Some(Tx::Postgres(tx, _)) => {
+                let mut query = sqlx::query(statement);
+                for param in params {
+                    query = query.bind(*param);
+                }
+                query.execute(&mut **tx).await.map_err(values::db_error)?;
+            }
             None => return Err(CapError::invalid("no transaction is open")),
         }
         Ok(())
@@ -398,7 +394,7 @@ impl CallState {
             None if vetted.read_only => {
                 if self.units.sql.reads.is_none() {
                     let deadline = self.units.sql.budget.deadline();
-                    self.units.sql.reads = Some(read_transaction(&services, &scope, deadline).await?);
+                    self.units.sql.reads = Some(pg_transaction(&services, &scope, deadline, None).await?);
                 }
                 let Some((tx, _)) = self.units.sql.reads.as_mut() else {
                     return Err(CapError::unavailable("no SQL namespace"));
@@ -443,24 +439,9 @@ impl CallState {
             .map_err(namespace_error)?
         {
             Tx::Sqlite(tx)
-        } else if let Some(namespace::PgPlace { pool, names }) =
-            ns.pg_place(&scope.tenant, scope.module()).await.map_err(unavailable)?
-        {
-            // The size quota is checked when a transaction starts (not at
-            // each of its writes: the check would need a second connection).
-            if let Some(quota) = quota
-                && ns.pg_full(&scope.tenant, scope.module(), quota).await.map_err(namespace_error)?
-            {
-                return Err(sql_quota_error(quota));
-            }
-            let slot = ns.pg_slot(&scope.tenant, deadline).await.map_err(namespace_error)?;
-            let tx = ns
-                .pg_begin(&pool, &names, deadline.saturating_duration_since(Instant::now()))
-                .await
-                .map_err(values::db_error)?;
-            Tx::Postgres(tx, slot)
         } else {
-            return Err(CapError::unavailable("no SQL namespace"));
+            let (tx, slot) = pg_transaction(&services, &scope, deadline, quota).await?;
+            Tx::Postgres(tx, slot)
         };
         self.units.sql.tx = Some(tx);
         Ok(())
@@ -515,19 +496,31 @@ fn namespace_error(e: NamespaceError) -> CapError {
     }
 }
 
-/// The transaction a call's reads share on PostgreSQL (see `Session::reads`),
-/// on one of the tenant's connection slots.
-async fn read_transaction(
+/// A module transaction on PostgreSQL and the tenant's connection slot it holds.
+type PgTx = (sqlx::Transaction<'static, sqlx::Postgres>, Option<tokio::sync::OwnedSemaphorePermit>);
+
+/// Begins a module transaction on PostgreSQL, inside the pair's namespace,
+/// on one of the tenant's connection slots. With `quota`, a namespace at
+/// its size quota is refused first: the quota is checked when a
+/// transaction starts, not at each of its writes (that check would need a
+/// second connection).
+async fn pg_transaction(
     services: &Services,
     scope: &Scope,
     deadline: Instant,
-) -> Result<(sqlx::Transaction<'static, sqlx::Postgres>, Option<tokio::sync::OwnedSemaphorePermit>), CapError> {
+    quota: Option<u64>,
+) -> Result<PgTx, CapError> {
     let ns = &services.sql;
     let Some(namespace::PgPlace { pool, names }) =
         ns.pg_place(&scope.tenant, scope.module()).await.map_err(unavailable)?
     else {
         return Err(CapError::unavailable("no SQL namespace"));
     };
+    if let Some(quota) = quota
+        && ns.pg_full(&scope.tenant, scope.module(), quota).await.map_err(namespace_error)?
+    {
+        return Err(sql_quota_error(quota));
+    }
     let slot = ns.pg_slot(&scope.tenant, deadline).await.map_err(namespace_error)?;
     let tx = ns
         .pg_begin(&pool, &names, deadline.saturating_duration_since(Instant::now()))
@@ -550,22 +543,7 @@ async fn autocommit_postgres(
     deadline: Instant,
     quota: Option<u64>,
 ) -> Result<Outcome, CapError> {
-    let ns = &services.sql;
-    let Some(namespace::PgPlace { pool, names }) =
-        ns.pg_place(&scope.tenant, scope.module()).await.map_err(unavailable)?
-    else {
-        return Err(CapError::unavailable("no SQL namespace"));
-    };
-    if let Some(quota) = quota
-        && ns.pg_full(&scope.tenant, scope.module(), quota).await.map_err(namespace_error)?
-    {
-        return Err(sql_quota_error(quota));
-    }
-    let _slot = ns.pg_slot(&scope.tenant, deadline).await.map_err(namespace_error)?;
-    let mut tx = ns
-        .pg_begin(&pool, &names, deadline.saturating_duration_since(Instant::now()))
-        .await
-        .map_err(values::db_error)?;
+    let (mut tx, _slot) = pg_transaction(services, scope, deadline, quota).await?;
     let out = values::run_postgres(&mut tx, vetted, params, want_rows, caps).await?;
     tx.commit().await.map_err(values::db_error)?;
     Ok(out)

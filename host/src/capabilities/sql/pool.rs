@@ -427,14 +427,20 @@ mod tests {
         Limits { namespaces, connections: 1000 }
     }
 
+    /// A cache with one namespace's pool, in a directory that lives as long as the first value.
+    fn one_namespace() -> (tempfile::TempDir, OpenNamespaces, Arc<NsPool>) {
+        let dir = tempfile::tempdir().unwrap();
+        let open = OpenNamespaces::new(limits(8));
+        let pool = open.insert("acme", "blog", dir.path().join("blog.db"), None, 1 << 20);
+        (dir, open, pool)
+    }
+
     #[tokio::test]
     async fn every_acquisition_sets_its_own_budget() {
         // The budget is a progress handler on the connection, which goes
         // back to the pool when the holder is done: the next holder of that
         // same connection must not inherit an expired one.
-        let dir = tempfile::tempdir().unwrap();
-        let open = OpenNamespaces::new(limits(8));
-        let pool = open.insert("acme", "blog", dir.path().join("blog.db"), None, 1 << 20);
+        let (_dir, open, pool) = one_namespace();
         const LONG: &str = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 200000) \
                             SELECT COUNT(*) FROM c";
         let mut late = pool.acquire(&Budget::until(Instant::now())).await.unwrap();
@@ -449,9 +455,7 @@ mod tests {
 
     #[tokio::test]
     async fn steps_are_shared_by_every_statement_of_a_budget() {
-        let dir = tempfile::tempdir().unwrap();
-        let open = OpenNamespaces::new(limits(8));
-        let pool = open.insert("acme", "blog", dir.path().join("blog.db"), None, 1 << 20);
+        let (_dir, _open, pool) = one_namespace();
         let budget = Budget::with_steps(Instant::now() + Duration::from_secs(30), 50_000);
         let mut conn = pool.acquire(&budget).await.unwrap();
         const SOME: &str = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 1000) \
@@ -466,9 +470,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_dropped_transaction_is_rolled_back_and_its_connection_reused() {
-        let dir = tempfile::tempdir().unwrap();
-        let open = OpenNamespaces::new(limits(8));
-        let pool = open.insert("acme", "blog", dir.path().join("blog.db"), None, 1 << 20);
+        let (_dir, open, pool) = one_namespace();
         let budget = Budget::until(Instant::now() + Duration::from_secs(30));
         let mut tx = pool.acquire(&budget).await.unwrap().begin().await.unwrap();
         tx.db().unwrap().execute_batch("CREATE TABLE t (x); INSERT INTO t VALUES (1)").unwrap();
@@ -484,9 +486,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_writer_waits_for_another_without_failing() {
-        let dir = tempfile::tempdir().unwrap();
-        let open = OpenNamespaces::new(limits(8));
-        let pool = open.insert("acme", "blog", dir.path().join("blog.db"), None, 1 << 20);
+        let (_dir, _open, pool) = one_namespace();
         let budget = Budget::until(Instant::now() + Duration::from_secs(30));
         let mut first = pool.acquire(&budget).await.unwrap().begin().await.unwrap();
         first.db().unwrap().execute_batch("CREATE TABLE t (x)").unwrap();

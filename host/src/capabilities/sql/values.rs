@@ -31,7 +31,8 @@ pub struct Outcome {
     pub changed: u64,
 }
 
-/// Maps a database error to what the module sees.
+/// Maps a PostgreSQL error to what the module sees (SQLite namespaces go
+/// through rusqlite: [`sqlite_error`]).
 pub fn db_error(e: sqlx::Error) -> CapError {
     match &e {
         sqlx::Error::Database(_) if crate::db::is_busy(&e) => {
@@ -50,16 +51,6 @@ pub fn db_error(e: sqlx::Error) -> CapError {
                 // program_limit_exceeded (the row guard), out_of_memory,
                 // configuration_limit_exceeded (temp_file_limit).
                 Some("54000" | "53200" | "53400") => CapError::limit(message),
-                // SQLITE_FULL: the namespace reached its size quota (max_page_count).
-                Some("13") => CapError::limit(
-                    "the module's SQL data reached its size quota; delete some, or ask the operator for more",
-                ),
-                // SQLITE_NOMEM: the process's SQLite heap limit.
-                Some("7") => CapError::limit("the statement needed more memory than the host allows"),
-                // SQLITE_TOOBIG: a value over the connection's length limit.
-                Some("18") => CapError::limit(format!("{message}: a value may be as large as the operator allows")),
-                // SQLITE_INTERRUPT: the progress handler, or an interrupt at the deadline.
-                Some("9") => CapError::limit("the statement ran past the call's deadline"),
                 _ => CapError::invalid(message),
             }
         }
@@ -70,8 +61,8 @@ pub fn db_error(e: sqlx::Error) -> CapError {
     }
 }
 
-/// Maps a SQLite error to what the module sees (the same cases as
-/// [`db_error`]).
+/// Maps a SQLite error to what the module sees (the cases of [`db_error`],
+/// in SQLite's codes, and SQLite's own limits).
 pub fn sqlite_error(e: rusqlite::Error) -> CapError {
     let rusqlite::Error::SqliteFailure(failure, message) = &e else {
         return CapError::invalid(e.to_string());
@@ -163,35 +154,6 @@ impl sqlx::Encode<'_, Postgres> for UntypedNull {
     }
 }
 
-/// Executes a bound query, or reads its rows (within `caps`) with
-/// `decode`: the same steps on either engine.
-macro_rules! run_query {
-    ($q:expr, $conn:expr, $want_rows:expr, $caps:expr, $decode:ident) => {{
-        let (q, conn, caps): (_, _, Caps) = ($q, $conn, $caps);
-        if !$want_rows {
-            let done = q.execute(&mut *conn).await.map_err(db_error)?;
-            return Ok(Outcome { changed: done.rows_affected(), ..Outcome::default() });
-        }
-        let mut out = Outcome::default();
-        let mut bytes = 0usize;
-        let mut stream = q.fetch(&mut *conn);
-        while let Some(row) = stream.try_next().await.map_err(db_error)? {
-            if out.columns.is_empty() {
-                out.columns = row.columns().iter().map(|c| c.name().to_owned()).collect();
-            }
-            if out.rows.len() >= caps.rows as usize {
-                return Err(row_limit(caps.rows));
-            }
-            let values = $decode(&row)?;
-            bytes = bytes.saturating_add(values.iter().map(value_bytes).sum::<usize>());
-            if bytes > caps.bytes {
-                return Err(byte_limit(caps.bytes));
-            }
-            out.rows.push(values);
-        }
-        Ok(out)
-    }};
-}
 
 /// The bytes a value takes in a result.
 fn value_bytes(v: &Value) -> usize {
@@ -302,7 +264,28 @@ pub async fn run_postgres(
     for p in params {
         q = bind_pg(q, p);
     }
-    run_query!(q, conn, want_rows, caps, decode_pg)
+    if !want_rows {
+        let done = q.execute(&mut *conn).await.map_err(db_error)?;
+        return Ok(Outcome { changed: done.rows_affected(), ..Outcome::default() });
+    }
+    let mut out = Outcome::default();
+    let mut bytes = 0usize;
+    let mut stream = q.fetch(&mut *conn);
+    while let Some(row) = stream.try_next().await.map_err(db_error)? {
+        if out.columns.is_empty() {
+            out.columns = row.columns().iter().map(|c| c.name().to_owned()).collect();
+        }
+        if out.rows.len() >= caps.rows as usize {
+            return Err(row_limit(caps.rows));
+        }
+        let values = decode_pg(&row)?;
+        bytes = bytes.saturating_add(values.iter().map(value_bytes).sum::<usize>());
+        if bytes > caps.bytes {
+            return Err(byte_limit(caps.bytes));
+        }
+        out.rows.push(values);
+    }
+    Ok(out)
 }
 
 fn bind_pg<'q>(
