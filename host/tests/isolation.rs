@@ -625,3 +625,36 @@ async fn quotas_are_enforced_reported_and_set_by_the_operator() {
     assert_eq!(got["overrides"]["storage_bytes"], 10 * MIB, "{got}");
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quotas_set_by_another_process_apply_within_seconds() {
+    // Calls read a tenant's quotas from memory, kept until changed. Another
+    // process (the CLI, another replica) setting them announces the change
+    // on the feed; this one must apply it without being told directly.
+    let s = server(|c| c.quota_module_kv_entries = 5).await;
+    s.tenant_with("evil", &["rogue"]).await;
+    s.tenant_with("other", &["rogue"]).await;
+    assert_eq!(rogue_post(&s, "/kv?n=5").await.0, 201);
+    assert_eq!(rogue_post(&s, "/kv?n=1&from=5").await.0, 429, "the default quota applies");
+    // Past the feed's re-check of the set-up's own changes, the quota is
+    // read from memory only.
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    assert_eq!(rogue_post(&s, "/kv?n=1&from=5").await.0, 429);
+    let actor = plaza::audit::Actor::new("another process");
+    let raised = plaza::tenancy::quotas::QuotaOverrides { module_kv_entries: Some(20), ..Default::default() };
+    plaza::tenancy::quotas::set(&s.app.db, &actor, "evil", &raised).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (status, body) = rogue_post(&s, "/kv?n=1&from=5").await;
+        if status == 201 {
+            break;
+        }
+        assert_eq!(status, 429, "{body}");
+        assert!(Instant::now() < deadline, "a quota raised elsewhere was not applied within 10 s");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // The other tenant keeps the default.
+    let r = s.anon(Method::POST, "/t/other/rogue/kv?n=6").send().await.unwrap();
+    assert_eq!(r.status(), 429, "another tenant's quota is not raised");
+    s.stop().await;
+}

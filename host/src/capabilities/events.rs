@@ -15,6 +15,7 @@ use sqlx::AssertSqlSafe;
 use wasmtime::component::{HasSelf, Linker};
 
 use super::sql::TxHook;
+use super::sql::pool::{self, PoolError};
 use super::{CallState, CapError, End, InitContext, InitError, Prepare, Scope, Services, Unit};
 use crate::contract::{Capability, Manifest};
 use crate::contract::plaza::module::events::{self as wit, Host};
@@ -190,13 +191,13 @@ pub async fn relay(services: &Arc<Services>, scope: &Scope, events: Vec<PendingE
         "SELECT id, event_type, payload, request_id, published_at FROM _plaza_outbox ORDER BY id LIMIT 1000";
     let stored: Result<Vec<Row>, String> = async {
         if let Ok(Some(mut conn)) = ns.sqlite_conn(&scope.tenant, scope.module(), relay_deadline()).await {
-            let db = conn.db().map_err(|e| e.to_string())?;
-            let read = || -> rusqlite::Result<Vec<Row>> {
-                let mut stmt = db.prepare_cached(SELECT)?;
+            // A commit of the namespace locks readers out for a moment.
+            let read = || -> Result<Vec<Row>, PoolError> {
+                let mut stmt = conn.db()?.prepare_cached(SELECT)?;
                 let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?;
-                rows.collect()
+                Ok(rows.collect::<rusqlite::Result<_>>()?)
             };
-            read().map_err(|e| e.to_string())
+            pool::while_busy(relay_deadline(), read).await.map_err(|e| e.to_string())
         } else if let Ok(Some(crate::capabilities::sql::namespace::PgPlace { pool, names })) =
             ns.pg_place(&scope.tenant, scope.module()).await
         {

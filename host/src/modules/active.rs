@@ -170,9 +170,11 @@ impl Modules {
         }
     }
 
-    /// Re-reads a changed tenant this process holds; a tenant deleted
-    /// meanwhile is dropped from memory.
+    /// Re-reads a changed tenant this process holds, and forgets its quotas
+    /// (the feed does not say what changed); a tenant deleted meanwhile is
+    /// dropped from memory.
     async fn refresh_known(&self, tenant: &str) -> Result<(), ModuleError> {
+        self.services.quotas.forget(tenant);
         if self.active.cached(tenant).is_none() {
             return Ok(());
         }
@@ -264,6 +266,7 @@ async fn listen(modules: Weak<Modules>, mut listener: sqlx::postgres::PgListener
                 tracing::warn!("module change notifications interrupted; reloading every tenant's modules");
                 modules.active.changes.fetch_add(1, Ordering::AcqRel);
                 modules.active.forget_all();
+                modules.services.quotas.forget_all();
             }
             Err(e) => {
                 tracing::warn!(error = %e, "module change listener failed; retrying");

@@ -78,11 +78,17 @@ pub struct QuotaExceeded {
     pub unit: &'static str,
 }
 
-/// How long a tenant's quotas are kept in memory: an operator's change
-/// reaches every process within this.
-const KEEP: Duration = Duration::from_secs(5);
+/// How long a tenant's quotas are kept in memory at most. A change is
+/// announced on the change feed (`crate::changes`), and every process
+/// forgets the tenant's quotas when it hears of it (at once on PostgreSQL,
+/// within a second otherwise); this bound is only a safety net.
+const KEEP: Duration = Duration::from_secs(300);
+/// Tenants whose quotas are kept: more than a host serves, so that a call
+/// never reads them from the database while they are unchanged (at 10,000
+/// tenants, a few seconds' keep made every call read them).
+const KEPT_TENANTS: usize = 200_000;
 
-/// Every tenant's quotas, read from the database and kept a few seconds.
+/// Every tenant's quotas, read from the database and kept until changed.
 pub struct QuotaBook {
     defaults: Quotas,
     cache: quick_cache::sync::Cache<String, (Instant, Quotas)>,
@@ -96,7 +102,7 @@ impl std::fmt::Debug for QuotaBook {
 
 impl QuotaBook {
     pub fn new(defaults: Quotas) -> Self {
-        Self { defaults, cache: quick_cache::sync::Cache::new(10_000) }
+        Self { defaults, cache: quick_cache::sync::Cache::new(KEPT_TENANTS) }
     }
 
     pub fn defaults(&self) -> Quotas {
@@ -115,9 +121,15 @@ impl QuotaBook {
         Ok(quotas)
     }
 
-    /// Drops what is kept of `tenant` (its quotas changed in this process).
+    /// Drops what is kept of `tenant` (its quotas changed, or something
+    /// else of it: the change feed does not say what).
     pub fn forget(&self, tenant: &str) {
         self.cache.remove(tenant);
+    }
+
+    /// Drops what is kept of every tenant (changes may have been missed).
+    pub fn forget_all(&self) {
+        self.cache.clear();
     }
 }
 
@@ -175,6 +187,7 @@ pub async fn set(db: &Db, actor: &Actor, tenant: &str, o: &QuotaOverrides) -> Re
         "module_sql_bytes": o.module_sql_bytes,
     });
     audit::record(tx.acquire().await?, actor, "tenant.quotas", Some(tenant), detail).await?;
+    crate::changes::announce(tx.acquire().await?, db.backend(), tenant, "*", "quotas").await?;
     tx.commit().await?;
     Ok(())
 }

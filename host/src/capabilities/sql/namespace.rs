@@ -424,8 +424,9 @@ impl Namespaces {
         })
     }
 
-    /// The size of a pair's namespace in bytes: its SQLite file with its
-    /// write-ahead log, or its PostgreSQL schema's tables and indexes.
+    /// The size of a pair's namespace in bytes: its SQLite file (with a
+    /// write-ahead log, if it has one still), or its PostgreSQL schema's
+    /// tables and indexes.
     pub async fn size(&self, tenant: &str, module: &str) -> Result<u64, NamespaceError> {
         match &self.store {
             Store::Sqlite { dir, .. } => Ok(["db", "db-wal"]
@@ -561,7 +562,9 @@ impl Namespaces {
                 if let Some(pool) = pools.remove(tenant, module) {
                     pool.close_idle().await;
                 }
-                for suffix in ["db", "db-wal", "db-shm"] {
+                // The journal exists only mid-commit; the log files only
+                // for namespaces last opened in WAL mode.
+                for suffix in ["db", "db-journal", "db-wal", "db-shm"] {
                     let path = dir.join(tenant).join(format!("{module}.{suffix}"));
                     match std::fs::remove_file(&path) {
                         Ok(()) => {}

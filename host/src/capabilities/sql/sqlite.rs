@@ -18,11 +18,8 @@
 //! - ATTACH is impossible (`SQLITE_LIMIT_ATTACHED` = 0), triggers nest at
 //!   most [`TRIGGER_DEPTH`] deep, and SQLite starts no helper threads.
 //!
-//! - a closed connection keeps its write-ahead log and shared-memory files
-//!   (`SQLITE_FCNTL_PERSIST_WAL`): with thousands of namespaces opened and
-//!   closed in turn, creating and deleting two files per open was most of
-//!   the cost of a request to a cold namespace;
-//! - the lookaside allocator is small, so that thousands of open
+//! - the lookaside allocator is small, and an idle connection can give its
+//!   page cache back ([`release_memory`]), so that ten thousand open
 //!   connections cost little memory.
 //!
 //! This is the one file with `unsafe` FFI to SQLite; each block says why it
@@ -32,6 +29,31 @@ use std::ffi::{c_int, c_void};
 
 use libsqlite3_sys as ffi;
 use rusqlite::Connection;
+
+/// Frees the page cache of an idle connection (pages in use by a statement
+/// stay): its next statement reads what it needs from the operating
+/// system's cache, a few microseconds.
+pub fn release_memory(conn: &Connection) {
+    // SAFETY: `conn` is borrowed, so its handle is live and used by no
+    // other thread meanwhile (`Connection` is not `Sync`);
+    // `sqlite3_db_release_memory` only frees unused cache pages.
+    #[allow(unsafe_code)]
+    unsafe {
+        ffi::sqlite3_db_release_memory(conn.handle());
+    }
+}
+
+/// Bytes of page cache a connection holds now.
+#[cfg(test)]
+pub fn cache_bytes(conn: &Connection) -> i64 {
+    let (mut now, mut high): (c_int, c_int) = (0, 0);
+    // SAFETY: as in `release_memory`; the two pointers are to live locals.
+    #[allow(unsafe_code)]
+    unsafe {
+        ffi::sqlite3_db_status(conn.handle(), ffi::SQLITE_DBSTATUS_CACHE_USED, &raw mut now, &raw mut high, 0);
+    }
+    i64::from(now)
+}
 
 /// Longest `LIKE` or `GLOB` pattern: the cost of one match is about
 /// pattern × value bytes, one step the deadline cannot interrupt.
@@ -48,8 +70,8 @@ const VARIABLES: i32 = 1000;
 pub const PAGE_BYTES: u64 = 4096;
 /// Lookaside slots of a connection, and their size: SQLite's default
 /// (1200 × 128 bytes, written through at open) made each open namespace
-/// cost 150 KiB before its first statement.
-const LOOKASIDE: (c_int, c_int) = (128, 64);
+/// cost 150 KiB before its first statement; 32 × 64 bytes is 2 KiB.
+const LOOKASIDE: (c_int, c_int) = (32, 64);
 
 /// Applies the bounds to a fresh connection (before its first statement)
 /// and installs the linear built-ins. `value_bytes` is the largest string
@@ -78,8 +100,7 @@ pub fn harden(conn: &Connection, value_bytes: usize) -> rusqlite::Result<()> {
     // to it). `sqlite3_db_config(LOOKASIDE)` with a null buffer makes SQLite
     // allocate its own; it is called before any statement, when no
     // lookaside memory is in use. `sqlite3_limit` sets an integer;
-    // `sqlite3_file_control(PERSIST_WAL)` reads and writes the `c_int` we
-    // pass; `sqlite3_create_function_v2` registers functions whose names are
+    // `sqlite3_create_function_v2` registers functions whose names are
     // static C strings and whose user data is a plain integer (no
     // destructor), which SQLite keeps for the connection's life.
     #[allow(unsafe_code)]
@@ -95,8 +116,6 @@ pub fn harden(conn: &Connection, value_bytes: usize) -> rusqlite::Result<()> {
         for (limit, value) in limits {
             ffi::sqlite3_limit(db, limit, value);
         }
-        let mut persist: c_int = 1;
-        ffi::sqlite3_file_control(db, c"main".as_ptr(), ffi::SQLITE_FCNTL_PERSIST_WAL, (&raw mut persist).cast());
         for (name, args, func, flags) in functions {
             let rc = ffi::sqlite3_create_function_v2(
                 db,
@@ -530,23 +549,5 @@ mod tests {
         stopper.join().unwrap();
         let one: i64 = conn.query_row("SELECT 1", [], |r| r.get(0)).unwrap();
         assert_eq!(one, 1, "the next statement runs");
-    }
-
-    #[test]
-    fn a_closed_connection_keeps_its_log_files() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("ns.db");
-        for _ in 0..2 {
-            let conn = Connection::open(&path).unwrap();
-            harden(&conn, 1 << 20).unwrap();
-            conn.pragma_update(None, "journal_mode", "WAL").unwrap();
-            conn.execute_batch("CREATE TABLE IF NOT EXISTS t (x); INSERT INTO t VALUES (1)").unwrap();
-            drop(conn);
-            assert!(dir.path().join("ns.db-wal").exists(), "the write-ahead log stays");
-            assert!(dir.path().join("ns.db-shm").exists(), "the shared memory file stays");
-        }
-        let conn = Connection::open(&path).unwrap();
-        let n: i64 = conn.query_row("SELECT count(*) FROM t", [], |r| r.get(0)).unwrap();
-        assert_eq!(n, 2, "nothing was lost with them");
     }
 }
