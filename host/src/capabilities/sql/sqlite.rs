@@ -43,14 +43,14 @@ pub fn release_memory(conn: &Connection) {
     }
 }
 
-/// Bytes of page cache a connection holds now.
+/// What `sqlite3_db_status` says of a connection now (`SQLITE_DBSTATUS_*`).
 #[cfg(test)]
-pub fn cache_bytes(conn: &Connection) -> i64 {
+pub fn status(conn: &Connection, what: c_int) -> i64 {
     let (mut now, mut high): (c_int, c_int) = (0, 0);
     // SAFETY: as in `release_memory`; the two pointers are to live locals.
     #[allow(unsafe_code)]
     unsafe {
-        ffi::sqlite3_db_status(conn.handle(), ffi::SQLITE_DBSTATUS_CACHE_USED, &raw mut now, &raw mut high, 0);
+        ffi::sqlite3_db_status(conn.handle(), what, &raw mut now, &raw mut high, 0);
     }
     i64::from(now)
 }
