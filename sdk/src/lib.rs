@@ -75,6 +75,7 @@ mod error;
 pub mod events;
 pub mod http;
 pub mod kv;
+pub mod listing;
 pub mod log;
 mod problem;
 mod request;
@@ -82,6 +83,7 @@ mod response;
 mod router;
 pub mod sql;
 pub mod time;
+pub mod validation;
 
 pub use error::{Error, HostError};
 pub use problem::Problem;

@@ -107,6 +107,12 @@ impl Caller {
     pub fn user(&self) -> Option<&str> {
         self.user_id.as_deref()
     }
+
+    /// The signed-in user's id, or a 401 problem for an anonymous caller
+    /// (a route that acts for someone needs to know who).
+    pub fn require_user(&self) -> Result<&str, Problem> {
+        self.user().ok_or_else(|| Problem::of_kind(401, "unauthorized").detail("sign in first"))
+    }
 }
 
 /// Malformed or empty → 400; JSON of the wrong shape → 422 (the same rule as

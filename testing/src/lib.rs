@@ -235,6 +235,13 @@ impl Running {
         self.client_for(id, &roles).await
     }
 
+    /// Moves the wall clock modules see by `secs` from the system's (0 puts
+    /// it back): test what happens in a new year or after an expiry
+    /// without sleeping. The host's own timestamps are not moved.
+    pub fn shift_module_clock(&self, secs: i64) {
+        self.inner.app.modules.services().clock.set_offset(secs);
+    }
+
     /// Runs a job of the module under test now, as the scheduler would,
     /// and returns the finished run (`status` is `succeeded` or `failed`).
     pub async fn run_job(&self, job: &str) -> Result<plaza::jobs::runs::JobRunRecord, TestError> {

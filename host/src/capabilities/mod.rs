@@ -52,6 +52,8 @@ macro_rules! capabilities {
             pub metrics: Arc<Metrics>,
             /// Each tenant's quotas (storage, blobs, KV entries, SQL size).
             pub quotas: QuotaBook,
+            /// The wall clock modules read through WASI.
+            pub clock: crate::runtime::clock::ModuleClock,
             $(pub $name: <$module::$unit as Unit>::Shared,)*
         }
 
@@ -68,6 +70,7 @@ macro_rules! capabilities {
                     storage,
                     metrics,
                     quotas,
+                    clock: crate::runtime::clock::ModuleClock::default(),
                     $($name: <$module::$unit as Unit>::init(cx).await?,)*
                 })
             }
@@ -196,7 +199,12 @@ impl CallState {
     pub fn new(services: Arc<Services>, scope: Option<Arc<Scope>>, limits: CallLimits) -> Self {
         // WASI with nothing in it: no preopened directory, no environment,
         // no arguments, no stdin, no sockets; clocks and random only.
-        let wasi = WasiCtxBuilder::new().allow_tcp(false).allow_udp(false).allow_ip_name_lookup(false).build();
+        let mut wasi = WasiCtxBuilder::new();
+        wasi.allow_tcp(false).allow_udp(false).allow_ip_name_lookup(false);
+        if let Some(clock) = services.clock.for_call() {
+            wasi.wall_clock(clock);
+        }
+        let wasi = wasi.build();
         let deadline = Instant::now() + limits.deadline;
         let units = Units::prepare(&services, &Prepare { limits: &limits, deadline });
         Self { wasi, table: ResourceTable::new(), services, scope, limits, deadline, units, holds: Vec::new() }

@@ -7,12 +7,14 @@
 //! - [`cache`]: compiled artefacts, in memory and on disk.
 //! - [`limits`]: the memory limiter, and leases of work under a deadline.
 //! - [`call`]: one call, from a fresh store to a classified outcome.
+//! - [`clock`]: the wall clock modules see (tests move it).
 //!
 //! The runtime knows the contract (`crate::contract`) and nothing of the
 //! capabilities: a call's store holds any [`CallData`].
 
 pub mod cache;
 pub mod call;
+pub mod clock;
 pub mod engine;
 pub mod limits;
 pub mod share;
