@@ -186,6 +186,9 @@ fn workspace_tests(ctx: &mut Ctx) -> Result<()> {
     if let Some(chromium) = chromium::ensure(&mut ctx.apt) {
         cmd.env("PLAZA_TEST_CHROMIUM", chromium);
     }
+    // The gdi module's PDFs are read back with poppler: required, not skipped.
+    crate::services::poppler::ensure(&mut ctx.apt).context("cannot install poppler-utils for the gdi PDF tests")?;
+    cmd.env("PLAZA_TEST_POPPLER", "1");
     let python = crate::services::python::ensure(&mut ctx.apt)
         .context("cannot install openapi-python-client for the generated Python client test")?;
     cmd.env("PLAZA_TEST_OPENAPI_PYTHON_CLIENT", python.generator).env("PLAZA_TEST_PYTHON", python.python);

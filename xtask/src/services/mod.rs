@@ -2,6 +2,7 @@
 //! started privately (temporary directories, free ports), stopped on drop.
 
 pub mod chromium;
+pub mod poppler;
 pub mod postgres;
 pub mod python;
 pub mod s3;
