@@ -4,7 +4,8 @@
 //! gapless numbering when 50 final signatures race over real connections,
 //! a failure after the draw, the tenant's settings, and a second
 //! municipality and another module of the same tenant that can touch none
-//! of it. The module's every route and transition is covered by
+//! of it; a real certificate installed through the API signs the final
+//! PDFs, as poppler's `pdfsig` checks, and no other module can sign with it. The module's every route and transition is covered by
 //! `testing/tests/gdi.rs`; this suite checks what needs a real server and
 //! database.
 
@@ -118,7 +119,7 @@ async fn muni() -> Muni {
         c.roles_claim = ROLES_CLAIM.into();
     })
     .await;
-    s.tenant_with("muni", &["gdi", "hello"]).await;
+    s.tenant_with("muni", &["gdi", "hello", "hostile"]).await;
     s.tenant_with("villa", &["gdi"]).await;
     let caller = |auth: Auth| Caller { base: format!("{}/t/muni/gdi", s.base), auth, client: s.client.clone() };
     let admin = caller(Auth::ApiKey(s.api_key("muni", &["admin", "gdi-admin"]).await));
@@ -303,4 +304,93 @@ async fn a_bad_setting_is_a_clear_conflict_not_a_wrong_number() {
     assert_eq!(resp.status(), 204);
     let signed = m.intendente.ok(Method::POST, &format!("/documents/{id}/sign"), Some(json!({})), 200).await;
     assert_eq!(signed["number"], format!("DECRE-{}-00000001-SMA-INTEN", year_in_buenos_aires()));
+}
+
+/// A PDF of the module, as bytes.
+async fn pdf_bytes(c: &Caller, path: &str) -> Vec<u8> {
+    let Auth::ApiKey(key) = &c.auth else { unreachable!("a writer has an API key") };
+    let resp = c.client.get(format!("{}{path}", c.base)).header("x-api-key", key).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    resp.bytes().await.unwrap().to_vec()
+}
+
+/// `pdfsig`'s report (poppler-utils; `cargo xtask test` installs it).
+fn pdfsig(pdf: &[u8]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("signed.pdf");
+    std::fs::write(&path, pdf).unwrap();
+    let out = std::process::Command::new("pdfsig").arg(&path).output().expect("pdfsig (poppler-utils) runs");
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+/// An RSA certificate and key made with openssl, as a municipality's CA
+/// would hand them over (PEM).
+fn openssl_certificate(subject: &str) -> (String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let (key, cert) = (dir.path().join("key.pem"), dir.path().join("cert.pem"));
+    let status = std::process::Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30", "-subj", subject, "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl runs");
+    assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
+    (std::fs::read_to_string(cert).unwrap(), std::fs::read_to_string(key).unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_installed_certificate_signs_final_pdfs_and_no_other_module_can_use_it() {
+    let m = muni().await;
+    let (cert, key) = openssl_certificate("/CN=Municipalidad de San Martin/O=SMA/C=AR");
+    let (_, other_key) = openssl_certificate("/CN=Otro");
+    let put = |body: Value| m.s.req(Method::PUT, "/t/muni/modules/gdi/certificates/gdi").json(&body).send();
+    // A key that is not the certificate's, or no PEM at all: 422, nothing stored.
+    let resp = put(json!({ "certificate_pem": cert, "private_key_pem": other_key })).await.unwrap();
+    assert_eq!(resp.status(), 422, "{}", resp.text().await.unwrap());
+    let resp = put(json!({ "certificate_pem": "junk", "private_key_pem": key })).await.unwrap();
+    assert_eq!(resp.status(), 422);
+    let resp = m.s.req(Method::GET, "/t/muni/modules/gdi/certificates").send().await.unwrap();
+    assert_eq!(resp.json::<Value>().await.unwrap(), json!([]));
+    // A tenant admin installs it.
+    let resp = put(json!({ "certificate_pem": cert, "private_key_pem": key })).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let view: Value = resp.json().await.unwrap();
+    assert_eq!((view["self_signed"].as_bool(), view["key_type"].as_str()), (Some(false), Some("RSA")));
+    assert!(view["subject"].as_str().unwrap().contains("CN=Municipalidad de San Martin"), "{view}");
+    let fingerprint = view["sha256"].as_str().unwrap().to_owned();
+    assert!(!view.to_string().contains("PRIVATE"), "the key is never shown");
+    let resp =
+        m.s.req(Method::PUT, "/t/villa/modules/hello/certificates/gdi")
+            .json(&json!({ "certificate_pem": cert, "private_key_pem": key }))
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(resp.status(), 404, "villa has no hello");
+
+    // The final PDF carries a signature with it that pdfsig verifies.
+    let id = m.awaiting_number("Firmado con certificado").await;
+    m.intendente.ok(Method::POST, &format!("/documents/{id}/sign"), Some(json!({})), 200).await;
+    let pdf = pdf_bytes(&m.writer, &format!("/documents/{id}/pdf")).await;
+    let report = pdfsig(&pdf);
+    assert!(report.contains("Signature is Valid"), "{report}");
+    assert!(report.contains("Signer Certificate Common Name: Municipalidad de San Martin"), "{report}");
+    let mut altered = pdf.clone();
+    let at = pdf.windows(7).position(|w| w == b"/Title ").unwrap() + 9;
+    altered[at] ^= 0x01;
+    assert!(pdfsig(&altered).contains("Digest Mismatch"));
+
+    // hostile, in the same tenant, asks for the certificate named `gdi`:
+    // it gets one of its own (self-signed), never gdi's.
+    let resp = m.s.anon(Method::GET, "/t/muni/hostile/certificate/gdi").send().await.unwrap();
+    let stolen: Value = resp.json().await.unwrap();
+    assert!(stolen["sha256"].is_string(), "{stolen}");
+    assert_ne!(stolen["sha256"].as_str().unwrap(), fingerprint);
+    let hostile_certs: Value =
+        m.s.req(Method::GET, "/t/muni/modules/hostile/certificates").send().await.unwrap().json().await.unwrap();
+    assert_eq!(hostile_certs[0]["self_signed"], true, "{hostile_certs}");
+    let gdi_certs: Value =
+        m.s.req(Method::GET, "/t/muni/modules/gdi/certificates").send().await.unwrap().json().await.unwrap();
+    assert_eq!(gdi_certs.as_array().unwrap().len(), 1);
+    assert_eq!(gdi_certs[0]["sha256"], fingerprint.as_str());
 }

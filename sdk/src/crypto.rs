@@ -1,6 +1,7 @@
-//! Hashes, MACs and Ed25519 signatures (capability `crypto`). Signing uses
-//! the tenant's key for this module, which the host keeps: the module never
-//! sees the private half.
+//! Hashes, MACs and Ed25519 signatures (capability `crypto`), and since
+//! `plaza:module@1.1` detached CMS signatures with the tenant's X.509
+//! certificates for this module (PDF signatures, `.p7s` files). Signing
+//! uses keys the host keeps: the module never sees a private key.
 
 use crate::Result;
 use crate::bindings::plaza::module::crypto as wit;
@@ -28,6 +29,21 @@ pub fn public_key() -> Result<Vec<u8>> {
 /// Whether `signature` is a valid Ed25519 signature of `data` by `public_key`.
 pub fn verify(data: &[u8], signature: &[u8], public_key: &[u8]) -> bool {
     wit::verify(data, signature, public_key)
+}
+
+/// A detached CMS `SignedData` (DER) over content whose SHA-256 is
+/// `digest`, made with this module's certificate `name` for the tenant (the
+/// host makes a self-signed test certificate on first use until a tenant
+/// admin installs a real one). It is what a PDF signature's `/Contents`
+/// holds. Since `plaza:module@1.1`.
+pub fn sign_cms(name: &str, digest: &[u8; 32]) -> Result<Vec<u8>> {
+    Ok(wit::sign_cms(name, digest)?)
+}
+
+/// The DER X.509 certificate `name` of this module for the tenant. Since
+/// `plaza:module@1.1`.
+pub fn certificate(name: &str) -> Result<Vec<u8>> {
+    Ok(wit::certificate(name)?)
 }
 
 /// Lower-case hex, the usual way to show a digest.

@@ -430,6 +430,21 @@ async fn pdfs_carry_the_number_the_signers_and_the_accents() {
         assert!(text.contains(expected), "{expected:?} in {text}");
     }
     assert!(!text.contains("BORRADOR"), "{text}");
+    // The PDF carries a PAdES signature poppler verifies, with the tenant's
+    // (self-signed, test) certificate; one byte changed in the signed range
+    // and it no longer verifies.
+    let pdfsig = tool("pdfsig").unwrap();
+    let report = pdf_signatures(&pdfsig, &pdf.body);
+    eprintln!("pdfsig of the final PDF:\n{report}");
+    assert!(report.contains("Signature is Valid"), "{report}");
+    assert!(report.contains("muni gdi gdi - self-signed TEST certificate"), "{report}");
+    assert!(report.contains("ETSI.CAdES.detached"), "{report}");
+    let mut altered = pdf.body.clone();
+    let at = pdf.body.windows(7).position(|w| w == b"/Title ").unwrap() + 9;
+    altered[at] = if altered[at] == b'X' { b'Y' } else { b'X' };
+    let report = pdf_signatures(&pdfsig, &altered);
+    assert!(!report.contains("Signature is Valid"), "{report}");
+    assert!(report.contains("Digest Mismatch"), "{report}");
     // A long body runs onto more pages.
     let long = json!({ "type_code": "NOTA", "sector_code": "SECGOB", "subject": "Larga",
         "body_markdown": "Párrafo con tildes y eñes. ".repeat(2000) });
@@ -638,6 +653,15 @@ fn tool(name: &str) -> Option<std::path::PathBuf> {
         eprintln!("skipped: {name} (poppler-utils) is not installed");
     }
     found
+}
+
+/// What `pdfsig` says of a PDF's signatures.
+fn pdf_signatures(pdfsig: &std::path::Path, pdf: &[u8]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("signed.pdf");
+    std::fs::write(&path, pdf).unwrap();
+    let out = std::process::Command::new(pdfsig).arg(&path).output().unwrap();
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
 }
 
 fn pdf_text(pdftotext: &std::path::Path, pdf: &[u8]) -> String {

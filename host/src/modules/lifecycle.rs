@@ -235,7 +235,9 @@ impl Modules {
         let mut tx = db.begin().await?;
         let mut removed = serde_json::Map::new();
         // Events it published stay: other modules may still be owed them.
-        for table in ["module_kv", "module_config", "module_keys", "module_blobs", "module_installs"] {
+        for table in
+            ["module_kv", "module_config", "module_keys", "module_certificates", "module_blobs", "module_installs"]
+        {
             let done =
                 sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table} WHERE tenant_id = $1 AND module = $2")))
                     .bind(tenant)

@@ -44,6 +44,10 @@ pub struct Settings {
     /// Public base URL of the verification page printed on final PDFs, e.g.
     /// `https://gdi.example.gob/t/muni/gdi/verify`; the number is appended.
     pub verify_base_url: Option<String>,
+    /// The name of the module's X.509 certificate that signs final PDFs
+    /// (`gdi` by default); a tenant admin installs it with `PUT
+    /// /t/{tenant}/modules/gdi/certificates/{name}`.
+    pub signing_certificate: Option<String>,
 }
 
 /// The settings in effect, with their defaults.
@@ -53,6 +57,7 @@ pub struct Tenant {
     pub timezone: String,
     pub municipality: String,
     pub verify_base_url: String,
+    pub signing_certificate: String,
 }
 
 impl Tenant {
@@ -75,6 +80,7 @@ impl Tenant {
         }
         let municipality: Option<String> = config::get("municipality")?;
         let verify: Option<String> = config::get("verify_base_url")?;
+        let certificate: Option<String> = config::get("signing_certificate")?;
         Ok(Self {
             eco,
             timezone,
@@ -82,6 +88,7 @@ impl Tenant {
             verify_base_url: verify
                 .map(|v| v.trim_end_matches('/').to_owned())
                 .unwrap_or_else(|| format!("/t/{}/gdi/verify", caller.tenant)),
+            signing_certificate: certificate.unwrap_or_else(|| "gdi".into()),
         })
     }
 

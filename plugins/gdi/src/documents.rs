@@ -654,7 +654,7 @@ pub fn preview(req: &Request) -> Result<Response, Problem> {
     let tenant = Tenant::load(req.caller())?;
     let doc_type = org::doc_type(&doc.type_code)?.ok_or_else(Problem::not_found)?;
     let full = full(doc)?;
-    let bytes = pdf::document(&pdf::DocumentPage { tenant: &tenant, doc_type: &doc_type, doc: &full, final_: None });
+    let bytes = pdf::preview(&pdf::DocumentPage { tenant: &tenant, doc_type: &doc_type, doc: &full, final_: None });
     Ok(Response::bytes("application/pdf", bytes))
 }
 

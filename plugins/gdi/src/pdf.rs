@@ -9,7 +9,9 @@
 
 use std::collections::BTreeMap;
 
-use pdf_writer::types::{CidFontType, FontFlags, SystemInfo, UnicodeCmap};
+use pdf_writer::types::{
+    AnnotationFlags, AnnotationType, CidFontType, FieldType, FontFlags, SigFlags, SystemInfo, UnicodeCmap,
+};
 use pdf_writer::{Content, Filter, Finish, Name, Pdf, Rect, Ref, Str, TextStr};
 use pulldown_cmark::{Event, Parser, Tag, TagEnd};
 use ttf_parser::{Face, GlyphId};
@@ -31,6 +33,76 @@ const FOOTER: f32 = 40.0;
 pub struct Final<'a> {
     pub number: Option<&'a str>,
     pub signed_at: &'a str,
+    /// Who signs the PDF itself (PAdES), with why.
+    pub seal: Seal<'a>,
+}
+
+/// The PDF signature's description: who, why, where.
+pub struct Seal<'a> {
+    pub signer: &'a str,
+    pub reason: &'a str,
+    pub location: &'a str,
+}
+
+/// Hex digits reserved for the CMS signature in `/Contents` (8 KiB of DER:
+/// a P-256 or RSA-4096 signature with its certificate fits several times).
+const SIGNATURE_HEX: usize = 16_384;
+
+/// A PDF whose signature is still to be made: the bytes with the
+/// placeholders filled but `/Contents`, and the SHA-256 input ranges.
+pub struct Unsigned {
+    bytes: Vec<u8>,
+    /// Where `<` of `/Contents <…>` is.
+    contents: usize,
+}
+
+impl Unsigned {
+    /// The two signed ranges: everything but the `/Contents` hex string.
+    pub fn signed_ranges(&self) -> (&[u8], &[u8]) {
+        let end = self.contents + SIGNATURE_HEX + 2;
+        (&self.bytes[..self.contents], &self.bytes[end..])
+    }
+
+    /// Puts the detached CMS signature (DER) in `/Contents`; `None` when it
+    /// does not fit the space reserved.
+    pub fn seal(mut self, cms: &[u8]) -> Option<Vec<u8>> {
+        if cms.len() * 2 > SIGNATURE_HEX {
+            return None;
+        }
+        const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
+        for (i, b) in cms.iter().enumerate() {
+            self.bytes[self.contents + 1 + 2 * i] = DIGITS[usize::from(b >> 4)];
+            self.bytes[self.contents + 2 + 2 * i] = DIGITS[usize::from(b & 0x0f)];
+        }
+        Some(self.bytes)
+    }
+}
+
+/// `[0000000000 0000000000 0000000000 0000000000]`: a `/ByteRange` of fixed
+/// width, filled in once the file's length is known.
+struct ByteRangePlaceholder;
+
+impl pdf_writer::Primitive for ByteRangePlaceholder {
+    fn write(self, buf: &mut pdf_writer::Buf) {
+        buf.extend(b"[0000000000 0000000000 0000000000 0000000000]".iter());
+    }
+}
+
+/// `<00…00>`: room for the signature's hex.
+struct ContentsPlaceholder;
+
+impl pdf_writer::Primitive for ContentsPlaceholder {
+    fn write(self, buf: &mut pdf_writer::Buf) {
+        buf.extend(std::iter::once(b'<'));
+        buf.extend(std::iter::repeat_n(b'0', SIGNATURE_HEX));
+        buf.extend(std::iter::once(b'>'));
+    }
+}
+
+/// `D:YYYYMMDDHHmmSS+00'00'` from an RFC 3339 UTC timestamp.
+fn pdf_date(rfc3339: &str) -> String {
+    let digits: String = rfc3339.chars().filter(char::is_ascii_digit).take(14).collect();
+    format!("D:{digits}+00'00'")
 }
 
 /// A document to render.
@@ -218,11 +290,26 @@ fn when(rfc3339: &str) -> String {
     rfc3339.replacen('T', " ", 1).trim_end_matches('Z').to_owned() + " UTC"
 }
 
-/// The PDF of a document: the final one when `page.final_` is set (number,
-/// signers with their times, the verification URL and its QR code), else a
-/// preview marked as a draft.
-pub fn document(page: &DocumentPage<'_>) -> Vec<u8> {
-    let Ok(face) = Face::parse(FONT, 0) else { return Vec::new() };
+/// A preview of a document, marked as a draft.
+pub fn preview(page: &DocumentPage<'_>) -> Vec<u8> {
+    render(page).bytes
+}
+
+/// The final PDF of a document (number, signers with their times, the
+/// verification URL and its QR code) with an invisible signature field
+/// whose signature is still to be made: see [`Unsigned::seal`].
+pub fn final_document(page: &DocumentPage<'_>) -> Option<Unsigned> {
+    let rendered = render(page);
+    rendered.contents.map(|contents| Unsigned { bytes: rendered.bytes, contents })
+}
+
+struct Rendered {
+    bytes: Vec<u8>,
+    contents: Option<usize>,
+}
+
+fn render(page: &DocumentPage<'_>) -> Rendered {
+    let Ok(face) = Face::parse(FONT, 0) else { return Rendered { bytes: Vec::new(), contents: None } };
     let mut l = Layout::new(face);
     let doc = page.doc;
     l.paragraph(&page.tenant.municipality, 10.0, 0.0, 0.35);
@@ -292,7 +379,8 @@ pub fn document(page: &DocumentPage<'_>) -> Vec<u8> {
         Some(Final { number: Some(n), .. }) => (*n).to_owned(),
         _ => format!("{} (borrador)", doc.subject),
     };
-    finish(l, &title, page.final_.is_none())
+    let seal = page.final_.as_ref().map(|f| (&f.seal, f.signed_at));
+    finish(l, &title, seal)
 }
 
 /// The cover (carátula) of an expediente.
@@ -318,11 +406,14 @@ pub fn cover(tenant: &Tenant, exp: &Expediente) -> Vec<u8> {
         l.paragraph(&format!("{label}: {value}"), 11.5, 0.0, 0.0);
         l.gap(3.0);
     }
-    finish(l, &exp.number, false)
+    finish(l, &exp.number, None).bytes
 }
 
-/// Writes the laid-out pages with the font subset they use.
-fn finish(layout: Layout<'_>, title: &str, draft: bool) -> Vec<u8> {
+/// Writes the laid-out pages with the font subset they use; with a seal,
+/// also an invisible signature field on the first page and its signature
+/// dictionary, written last so its placeholders are found from the end.
+fn finish(layout: Layout<'_>, title: &str, seal: Option<(&Seal<'_>, &str)>) -> Rendered {
+    let draft = seal.is_none();
     let Layout { face, mut pages, .. } = layout;
     let total = pages.len();
     // Page numbers (and the draft mark) are known only now.
@@ -373,10 +464,17 @@ fn finish(layout: Layout<'_>, title: &str, draft: bool) -> Vec<u8> {
     let descriptor = alloc();
     let font_file = alloc();
     let cmap_id = alloc();
+    let field = alloc();
+    let signature = alloc();
     let page_ids: Vec<(Ref, Ref)> = (0..total).map(|_| (alloc(), alloc())).collect();
     let font_name = Name(b"AAAAAA+DejaVuSans");
 
-    pdf.catalog(catalog).pages(tree);
+    let mut cat = pdf.catalog(catalog);
+    cat.pages(tree);
+    if seal.is_some() {
+        cat.form().fields([field]).sig_flags(SigFlags::SIGNATURES_EXIST | SigFlags::APPEND_ONLY);
+    }
+    cat.finish();
     pdf.pages(tree).kids(page_ids.iter().map(|(p, _)| *p)).count(i32::try_from(total).unwrap_or(i32::MAX));
     pdf.document_info(info).title(TextStr(title)).producer(TextStr("Plaza gdi"));
 
@@ -384,6 +482,9 @@ fn finish(layout: Layout<'_>, title: &str, draft: bool) -> Vec<u8> {
         let mut page = pdf.page(*page_id);
         page.media_box(Rect::new(0.0, 0.0, PAGE_W, PAGE_H)).parent(tree).contents(*content_id);
         page.resources().fonts().pair(Name(b"F1"), type0);
+        if i == 0 && seal.is_some() {
+            page.annotations([field]);
+        }
         page.finish();
         let mut content = Content::new();
         for b in &pages[i].blocks {
@@ -434,7 +535,42 @@ fn finish(layout: Layout<'_>, title: &str, draft: bool) -> Vec<u8> {
         cmap.pair(*gid, *c);
     }
     pdf.cmap(cmap_id, &cmap.finish());
-    pdf.finish()
+    let Some((seal, signed_at)) = seal else {
+        return Rendered { bytes: pdf.finish(), contents: None };
+    };
+    let first_page = page_ids.first().map_or(tree, |(p, _)| *p);
+    let mut widget = pdf.form_field(field);
+    widget.field_type(FieldType::Signature).partial_name(TextStr("Firma")).pair(Name(b"V"), signature);
+    let mut annotation = widget.into_annotation();
+    annotation.subtype(AnnotationType::Widget).rect(Rect::new(0.0, 0.0, 0.0, 0.0)).page(first_page);
+    annotation.flags(AnnotationFlags::PRINT | AnnotationFlags::LOCKED);
+    annotation.finish();
+    let mut sig = pdf.indirect(signature).dict();
+    sig.pair(Name(b"Type"), Name(b"Sig"))
+        .pair(Name(b"Filter"), Name(b"Adobe.PPKLite"))
+        .pair(Name(b"SubFilter"), Name(b"ETSI.CAdES.detached"))
+        .pair(Name(b"Name"), TextStr(seal.signer))
+        .pair(Name(b"Reason"), TextStr(seal.reason))
+        .pair(Name(b"Location"), TextStr(seal.location))
+        .pair(Name(b"M"), Str(pdf_date(signed_at).as_bytes()))
+        .pair(Name(b"ByteRange"), ByteRangePlaceholder)
+        .pair(Name(b"Contents"), ContentsPlaceholder);
+    sig.finish();
+    let mut bytes = pdf.finish();
+    let Some(contents) = rfind(&bytes, b"/Contents <").map(|at| at + b"/Contents ".len()) else {
+        return Rendered { bytes, contents: None };
+    };
+    let Some(range) = rfind(&bytes, b"/ByteRange [").map(|at| at + b"/ByteRange ".len()) else {
+        return Rendered { bytes, contents: None };
+    };
+    let after = contents + SIGNATURE_HEX + 2;
+    let filled = format!("[{:010} {:010} {:010} {:010}]", 0, contents, after, bytes.len() - after);
+    bytes[range..range + filled.len()].copy_from_slice(filled.as_bytes());
+    Rendered { bytes, contents: Some(contents) }
+}
+
+fn rfind(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).rposition(|w| w == needle)
 }
 
 #[cfg(test)]
@@ -454,6 +590,34 @@ mod tests {
                 assert!(line.y >= MARGIN + FOOTER - 0.01);
             }
         }
+    }
+
+    #[test]
+    fn a_sealed_pdf_signs_everything_but_its_signature() {
+        let Ok(face) = Face::parse(FONT, 0) else { panic!("the bundled font parses") };
+        let mut l = Layout::new(face);
+        l.paragraph("Decreto", 12.0, 0.0, 0.0);
+        let seal = Seal { signer: "María Ibáñez", reason: "Numeración", location: "San Martín" };
+        let rendered = finish(l, "DECRE-2026-00000001-MUNI-INTEN", Some((&seal, "2026-03-01T12:00:00Z")));
+        let unsigned = Unsigned { contents: rendered.contents.unwrap_or_default(), bytes: rendered.bytes };
+        let (head, tail) = unsigned.signed_ranges();
+        assert!(head.ends_with(b"/Contents "), "the first range stops before `<`");
+        let total = unsigned.bytes.len();
+        let text = String::from_utf8_lossy(&unsigned.bytes).into_owned();
+        let expected = format!(
+            "/ByteRange [0000000000 {:010} {:010} {:010}]",
+            head.len(),
+            head.len() + SIGNATURE_HEX + 2,
+            tail.len()
+        );
+        assert!(text.contains(&expected), "{expected}");
+        assert_eq!(head.len() + SIGNATURE_HEX + 2 + tail.len(), total);
+        assert!(text.contains("/SubFilter /ETSI.CAdES.detached"));
+        let sealed = unsigned.seal(&[0xAB, 0x01]).unwrap_or_default();
+        assert!(String::from_utf8_lossy(&sealed).contains("/Contents <AB0100"));
+        let too_big = Unsigned { contents: 0, bytes: vec![0; 10] }.seal(&vec![0; SIGNATURE_HEX]);
+        assert!(too_big.is_none());
+        assert_eq!(pdf_date("2026-03-01T12:00:00Z"), "D:20260301120000+00'00'");
     }
 
     #[test]

@@ -8,6 +8,7 @@
 use plaza_sdk::prelude::*;
 use schemars::JsonSchema;
 use serde::Serialize;
+use sha2::{Digest, Sha256};
 
 use crate::common::{self, Tenant};
 use crate::documents::{self, DocRow, Document, Signer};
@@ -119,12 +120,27 @@ fn finish(
     view.number.clone_from(&number);
     view.signed_at = Some(signed_at.to_owned());
     view.state = DocState::Signed;
-    let bytes = pdf::document(&pdf::DocumentPage {
+    let reason = match &number {
+        Some(n) => format!("Firma y numeración de {n}"),
+        None => format!("Firma de {} {}", doc_type.name, doc.id),
+    };
+    let seal = pdf::Seal { signer: &current.full_name, reason: &reason, location: &tenant.municipality };
+    let unsigned = pdf::final_document(&pdf::DocumentPage {
         tenant,
         doc_type: &doc_type,
         doc: &view,
-        final_: Some(pdf::Final { number: number.as_deref(), signed_at }),
-    });
+        final_: Some(pdf::Final { number: number.as_deref(), signed_at, seal }),
+    })
+    .ok_or_else(|| Problem::internal("the final PDF could not be laid out"))?;
+    // PAdES: the host signs the SHA-256 of everything but the signature
+    // with the tenant's certificate; its key never enters the module.
+    let (head, tail) = unsigned.signed_ranges();
+    let mut hasher = Sha256::new();
+    hasher.update(head);
+    hasher.update(tail);
+    let cms = crypto::sign_cms(&tenant.signing_certificate, &hasher.finalize().into())?;
+    let bytes =
+        unsigned.seal(&cms).ok_or_else(|| Problem::internal("the CMS signature is larger than the room reserved"))?;
     let sha = crypto::to_hex(&crypto::sha256(&bytes));
     let key = format!("documents/{}/final.pdf", doc.id);
     let (digest, signature) = act(doc, current, signed_at, previous, number.as_deref(), Some(&sha))?;

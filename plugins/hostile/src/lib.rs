@@ -1,7 +1,8 @@
 //! `hostile`: a test-only module that misbehaves on purpose, so the host's
 //! tests can prove that one module cannot hurt the host or other tenants:
 //! endless loops, unbounded memory, huge answers, panics, SQL it may not
-//! run, hosts it may not reach, a capability it did not declare (kv).
+//! run, hosts it may not reach, a capability it did not declare (kv), and
+//! another module's signing certificate it asks for by name.
 //!
 //! Host-call failures are answered as plain JSON `{"error": <kind>,
 //! "detail": <text>}` (not problem+json) so tests can read the WIT case.
@@ -21,7 +22,7 @@ impl plaza_sdk::Module for Hostile {
         Router::new("hostile", env!("CARGO_PKG_VERSION"))
             .description("Test-only: misbehaves on purpose to exercise the host's limits.")
             // No `kv` on purpose: GET /undeclared calls it anyway.
-            .capabilities([Capability::Sql, Capability::Http, Capability::Log])
+            .capabilities([Capability::Sql, Capability::Http, Capability::Log, Capability::Crypto])
             .allowed_hosts(["127.0.0.1", "localhost"])
             .migration(1, "create notes", "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)")
             .get("/ok", ok)
@@ -45,6 +46,9 @@ impl plaza_sdk::Module for Hostile {
             .post("/fetch", fetch)
             .public()
             .summary("GETs any URL")
+            .get("/certificate/{name}", certificate)
+            .public()
+            .summary("The SHA-256 of the certificate `name` the host signs this module's CMS with")
             .get("/undeclared", undeclared)
             .public()
             .summary("Calls kv, which it did not declare")
@@ -142,6 +146,18 @@ struct FetchRequest {
 fn fetch(_req: &Request, Json(body): Json<FetchRequest>) -> Result<Response, Problem> {
     Ok(match http::get(body.url).send() {
         Ok(answer) => Response::json(200, &json!({ "status": answer.status })),
+        Err(err) => host_error(&err),
+    })
+}
+
+/// Asks for a certificate by another module's name (e.g. `gdi`): the host
+/// scopes names to this module, so it gets its own, never gdi's.
+fn certificate(req: &Request) -> Result<Response, Problem> {
+    let name: String = req.path_param("name")?;
+    Ok(match crypto::certificate(&name).and_then(|der| crypto::sign_cms(&name, &[7; 32]).map(|cms| (der, cms))) {
+        Ok((der, cms)) => {
+            Response::json(200, &json!({ "sha256": crypto::to_hex(&crypto::sha256(&der)), "cms_bytes": cms.len() }))
+        }
         Err(err) => host_error(&err),
     })
 }

@@ -13,6 +13,7 @@ use serde_json::Value;
 use super::Tag;
 use crate::app::App;
 use crate::auth::principal::ADMIN;
+use crate::capabilities::crypto::certificates;
 use crate::http::auth::Auth;
 use crate::http::problem::{ApiError, ApiResult};
 use crate::http::strict_json::StrictJson;
@@ -46,6 +47,48 @@ pub struct UpgradeRequest {
 pub struct PurgeRequest {
     /// The module's name, typed again.
     pub confirm: String,
+}
+
+/// A certificate and its private key, for a module's CMS signatures.
+#[derive(Object)]
+pub struct CertificateUpload {
+    /// The X.509 certificate, PEM (`-----BEGIN CERTIFICATE-----`).
+    pub certificate_pem: String,
+    /// Its private key, PEM: PKCS#8 (`PRIVATE KEY`) or PKCS#1 (`RSA PRIVATE
+    /// KEY`), unencrypted; ECDSA P-256 or RSA. Never shown again, nor logged.
+    pub private_key_pem: String,
+}
+
+/// What Plaza shows of an installed certificate (never its key).
+#[derive(Object)]
+pub struct CertificateView {
+    pub name: String,
+    pub subject: String,
+    pub issuer: String,
+    pub serial: String,
+    pub not_before: String,
+    pub not_after: String,
+    /// SHA-256 fingerprint of the DER certificate, hex.
+    pub sha256: String,
+    /// Made by Plaza on first use because none was installed: for testing only.
+    pub self_signed: bool,
+    pub key_type: String,
+}
+
+impl CertificateView {
+    fn new(name: String, info: crate::capabilities::crypto::x509::CertificateInfo) -> Self {
+        Self {
+            name,
+            subject: info.subject,
+            issuer: info.issuer,
+            serial: info.serial,
+            not_before: info.not_before,
+            not_after: info.not_after,
+            sha256: info.sha256,
+            self_signed: info.self_signed,
+            key_type: info.key_type.to_owned(),
+        }
+    }
 }
 
 /// A setting or secret to store.
@@ -241,6 +284,61 @@ impl TenantModulesApi {
         Ok(Done::Done)
     }
 
+    /// List a module's signing certificates
+    ///
+    /// The X.509 certificates the module signs CMS / PDF signatures with
+    /// (`crypto.sign-cms`), by name; self-signed ones were made on first use
+    /// because none was installed, and are for testing only.
+    #[oai(path = "/t/:tenant/modules/:name/certificates", method = "get", operation_id = "listModuleCertificates")]
+    async fn certificates(
+        &self,
+        Data(app): Data<&Arc<App>>,
+        auth: Auth,
+        tenant: Path<String>,
+        name: Path<String>,
+    ) -> ApiResult<Json<Vec<CertificateView>>> {
+        auth.tenant(app, &tenant, Some(ADMIN)).await?;
+        installs::get(&app.db, &tenant, &name).await?.ok_or_else(|| not_installed(&tenant, &name))?;
+        let all = certificates::list(&app.db, &tenant, &name).await.map_err(certificate_error)?;
+        Ok(Json(all.into_iter().map(|(n, c)| CertificateView::new(n, c.info())).collect()))
+    }
+
+    /// Install a signing certificate
+    ///
+    /// Installs (or replaces) the certificate `cert` the module names in its
+    /// signatures, with its private key. The key must belong to the
+    /// certificate; it stays in Plaza and no module ever reads it.
+    #[oai(
+        path = "/t/:tenant/modules/:name/certificates/:cert",
+        method = "put",
+        operation_id = "installModuleCertificate"
+    )]
+    async fn install_certificate(
+        &self,
+        Data(app): Data<&Arc<App>>,
+        auth: Auth,
+        tenant: Path<String>,
+        name: Path<String>,
+        cert: Path<String>,
+        body: StrictJson<CertificateUpload>,
+    ) -> ApiResult<Json<CertificateView>> {
+        auth.tenant(app, &tenant, Some(ADMIN)).await?;
+        installs::get(&app.db, &tenant, &name).await?.ok_or_else(|| not_installed(&tenant, &name))?;
+        let actor = auth.principal().actor();
+        let info = certificates::install_pem(
+            app.modules.services(),
+            &actor,
+            &tenant,
+            &name,
+            &cert,
+            &body.certificate_pem,
+            &body.private_key_pem,
+        )
+        .await
+        .map_err(certificate_error)?;
+        Ok(Json(CertificateView::new(cert.0, info)))
+    }
+
     /// Remove a setting or a secret
     #[oai(path = "/t/:tenant/modules/:name/config/:key", method = "delete", operation_id = "deleteModuleSetting")]
     async fn delete_setting(
@@ -260,6 +358,13 @@ impl TenantModulesApi {
             ));
         }
         Ok(Done::Done)
+    }
+}
+
+fn certificate_error(e: certificates::StoreError) -> ApiError {
+    match e {
+        certificates::StoreError::X509(x) => ApiError::unprocessable(x.to_string()),
+        certificates::StoreError::Db(d) => ApiError::internal(&d),
     }
 }
 

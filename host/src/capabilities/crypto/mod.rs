@@ -1,6 +1,10 @@
-//! The `crypto` capability: hashes and MACs, and Ed25519 signatures with a
+//! The `crypto` capability: hashes and MACs, Ed25519 signatures with a
 //! key the host keeps per (tenant, module) — created on first use, never
-//! handed to the module.
+//! handed to the module — and (since 1.1) detached CMS signatures with the
+//! pair's named X.509 certificates ([`x509`]).
+
+pub mod certificates;
+pub mod x509;
 
 use std::sync::Arc;
 
@@ -10,6 +14,7 @@ use sha2::{Digest, Sha256};
 
 use wasmtime::component::{HasSelf, Linker};
 
+use self::x509::Certified;
 use super::{CallState, CapError, InitContext, InitError, Prepare, Scope, Services, Unit};
 use crate::contract::{Capability, Manifest};
 use crate::contract::plaza::module::crypto::{self as wit, Host};
@@ -40,19 +45,30 @@ impl Unit for Crypto {
 /// Largest input to hash, MAC or sign in one call.
 const MAX_INPUT_BYTES: usize = 16 << 20;
 
-/// Keys loaded this process, by (tenant, module).
-pub struct KeyCache(quick_cache::sync::Cache<(String, String), Arc<Ed25519KeyPair>>);
+/// Keys loaded this process: Ed25519 by (tenant, module), certificates by
+/// (tenant, module, name).
+pub struct KeyCache {
+    keys: quick_cache::sync::Cache<(String, String), Arc<Ed25519KeyPair>>,
+    certificates: quick_cache::sync::Cache<(String, String, String), Arc<Certified>>,
+}
 
 impl Default for KeyCache {
     fn default() -> Self {
-        Self(quick_cache::sync::Cache::new(4096))
+        Self { keys: quick_cache::sync::Cache::new(4096), certificates: quick_cache::sync::Cache::new(1024) }
     }
 }
 
 impl KeyCache {
-    /// Forgets the key of a pair (its row was deleted: purge).
+    /// Forgets the keys and certificates of a pair (its rows were deleted:
+    /// purge).
     pub fn remove(&self, tenant: &str, module: &str) {
-        self.0.remove(&(tenant.to_owned(), module.to_owned()));
+        self.keys.remove(&(tenant.to_owned(), module.to_owned()));
+        self.certificates.retain(|(t, m, _), _| !(t == tenant && m == module));
+    }
+
+    /// Forgets one certificate (a tenant admin installed another).
+    pub fn forget_certificate(&self, tenant: &str, module: &str, name: &str) {
+        self.certificates.remove(&(tenant.to_owned(), module.to_owned(), name.to_owned()));
     }
 }
 
@@ -64,7 +80,7 @@ fn failed(e: impl std::fmt::Display) -> CapError {
 /// The key of a pair: from memory, else the database, else made and stored.
 async fn key_of(services: &Services, scope: &Scope) -> Result<Arc<Ed25519KeyPair>, CapError> {
     let id = (scope.tenant.clone(), scope.module().to_owned());
-    if let Some(k) = services.crypto.0.get(&id) {
+    if let Some(k) = services.crypto.keys.get(&id) {
         return Ok(k);
     }
     let pool = services.db.pool();
@@ -97,8 +113,51 @@ async fn key_of(services: &Services, scope: &Scope) -> Result<Arc<Ed25519KeyPair
         }
     };
     let pair = Arc::new(Ed25519KeyPair::from_pkcs8(&pkcs8).map_err(failed)?);
-    services.crypto.0.insert(id, Arc::clone(&pair));
+    services.crypto.keys.insert(id, Arc::clone(&pair));
     Ok(pair)
+}
+
+/// Certificate names: what a module's config names them by.
+pub(crate) fn valid_name(name: &str) -> bool {
+    (1..=64).contains(&name.len()) && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+/// The certificate `name` of a pair: from memory, else the database, else
+/// a self-signed test certificate made and stored.
+async fn certificate_of(services: &Services, scope: &Scope, name: &str) -> Result<Arc<Certified>, CapError> {
+    if !valid_name(name) {
+        return Err(CapError::invalid("a certificate name has 1 to 64 letters, digits, `-`, `_` or `.`"));
+    }
+    let id = (scope.tenant.clone(), scope.module().to_owned(), name.to_owned());
+    if let Some(c) = services.crypto.certificates.get(&id) {
+        return Ok(c);
+    }
+    let stored = match certificates::load(&services.db, &scope.tenant, scope.module(), name).await.map_err(failed)? {
+        Some(stored) => stored,
+        None => {
+            let (tenant, module, n) = id.clone();
+            let (made, pkcs8) = tokio::task::spawn_blocking(move || Certified::self_signed(&tenant, &module, &n))
+                .await
+                .map_err(failed)?
+                .map_err(failed)?;
+            tracing::warn!(
+                tenant = %scope.tenant,
+                module = %scope.module(),
+                certificate = name,
+                "no certificate installed: made a self-signed one, for testing only"
+            );
+            certificates::insert_if_absent(&services.db, &scope.tenant, scope.module(), name, made.der(), &pkcs8, true)
+                .await
+                .map_err(failed)?;
+            certificates::load(&services.db, &scope.tenant, scope.module(), name)
+                .await
+                .map_err(failed)?
+                .ok_or_else(|| failed("certificate vanished"))?
+        }
+    };
+    let certified = Arc::new(stored);
+    services.crypto.certificates.insert(id, Arc::clone(&certified));
+    Ok(certified)
 }
 
 impl CallState {
@@ -151,5 +210,20 @@ impl Host for CallState {
         self.crypto_declared()?;
         bounded(&data)?;
         Ok(UnparsedPublicKey::new(&ED25519, &public_key).verify(&data, &signature).is_ok())
+    }
+
+    async fn sign_cms(&mut self, name: String, digest: Vec<u8>) -> Result<Vec<u8>, CapError> {
+        let scope = self.scope_for(Capability::Crypto)?;
+        if digest.len() != 32 {
+            return Err(CapError::invalid("the digest is a SHA-256: 32 bytes"));
+        }
+        let certified = certificate_of(self.services(), &scope, &name).await?;
+        // An RSA signature takes milliseconds: off the async threads.
+        tokio::task::spawn_blocking(move || certified.sign_detached(&digest)).await.map_err(failed)?.map_err(failed)
+    }
+
+    async fn certificate(&mut self, name: String) -> Result<Vec<u8>, CapError> {
+        let scope = self.scope_for(Capability::Crypto)?;
+        Ok(certificate_of(self.services(), &scope, &name).await?.der().to_vec())
     }
 }

@@ -1,0 +1,303 @@
+//! X.509 certificates of a (tenant, module) pair and the detached CMS
+//! signatures made with them (`crypto` 1.1): what a PDF's PAdES signature
+//! or a detached `.p7s` carries, so that readers' own tools (poppler's
+//! `pdfsig`, Acrobat, `openssl cms`) verify it.
+//!
+//! A tenant admin installs a real certificate and its key (PEM); until then
+//! the first use makes a self-signed P-256 certificate whose subject says
+//! it is for testing. Keys are ECDSA P-256 or RSA (PKCS#1 v1.5, SHA-256),
+//! stored as PKCS#8; the module only ever sees the certificate and the
+//! signature.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use cms::builder::{SignedDataBuilder, SignerInfoBuilder};
+use cms::cert::{CertificateChoices, IssuerAndSerialNumber};
+use cms::signed_data::{EncapsulatedContentInfo, SignerIdentifier};
+use der::asn1::SetOfVec;
+use der::{Any, Decode, DecodePem, Encode};
+use p256::pkcs8::{DecodePrivateKey, EncodePrivateKey, EncodePublicKey};
+use sha2::{Digest, Sha256};
+use x509_cert::Certificate;
+use x509_cert::attr::Attribute;
+use x509_cert::builder::{Builder, CertificateBuilder, Profile};
+use x509_cert::name::Name;
+use x509_cert::serial_number::SerialNumber;
+use x509_cert::spki::{AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned};
+use x509_cert::time::Validity;
+
+/// `id-data`: the content type of a detached signature over bytes.
+const ID_DATA: der::oid::ObjectIdentifier = der::oid::ObjectIdentifier::new_unwrap("1.2.840.113549.1.7.1");
+/// `id-sha256`.
+const ID_SHA256: der::oid::ObjectIdentifier = der::oid::ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.1");
+/// `id-aa-signingCertificateV2` (RFC 5035), required by CAdES / PAdES
+/// baseline: binds the signature to the certificate's hash.
+const ID_SIGNING_CERTIFICATE_V2: der::oid::ObjectIdentifier =
+    der::oid::ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.16.2.47");
+/// How long a self-signed test certificate is valid.
+const SELF_SIGNED_VALIDITY: Duration = Duration::from_secs(10 * 365 * 86_400);
+
+/// Why a certificate could not be read, made or used.
+#[derive(Debug, thiserror::Error)]
+pub enum X509Error {
+    #[error("the certificate is not valid PEM or DER X.509: {0}")]
+    Certificate(String),
+    #[error("the private key is not a PKCS#8 or PKCS#1 PEM key of type P-256 or RSA: {0}")]
+    Key(String),
+    #[error("the private key does not belong to the certificate")]
+    Mismatch,
+    #[error("the digest must be a SHA-256 (32 bytes), not {0} bytes")]
+    Digest(usize),
+    #[error("signing failed: {0}")]
+    Sign(String),
+}
+
+/// A private key that signs CMS.
+enum Key {
+    P256(p256::ecdsa::SigningKey),
+    Rsa(Box<rsa::pkcs1v15::SigningKey<Sha256>>),
+}
+
+/// A certificate with its private key, ready to sign.
+pub struct Certified {
+    certificate: Certificate,
+    der: Vec<u8>,
+    key: Key,
+    self_signed: bool,
+}
+
+impl std::fmt::Debug for Certified {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the key.
+        f.debug_struct("Certified").field("subject", &self.subject()).finish_non_exhaustive()
+    }
+}
+
+/// What the API shows of a certificate (never its key).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertificateInfo {
+    pub subject: String,
+    pub issuer: String,
+    pub serial: String,
+    pub not_before: String,
+    pub not_after: String,
+    /// SHA-256 of the DER certificate, hex.
+    pub sha256: String,
+    pub self_signed: bool,
+    pub key_type: &'static str,
+}
+
+fn key_from_pkcs8(der: &[u8]) -> Result<Key, X509Error> {
+    if let Ok(k) = p256::ecdsa::SigningKey::from_pkcs8_der(der) {
+        return Ok(Key::P256(k));
+    }
+    rsa::RsaPrivateKey::from_pkcs8_der(der)
+        .map(|k| Key::Rsa(Box::new(rsa::pkcs1v15::SigningKey::new(k))))
+        .map_err(|e| X509Error::Key(e.to_string()))
+}
+
+fn public_der(key: &Key) -> Result<Vec<u8>, X509Error> {
+    let der = match key {
+        Key::P256(k) => k.verifying_key().to_public_key_der(),
+        Key::Rsa(k) => rsa::RsaPublicKey::from(k.as_ref().as_ref()).to_public_key_der(),
+    };
+    der.map(|d| d.as_bytes().to_vec()).map_err(|e| X509Error::Key(e.to_string()))
+}
+
+impl Certified {
+    /// A stored pair: the DER certificate and the PKCS#8 key.
+    pub fn from_stored(cert_der: &[u8], key_pkcs8: &[u8], self_signed: bool) -> Result<Self, X509Error> {
+        let certificate = Certificate::from_der(cert_der).map_err(|e| X509Error::Certificate(e.to_string()))?;
+        let key = key_from_pkcs8(key_pkcs8)?;
+        Ok(Self { certificate, der: cert_der.to_vec(), key, self_signed })
+    }
+
+    /// A pair a tenant admin installs: PEM certificate and PEM key (PKCS#8
+    /// `PRIVATE KEY`, or PKCS#1 `RSA PRIVATE KEY`). Returns it with the key
+    /// as PKCS#8 DER, to store. The key must match the certificate.
+    pub fn from_pem(cert_pem: &str, key_pem: &str) -> Result<(Self, Vec<u8>), X509Error> {
+        let certificate =
+            Certificate::from_pem(cert_pem.trim().as_bytes()).map_err(|e| X509Error::Certificate(e.to_string()))?;
+        let der = certificate.to_der().map_err(|e| X509Error::Certificate(e.to_string()))?;
+        let key_pem = key_pem.trim();
+        let pkcs8 = if key_pem.starts_with("-----BEGIN RSA PRIVATE KEY-----") {
+            use rsa::pkcs1::DecodeRsaPrivateKey;
+            let key = rsa::RsaPrivateKey::from_pkcs1_pem(key_pem).map_err(|e| X509Error::Key(e.to_string()))?;
+            key.to_pkcs8_der().map_err(|e| X509Error::Key(e.to_string()))?.as_bytes().to_vec()
+        } else {
+            let (label, doc) = der::SecretDocument::from_pem(key_pem).map_err(|e| X509Error::Key(e.to_string()))?;
+            if label != "PRIVATE KEY" {
+                return Err(X509Error::Key(format!("a `{label}` PEM block; convert it to PKCS#8 (`openssl pkcs8 -topk8 -nocrypt`)")));
+            }
+            doc.as_bytes().to_vec()
+        };
+        let key = key_from_pkcs8(&pkcs8)?;
+        let spki = certificate
+            .tbs_certificate
+            .subject_public_key_info
+            .to_der()
+            .map_err(|e| X509Error::Certificate(e.to_string()))?;
+        if spki != public_der(&key)? {
+            return Err(X509Error::Mismatch);
+        }
+        Ok((Self { certificate, der, key, self_signed: false }, pkcs8))
+    }
+
+    /// A self-signed P-256 certificate for testing, named after the pair;
+    /// with its PKCS#8 key, to store.
+    pub fn self_signed(tenant: &str, module: &str, name: &str) -> Result<(Self, Vec<u8>), X509Error> {
+        let sign = |e: &dyn std::fmt::Display| X509Error::Sign(e.to_string());
+        let rng = aws_lc_rs::rand::SystemRandom::new();
+        let key = loop {
+            let mut bytes = [0u8; 32];
+            aws_lc_rs::rand::SecureRandom::fill(&rng, &mut bytes).map_err(|e| sign(&e))?;
+            if let Ok(k) = p256::ecdsa::SigningKey::from_slice(&bytes) {
+                break k;
+            }
+        };
+        let mut serial = [0u8; 16];
+        aws_lc_rs::rand::SecureRandom::fill(&rng, &mut serial).map_err(|e| sign(&e))?;
+        serial[0] &= 0x7f;
+        serial[0] |= 0x01;
+        let clean = |s: &str| s.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == ' ').collect::<String>();
+        let subject = Name::from_str(&format!(
+            "CN={} {} {} - self-signed TEST certificate,O={}",
+            clean(tenant),
+            clean(module),
+            clean(name),
+            clean(tenant)
+        ))
+        .map_err(|e| sign(&e))?;
+        let spki = SubjectPublicKeyInfoOwned::from_key(*key.verifying_key()).map_err(|e| sign(&e))?;
+        let profile =
+            Profile::Leaf { issuer: subject.clone(), enable_key_agreement: false, enable_key_encipherment: false };
+        let builder = CertificateBuilder::new(
+            profile,
+            SerialNumber::new(&serial).map_err(|e| sign(&e))?,
+            Validity::from_now(SELF_SIGNED_VALIDITY).map_err(|e| sign(&e))?,
+            subject,
+            spki,
+            &key,
+        )
+        .map_err(|e| sign(&e))?;
+        let certificate = builder.build::<p256::ecdsa::DerSignature>().map_err(|e| sign(&e))?;
+        let der = certificate.to_der().map_err(|e| sign(&e))?;
+        let pkcs8 = key.to_pkcs8_der().map_err(|e| sign(&e))?.as_bytes().to_vec();
+        Ok((Self { certificate, der, key: Key::P256(key), self_signed: true }, pkcs8))
+    }
+
+    /// The DER certificate.
+    pub fn der(&self) -> &[u8] {
+        &self.der
+    }
+
+    pub fn subject(&self) -> String {
+        self.certificate.tbs_certificate.subject.to_string()
+    }
+
+    pub fn info(&self) -> CertificateInfo {
+        let tbs = &self.certificate.tbs_certificate;
+        CertificateInfo {
+            subject: tbs.subject.to_string(),
+            issuer: tbs.issuer.to_string(),
+            serial: hex::encode(tbs.serial_number.as_bytes()),
+            not_before: tbs.validity.not_before.to_string(),
+            not_after: tbs.validity.not_after.to_string(),
+            sha256: hex::encode(Sha256::digest(&self.der)),
+            self_signed: self.self_signed,
+            key_type: match self.key {
+                Key::P256(_) => "ECDSA P-256",
+                Key::Rsa(_) => "RSA",
+            },
+        }
+    }
+
+    /// A detached CMS `SignedData` (DER) over content whose SHA-256 is
+    /// `digest`: signed attributes content-type, message-digest and
+    /// signing-certificate-v2, the certificate included.
+    pub fn sign_detached(&self, digest: &[u8]) -> Result<Vec<u8>, X509Error> {
+        if digest.len() != 32 {
+            return Err(X509Error::Digest(digest.len()));
+        }
+        let sign = |e: &dyn std::fmt::Display| X509Error::Sign(e.to_string());
+        let content = EncapsulatedContentInfo { econtent_type: ID_DATA, econtent: None };
+        let sid = SignerIdentifier::IssuerAndSerialNumber(IssuerAndSerialNumber {
+            issuer: self.certificate.tbs_certificate.issuer.clone(),
+            serial_number: self.certificate.tbs_certificate.serial_number.clone(),
+        });
+        let sha256 = AlgorithmIdentifierOwned { oid: ID_SHA256, parameters: None };
+        let ess = signing_certificate_v2(&self.der).map_err(|e| sign(&e))?;
+        let mut signed = SignedDataBuilder::new(&content);
+        signed
+            .add_digest_algorithm(sha256.clone())
+            .map_err(|e| sign(&e))?
+            .add_certificate(CertificateChoices::Certificate(self.certificate.clone()))
+            .map_err(|e| sign(&e))?;
+        match &self.key {
+            Key::P256(k) => {
+                let mut info =
+                    SignerInfoBuilder::new(k, sid, sha256, &content, Some(digest)).map_err(|e| sign(&e))?;
+                info.add_signed_attribute(ess).map_err(|e| sign(&e))?;
+                signed.add_signer_info::<_, p256::ecdsa::DerSignature>(info).map_err(|e| sign(&e))?;
+            }
+            Key::Rsa(k) => {
+                let key: &rsa::pkcs1v15::SigningKey<Sha256> = k;
+                let mut info =
+                    SignerInfoBuilder::new(key, sid, sha256, &content, Some(digest)).map_err(|e| sign(&e))?;
+                info.add_signed_attribute(ess).map_err(|e| sign(&e))?;
+                signed.add_signer_info::<_, rsa::pkcs1v15::Signature>(info).map_err(|e| sign(&e))?;
+            }
+        }
+        signed.build().map_err(|e| sign(&e))?.to_der().map_err(|e| sign(&e))
+    }
+}
+
+/// `SigningCertificateV2 ::= SEQUENCE { certs SEQUENCE OF ESSCertIDv2 }`
+/// with one `ESSCertIDv2 ::= SEQUENCE { certHash OCTET STRING }` (the hash
+/// algorithm is the default, SHA-256, so it is left out).
+fn signing_certificate_v2(cert_der: &[u8]) -> der::Result<Attribute> {
+    let hash = der::asn1::OctetString::new(Sha256::digest(cert_der).to_vec())?;
+    let ess_cert_id = der::asn1::SequenceOf::<der::asn1::OctetString, 1>::new();
+    let mut ess_cert_id = ess_cert_id;
+    ess_cert_id.add(hash)?;
+    let mut certs = der::asn1::SequenceOf::<der::asn1::SequenceOf<der::asn1::OctetString, 1>, 1>::new();
+    certs.add(ess_cert_id)?;
+    let mut value = der::asn1::SequenceOf::<der::asn1::SequenceOf<der::asn1::SequenceOf<der::asn1::OctetString, 1>, 1>, 1>::new();
+    value.add(certs)?;
+    let any = Any::from_der(&value.to_der()?)?;
+    let mut values = SetOfVec::new();
+    values.insert(any)?;
+    Ok(Attribute { oid: ID_SIGNING_CERTIFICATE_V2, values })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_self_signed_certificate_signs_and_round_trips_through_storage() {
+        let (made, pkcs8) = Certified::self_signed("muni", "gdi", "default").unwrap();
+        assert!(made.subject().contains("TEST"), "{}", made.subject());
+        let again = Certified::from_stored(made.der(), &pkcs8, true).unwrap();
+        assert_eq!(again.info(), made.info());
+        let digest = Sha256::digest(b"a PDF's byte range");
+        let cms = again.sign_detached(&digest).unwrap();
+        let parsed = cms::content_info::ContentInfo::from_der(&cms).unwrap();
+        let signed: cms::signed_data::SignedData = parsed.content.decode_as().unwrap();
+        assert_eq!(signed.signer_infos.0.len(), 1);
+        let attrs = signed.signer_infos.0.get(0).unwrap().signed_attrs.clone().unwrap();
+        assert!(attrs.iter().any(|a| a.oid == ID_SIGNING_CERTIFICATE_V2));
+        assert!(matches!(again.sign_detached(b"short"), Err(X509Error::Digest(5))));
+    }
+
+    #[test]
+    fn an_installed_key_must_belong_to_its_certificate() {
+        let (a, _) = Certified::self_signed("a", "gdi", "x").unwrap();
+        let (_, other_key) = Certified::self_signed("b", "gdi", "x").unwrap();
+        let cert_pem = der::pem::encode_string("CERTIFICATE", der::pem::LineEnding::LF, a.der()).unwrap();
+        let key_pem = der::pem::encode_string("PRIVATE KEY", der::pem::LineEnding::LF, &other_key).unwrap();
+        assert!(matches!(Certified::from_pem(&cert_pem, &key_pem), Err(X509Error::Mismatch)));
+        assert!(matches!(Certified::from_pem("junk", &key_pem), Err(X509Error::Certificate(_))));
+    }
+}
