@@ -430,6 +430,19 @@ async fn pdfs_carry_the_number_the_signers_and_the_accents() {
         assert!(text.contains(expected), "{expected:?} in {text}");
     }
     assert!(!text.contains("BORRADOR"), "{text}");
+    // It prints the SHA-256 of its content, which anyone holding the
+    // content recomputes.
+    let content = json!([
+        "plaza-gdi-content-v1",
+        "DECRE",
+        number,
+        signed["reference"],
+        signed["subject"],
+        signed["body_markdown"],
+        signed["fields"].to_string()
+    ]);
+    let digest = sha256_hex(content.to_string().as_bytes());
+    assert!(text.contains(&format!("Huella SHA-256 del contenido: {digest}")), "{digest} in {text}");
     // The PDF carries a PAdES signature poppler verifies, with the tenant's
     // (self-signed, test) certificate; one byte changed in the signed range
     // and it no longer verifies.

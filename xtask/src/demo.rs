@@ -1,6 +1,8 @@
-//! The demo tenant's content: a few blog posts and a small TV catalogue
-//! (videos, playlists, live channels, news, an ad request), written through
-//! the modules' own HTTP API by the demo accounts, as a client would.
+//! The demo tenant's content: a few blog posts, a small TV catalogue
+//! (videos, playlists, live channels, news, an ad request) and a
+//! municipality's GDI (two sectors, signed documents, an expediente that
+//! moved once), written through the modules' own HTTP API by the demo
+//! accounts, as a client would.
 //!
 //! Seeding runs on every `cargo xtask dev` and is idempotent: each part is
 //! skipped when the tenant already has content of that kind.
@@ -37,6 +39,10 @@ impl Api {
     fn post(&self, path: &str, body: &Value) -> Result<Value> {
         self.send("POST", path, Some(body), &[200, 201])
     }
+
+    fn put(&self, path: &str, body: &Value) -> Result<Value> {
+        self.send("PUT", path, Some(body), &[200, 201, 204])
+    }
 }
 
 /// The id of a created record.
@@ -52,13 +58,19 @@ pub struct Authors<'a> {
     pub producer: Api,
     /// An `agency` (ad requests).
     pub agency: Api,
+    /// A `gdi-writer` of the Secretaría de Gobierno.
+    pub gdi_writer: Api,
+    /// A `gdi-signer`: the Secretario de Gobierno.
+    pub secretary: Api,
+    /// A `gdi-signer`: the Intendente, who numbers.
+    pub intendente: Api,
     /// The tenant, for the paths.
     pub tenant: &'a str,
 }
 
 /// Seeds both modules; returns a line per part for the banner.
 pub fn seed(authors: &Authors<'_>) -> Result<Vec<String>> {
-    Ok(vec![seed_blog(authors)?, seed_playlists(authors)?])
+    Ok(vec![seed_blog(authors)?, seed_playlists(authors)?, seed_gdi(authors)?])
 }
 
 fn seed_blog(a: &Authors<'_>) -> Result<String> {
@@ -186,4 +198,100 @@ fn seed_playlists(a: &Authors<'_>) -> Result<String> {
         }),
     )?;
     Ok(format!("playlists: {} videos, 2 playlists, 3 channels, 2 news, 1 ad request", ids.len()))
+}
+
+fn seed_gdi(a: &Authors<'_>) -> Result<String> {
+    let base = format!("/t/{}/gdi", a.tenant);
+    let existing = a.admin.get(&format!("{base}/documents?per_page=1"))?;
+    if existing["total"].as_i64().unwrap_or(0) > 0 {
+        return Ok(format!("gdi: {} documents already there", existing["total"]));
+    }
+    let settings = format!("/t/{}/modules/gdi/config", a.tenant);
+    for (key, value) in [("eco", json!("DEMO")), ("municipality", json!("Municipalidad de Plaza (demo)"))] {
+        a.admin.put(&format!("{settings}/{key}"), &json!({ "value": value, "secret": false }))?;
+    }
+    a.admin.post(&format!("{base}/sectors"), &json!({ "code": "INTEN", "name": "Intendencia" }))?;
+    a.admin.post(
+        &format!("{base}/sectors"),
+        &json!({ "code": "SECGOB", "name": "Secretaría de Gobierno", "parent_code": "INTEN" }),
+    )?;
+    a.admin.post(
+        &format!("{base}/document-types"),
+        &json!({ "code": "DECRE", "name": "Decreto", "numbering_positions": ["Intendente"],
+                 "template": [{ "name": "visto", "label": "Visto", "required": true, "schema": { "type": "string" } }] }),
+    )?;
+    a.admin.post(
+        &format!("{base}/document-types"),
+        &json!({ "code": "NOTA", "name": "Nota", "numbering_positions": ["Secretario de Gobierno", "Intendente"] }),
+    )?;
+    let me = |api: &Api| -> Result<String> {
+        let me = api.get(&format!("{base}/me"))?;
+        me["user_id"].as_str().map(str::to_owned).with_context(|| format!("no user id in {me}"))
+    };
+    let (writer, secretary, intendente) = (me(&a.gdi_writer)?, me(&a.secretary)?, me(&a.intendente)?);
+    for (user, sector, name, position, sign, number) in [
+        (&writer, "SECGOB", "Ana Núñez", "Administrativa", false, false),
+        (&secretary, "SECGOB", "José Peña", "Secretario de Gobierno", true, true),
+        (&intendente, "INTEN", "María Ibáñez", "Intendente", true, true),
+    ] {
+        a.admin.put(
+            &format!("{base}/members/{user}/sectors/{sector}"),
+            &json!({ "full_name": name, "position": position, "can_sign": sign, "can_number": number }),
+        )?;
+    }
+    let both =
+        json!([{ "user_id": secretary, "sector_code": "SECGOB" }, { "user_id": intendente, "sector_code": "INTEN" }]);
+    let documents = [
+        (
+            "DECRE",
+            "Horario de atención de la Mesa de Entradas",
+            "Artículo 1º: fíjase el horario de 8 a 14 h.",
+            both.clone(),
+        ),
+        (
+            "NOTA",
+            "Pedido de informe a Hacienda",
+            "Se solicita el informe de ejecución presupuestaria.",
+            json!([{ "user_id": secretary, "sector_code": "SECGOB" }]),
+        ),
+    ];
+    let mut signed = Vec::new();
+    for (kind, subject, body, signers) in documents {
+        let doc = a.gdi_writer.post(
+            &format!("{base}/documents"),
+            &json!({ "type_code": kind, "sector_code": "SECGOB", "subject": subject, "body_markdown": body,
+                     "fields": if kind == "DECRE" { json!({ "visto": "la necesidad de ordenar la atención" }) } else { json!({}) },
+                     "signers": signers }),
+        )?;
+        let id = id_of(&doc)?;
+        a.gdi_writer.post(&format!("{base}/documents/{id}/submit"), &json!({}))?;
+        let mut last = a.secretary.post(&format!("{base}/documents/{id}/sign"), &json!({}))?;
+        if kind == "DECRE" {
+            last = a.intendente.post(&format!("{base}/documents/{id}/sign"), &json!({}))?;
+        }
+        signed.push((id, last["number"].as_str().unwrap_or_default().to_owned()));
+    }
+    a.gdi_writer.post(
+        &format!("{base}/documents"),
+        &json!({ "type_code": "NOTA", "sector_code": "SECGOB", "subject": "Borrador: convocatoria a reunión", "signers": both }),
+    )?;
+    let expediente = a.gdi_writer.post(
+        &format!("{base}/expedientes"),
+        &json!({ "sector_code": "SECGOB", "subject": "Reorganización de la Mesa de Entradas",
+                 "procedure_type": "Organización interna", "initiator": { "kind": "office", "name": "Secretaría de Gobierno" } }),
+    )?;
+    let eid = id_of(&expediente)?;
+    for (id, _) in &signed {
+        a.gdi_writer.post(&format!("{base}/expedientes/{eid}/documents"), &json!({ "document_id": id }))?;
+    }
+    a.gdi_writer.post(
+        &format!("{base}/expedientes/{eid}/moves"),
+        &json!({ "to_sector": "INTEN", "note": "Para conocimiento y firma del Intendente" }),
+    )?;
+    let numbers: Vec<&str> = signed.iter().map(|(_, n)| n.as_str()).collect();
+    Ok(format!(
+        "gdi: 2 sectors, signed {} and a draft; expediente {} moved to INTEN",
+        numbers.join(", "),
+        expediente["number"].as_str().unwrap_or_default()
+    ))
 }

@@ -38,9 +38,12 @@ const DEMO_ACCOUNTS: &[(&str, &str, &str)] = &[
     ("producer@plaza.example", "Demo producer", "producer"),
     ("agency@plaza.example", "Demo agency", "agency"),
     ("viewer@plaza.example", "Demo viewer", "user"),
+    ("escribiente@plaza.example", "Demo GDI writer", "gdi-writer"),
+    ("secretario@plaza.example", "Demo GDI secretary", "gdi-signer"),
+    ("intendente@plaza.example", "Demo GDI intendente", "gdi-signer"),
 ];
 /// The modules the demo tenant has enabled.
-const DEMO_MODULES: &[&str] = &["hello", "blog", "playlists"];
+const DEMO_MODULES: &[&str] = &["hello", "blog", "playlists", "gdi"];
 
 pub fn run(args: &DevArgs) -> Result<ExitCode> {
     util::ensure_wasm_target()?;
@@ -145,6 +148,9 @@ pub fn run(args: &DevArgs) -> Result<ExitCode> {
         admin: demo::Api::new(addr, &user_token),
         producer: demo::Api::new(addr, &token_of("producer@plaza.example")?),
         agency: demo::Api::new(addr, &token_of("agency@plaza.example")?),
+        gdi_writer: demo::Api::new(addr, &token_of("escribiente@plaza.example")?),
+        secretary: demo::Api::new(addr, &token_of("secretario@plaza.example")?),
+        intendente: demo::Api::new(addr, &token_of("intendente@plaza.example")?),
         tenant: DEMO_TENANT,
     };
     let seeded = match demo::seed(&authors) {
@@ -249,6 +255,7 @@ fn print_banner(addr: SocketAddr, data_dir: &Path, token: &str, user_token: &str
         ("Demo token", format!("{user_token}  (Demo admin, 24 h)")),
         ("Blog", format!("{t}/blog/posts  ({t}/blog/feed.xml, {t}/blog/sitemap.xml)")),
         ("Playlists", format!("{t}/playlists/api/playlists  ({t}/playlists/api/channels)")),
+        ("GDI", format!("{t}/gdi/documents  ({t}/gdi/expedientes, public: {t}/gdi/verify/{{number}})")),
         ("Hello", format!("{t}/hello/")),
         ("Host API docs", format!("{base}/docs")),
         ("OpenAPI", format!("{t}/openapi.json  (host: {base}/openapi.json)")),

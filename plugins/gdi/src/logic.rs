@@ -322,6 +322,22 @@ fn check_value(schema: &Value, value: &Value) -> Result<(), String> {
     Ok(())
 }
 
+/// The canonical bytes of a document's content (type, number, reference,
+/// subject, body, fields), whose SHA-256 the final PDF prints: anyone with
+/// the content can recompute it.
+pub fn content_canonical(
+    type_code: &str,
+    number: Option<&str>,
+    reference: &str,
+    subject: &str,
+    body: &str,
+    fields: &str,
+) -> Vec<u8> {
+    serde_json::json!(["plaza-gdi-content-v1", type_code, number, reference, subject, body, fields])
+        .to_string()
+        .into_bytes()
+}
+
 /// What a signer's act covers: the document's content, its signer list and
 /// the previous act's signature, so that the acts form a chain (changing
 /// any earlier act, or the content, breaks every later one).

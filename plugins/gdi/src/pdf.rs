@@ -33,6 +33,8 @@ const FOOTER: f32 = 40.0;
 pub struct Final<'a> {
     pub number: Option<&'a str>,
     pub signed_at: &'a str,
+    /// SHA-256 (hex) of the document's content (see `logic::content_digest`).
+    pub content_sha256: &'a str,
     /// Who signs the PDF itself (PAdES), with why.
     pub seal: Seal<'a>,
 }
@@ -367,8 +369,9 @@ fn render(page: &DocumentPage<'_>) -> Rendered {
         l.rule();
         let url = format!("{}/{number}", page.tenant.verify_base_url);
         l.paragraph(&format!("Verificación: {url}"), 8.5, 0.0, 0.2);
+        l.paragraph(&format!("Huella SHA-256 del contenido: {}", f.content_sha256), 8.5, 0.0, 0.2);
         l.paragraph(
-            "La huella SHA-256 de este archivo se publica en esa dirección; una copia alterada no coincide.",
+            "La huella SHA-256 de este archivo PDF se publica en esa dirección; una copia alterada no coincide.",
             8.5,
             0.0,
             0.2,

@@ -124,12 +124,21 @@ fn finish(
         Some(n) => format!("Firma y numeración de {n}"),
         None => format!("Firma de {} {}", doc_type.name, doc.id),
     };
+    let content = logic::content_canonical(
+        &doc.type_code,
+        number.as_deref(),
+        &doc.reference,
+        &doc.subject,
+        &doc.body_markdown,
+        &doc.fields,
+    );
+    let content_sha256 = crypto::to_hex(&Sha256::digest(&content));
     let seal = pdf::Seal { signer: &current.full_name, reason: &reason, location: &tenant.municipality };
     let unsigned = pdf::final_document(&pdf::DocumentPage {
         tenant,
         doc_type: &doc_type,
         doc: &view,
-        final_: Some(pdf::Final { number: number.as_deref(), signed_at, seal }),
+        final_: Some(pdf::Final { number: number.as_deref(), signed_at, content_sha256: &content_sha256, seal }),
     })
     .ok_or_else(|| Problem::internal("the final PDF could not be laid out"))?;
     // PAdES: the host signs the SHA-256 of everything but the signature
