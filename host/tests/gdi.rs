@@ -394,3 +394,100 @@ async fn an_installed_certificate_signs_final_pdfs_and_no_other_module_can_use_i
     assert_eq!(gdi_certs.as_array().unwrap().len(), 1);
     assert_eq!(gdi_certs[0]["sha256"], fingerprint.as_str());
 }
+
+/// The event rows of `event_type` the tenant's modules published (the
+/// outbox is filled when the module's transaction commits; the relay may
+/// take a moment, so this waits for up to ten seconds).
+async fn published(s: &TestServer, tenant: &str, event_type: &str, want: usize) -> Vec<Value> {
+    for _ in 0..100 {
+        let rows: Vec<(String,)> =
+            sqlx::query_as("SELECT payload FROM event_outbox WHERE tenant_id = $1 AND event_type = $2 ORDER BY id")
+                .bind(tenant)
+                .bind(event_type)
+                .fetch_all(s.app.db.pool())
+                .await
+                .unwrap();
+        if rows.len() >= want {
+            return rows.iter().map(|(p,)| serde_json::from_str(p).unwrap()).collect();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("fewer than {want} {event_type} events for {tenant}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn signing_and_pases_publish_their_events_for_other_modules() {
+    let m = muni().await;
+    let id = m.awaiting_number("Con evento").await;
+    let signed = m.intendente.ok(Method::POST, &format!("/documents/{id}/sign"), Some(json!({})), 200).await;
+    let events = published(&m.s, "muni", "gdi.document-signed", 1).await;
+    assert_eq!(events.len(), 1, "one event for the last signature, none for the first: {events:?}");
+    assert_eq!(events[0]["document_id"], id);
+    assert_eq!(events[0]["number"], signed["number"]);
+    assert_eq!(events[0]["pdf_sha256"], signed["pdf_sha256"]);
+    let exp = json!({ "sector_code": "SECGOB", "subject": "Con pase", "procedure_type": "Nota",
+        "initiator": { "kind": "citizen", "name": "Luis Gómez" } });
+    let exp = m.writer.ok(Method::POST, "/expedientes", Some(exp), 201).await;
+    let eid = exp["id"].as_i64().unwrap();
+    let moved = m
+        .writer
+        .ok(
+            Method::POST,
+            &format!("/expedientes/{eid}/moves"),
+            Some(json!({ "to_sector": "HAC", "note": "Intervenga" })),
+            201,
+        )
+        .await;
+    let events = published(&m.s, "muni", "gdi.expediente-moved", 1).await;
+    assert_eq!(events[0]["expediente_id"], eid);
+    assert_eq!(events[0]["move_id"], moved["id"]);
+    assert_eq!((events[0]["from_sector"].as_str(), events[0]["to_sector"].as_str()), (Some("SECGOB"), Some("HAC")));
+    // A failed signature publishes nothing.
+    let resp =
+        m.s.req(Method::PUT, "/api/v1/tenants/muni/quotas").json(&json!({ "storage_bytes": 1 })).send().await.unwrap();
+    assert!(resp.status().is_success());
+    let other = m.awaiting_number("Sin evento").await;
+    let (status, _) = m.intendente.send(Method::POST, &format!("/documents/{other}/sign"), Some(json!({}))).await;
+    assert_eq!(status, 429);
+    assert_eq!(published(&m.s, "muni", "gdi.document-signed", 1).await.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_second_municipality_numbers_and_signs_with_its_own_sequence_and_certificate() {
+    let m = muni().await;
+    let id = m.awaiting_number("De muni").await;
+    m.intendente.ok(Method::POST, &format!("/documents/{id}/sign"), Some(json!({})), 200).await;
+    let key = m.s.api_key("villa", &["admin", "gdi-admin", "gdi-writer", "gdi-signer"]).await;
+    let villa =
+        Caller { base: format!("{}/t/villa/gdi", m.s.base), auth: Auth::ApiKey(key), client: m.s.client.clone() };
+    villa.ok(Method::POST, "/sectors", Some(json!({ "code": "INTEN", "name": "Intendencia" })), 201).await;
+    villa
+        .ok(
+            Method::POST,
+            "/document-types",
+            Some(json!({ "code": "DECRE", "name": "Decreto", "numbering_positions": ["Intendente"] })),
+            201,
+        )
+        .await;
+    let me = villa.ok(Method::GET, "/me", None, 200).await["user_id"].as_str().unwrap().to_owned();
+    let body =
+        json!({ "full_name": "Intendenta de Villa", "position": "Intendente", "can_sign": true, "can_number": true });
+    villa.ok(Method::PUT, &format!("/members/{me}/sectors/INTEN"), Some(body), 200).await;
+    let doc = json!({ "type_code": "DECRE", "sector_code": "INTEN", "subject": "De villa", "signers": [{ "user_id": me, "sector_code": "INTEN" }] });
+    let vid = villa.ok(Method::POST, "/documents", Some(doc), 201).await["id"].as_i64().unwrap();
+    villa.ok(Method::POST, &format!("/documents/{vid}/submit"), Some(json!({})), 200).await;
+    let signed = villa.ok(Method::POST, &format!("/documents/{vid}/sign"), Some(json!({})), 200).await;
+    assert_eq!(signed["number"], format!("DECRE-{}-00000001-MUNI-INTEN", chrono::Datelike::year(&chrono::Utc::now())));
+    let report = pdfsig(&pdf_bytes(&villa, &format!("/documents/{vid}/pdf")).await);
+    assert!(report.contains("Signature is Valid"), "{report}");
+    assert!(report.contains("villa gdi gdi - self-signed TEST certificate"), "{report}");
+    let muni_certs: Value =
+        m.s.req(Method::GET, "/t/muni/modules/gdi/certificates").send().await.unwrap().json().await.unwrap();
+    let villa_certs: Value =
+        m.s.req(Method::GET, "/t/villa/modules/gdi/certificates").send().await.unwrap().json().await.unwrap();
+    assert_ne!(muni_certs[0]["sha256"], villa_certs[0]["sha256"]);
+    // muni's next number is unaffected by villa's.
+    let next = m.awaiting_number("Otra de muni").await;
+    let signed = m.intendente.ok(Method::POST, &format!("/documents/{next}/sign"), Some(json!({})), 200).await;
+    assert!(signed["number"].as_str().unwrap().contains("-00000002-SMA-"), "{signed}");
+}

@@ -20,7 +20,7 @@ fn the_module_world_imports_the_capabilities_and_exports_the_entry_points() {
     let mut resolve = Resolve::default();
     let (pkg, _) = resolve.push_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("wit")).expect("the WIT parses");
     let package = &resolve.packages[pkg];
-    assert_eq!(package.name.to_string(), "plaza:module@1.0.0");
+    assert_eq!(package.name.to_string(), "plaza:module@1.1.0");
     let world = resolve.select_world(&[pkg], Some("module")).expect("a `module` world");
     let world = &resolve.worlds[world];
 
@@ -40,6 +40,41 @@ fn the_module_world_imports_the_capabilities_and_exports_the_entry_points() {
     for (key, item) in &world.exports {
         assert!(matches!(item, WorldItem::Function(_)), "{} is a function", key_name(&resolve, key));
     }
+}
+
+#[test]
+fn version_1_1_adds_the_cms_functions_to_crypto_and_nothing_else() {
+    let mut resolve = Resolve::default();
+    resolve.push_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("wit")).unwrap();
+    let crypto = resolve.interfaces.iter().find(|(_, i)| i.name.as_deref() == Some("crypto")).map(|(_, i)| i).unwrap();
+    let names: BTreeSet<&str> = crypto.functions.keys().map(String::as_str).collect();
+    let expected: BTreeSet<&str> =
+        ["sha256", "hmac-sha256", "sign", "public-key", "verify", "sign-cms", "certificate"].into();
+    assert_eq!(names, expected);
+    // The types of 1.0 are the types of 1.1: a 1.0 module's exports keep their shape.
+    let types = resolve.interfaces.iter().find(|(_, i)| i.name.as_deref() == Some("types")).map(|(_, i)| i).unwrap();
+    // (host/tests/contract.rs runs a module built against 1.0 to prove it.)
+    let names: BTreeSet<&str> = types.types.keys().map(String::as_str).collect();
+    let v1_0: BTreeSet<&str> = [
+        "method",
+        "header",
+        "caller",
+        "request",
+        "response",
+        "access",
+        "route",
+        "capability",
+        "migration",
+        "job",
+        "dependency",
+        "limits",
+        "manifest",
+        "event",
+        "job-run",
+        "error",
+    ]
+    .into();
+    assert_eq!(names, v1_0);
 }
 
 #[test]

@@ -1,7 +1,8 @@
 //! `plaza-testing`: test a built module the way Plaza will run it.
 //!
 //! A [`TestHost`] is a real Plaza host in your test process: a temporary
-//! SQLite database, objects in a temporary directory, the same runtime,
+//! SQLite database (or, when `PLAZA_TEST_DATABASE_URL` names a PostgreSQL
+//! server, a fresh database there), objects in a temporary directory, the same runtime,
 //! capabilities, limits and HTTP layer as production. Requests go through
 //! the host's router in-process (no port is opened), so a test sees exactly
 //! what a client would: statuses, headers, problem documents.
@@ -55,6 +56,8 @@ pub enum TestError {
     Job(#[from] plaza::workers::JobError),
     #[error("the call failed: {0}")]
     Call(#[from] plaza::runtime::CallError),
+    #[error("test database (PLAZA_TEST_DATABASE_URL): {0}")]
+    Database(String),
 }
 
 /// What a test host is made of, before it starts.
@@ -139,9 +142,13 @@ impl TestHost {
     pub async fn start(self) -> Result<Running, TestError> {
         let first = self.modules.first().ok_or(TestError::NoModule)?;
         let dir = tempfile::tempdir()?;
+        let database_url = match std::env::var("PLAZA_TEST_DATABASE_URL") {
+            Ok(admin) if !admin.is_empty() => fresh_postgres(&admin).await?,
+            _ => format!("sqlite://{}", dir.path().join("plaza.db").display()),
+        };
         let mut config = plaza::Config {
             data_dir: dir.path().to_path_buf(),
-            database_url: format!("sqlite://{}", dir.path().join("plaza.db").display()),
+            database_url,
             storage_url: format!("file://{}", dir.path().join("objects").display()),
             operator_token: format!("test-{}", uuid::Uuid::new_v4().simple()),
             log: "warn".into(),
@@ -179,6 +186,21 @@ impl TestHost {
         let default = running.client_for(&self.tenant, &self.roles).await?;
         Ok(Running { default, ..running })
     }
+}
+
+/// A new PostgreSQL database on the server `admin` names (a URL that may
+/// create databases), for one test host; its URL.
+async fn fresh_postgres(admin: &str) -> Result<String, TestError> {
+    use sqlx::Connection;
+    let name = format!("plaza_testing_{}", uuid::Uuid::new_v4().simple());
+    let mut conn = sqlx::PgConnection::connect(admin).await.map_err(|e| TestError::Database(e.to_string()))?;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut conn)
+        .await
+        .map_err(|e| TestError::Database(e.to_string()))?;
+    let mut url = url::Url::parse(admin).map_err(|e| TestError::Database(e.to_string()))?;
+    url.set_path(&name);
+    Ok(url.to_string())
 }
 
 struct Shared {

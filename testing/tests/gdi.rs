@@ -685,3 +685,78 @@ fn pdf_text(pdftotext: &std::path::Path, pdf: &[u8]) -> String {
     assert!(out.status.success(), "pdftotext: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).unwrap()
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_org_chart_and_the_types_are_managed_by_gdi_admins() {
+    let m = muni().await;
+    let sectors = expect(&m.reader.get("/sectors").await, 200);
+    assert_eq!(sectors.as_array().unwrap().len(), 3);
+    assert_eq!(expect(&m.reader.get("/sectors/HAC").await, 200)["parent_code"], "INTEN");
+    expect(&m.reader.get("/sectors/NADA").await, 404);
+    expect(&m.host.post_json("/sectors", &json!({ "code": "HAC", "name": "Otra" })).await, 409);
+    expect(
+        &m.host.post_json("/sectors", &json!({ "code": "OBRAS", "name": "Obras", "parent_code": "NADA" })).await,
+        422,
+    );
+    // Re-parenting may not make a cycle; renaming and deactivating work.
+    let cycle = m.host.put_json("/sectors/INTEN", &json!({ "parent_code": "HAC" })).await;
+    assert_eq!(expect(&cycle, 422)["errors"][0]["field"], "parent_code");
+    let renamed = expect(
+        &m.host
+            .put_json("/sectors/HAC", &json!({ "name": "Secretaría de Hacienda y Finanzas", "parent_code": null }))
+            .await,
+        200,
+    );
+    assert_eq!(
+        (renamed["name"].as_str(), renamed["parent_code"].as_str()),
+        (Some("Secretaría de Hacienda y Finanzas"), None)
+    );
+    expect(&m.reader.put_json("/sectors/HAC", &json!({ "name": "x" })).await, 403);
+    let inactive = expect(&m.host.put_json("/sectors/HAC", &json!({ "active": false })).await, 200);
+    assert_eq!(inactive["active"], false);
+    let writer_id = user_id(&m.writer).await;
+    let body = json!({ "full_name": "Ana", "position": "Administrativa" });
+    expect(&m.host.put_json(&format!("/members/{writer_id}/sectors/HAC"), &body).await, 422);
+    // Members: listed by sector, changed, removed.
+    let secgob = expect(&m.reader.get("/members?sector=SECGOB").await, 200);
+    assert_eq!(secgob.as_array().unwrap().len(), 2);
+    let numbers_without_signing = json!({ "full_name": "X", "position": "Y", "can_sign": false, "can_number": true });
+    expect(&m.host.put_json(&format!("/members/{writer_id}/sectors/SECGOB"), &numbers_without_signing).await, 422);
+    expect(&m.host.delete(&format!("/members/{writer_id}/sectors/SECGOB")).await, 204);
+    expect(&m.host.delete(&format!("/members/{writer_id}/sectors/SECGOB")).await, 404);
+    assert_eq!(expect(&m.reader.get("/members?sector=SECGOB").await, 200).as_array().unwrap().len(), 1);
+    let hac = json!({ "type_code": "NOTA", "sector_code": "SECGOB", "subject": "Sin sector" });
+    expect(&m.writer.post_json("/documents", &hac).await, 403);
+    // Types: listed, changed, deactivated (no new documents of it).
+    assert_eq!(expect(&m.reader.get("/document-types").await, 200).as_array().unwrap().len(), 2);
+    let changed = expect(
+        &m.host.put_json("/document-types/NOTA", &json!({ "name": "Nota interna", "numbered": false })).await,
+        200,
+    );
+    assert_eq!((changed["name"].as_str(), changed["numbered"].as_bool()), (Some("Nota interna"), Some(false)));
+    expect(&m.host.put_json("/document-types/DECRE", &json!({ "numbering_positions": [] })).await, 422);
+    expect(&m.host.put_json("/document-types/NADA", &json!({ "name": "x" })).await, 404);
+    expect(&m.host.put_json("/document-types/NOTA", &json!({ "active": false })).await, 200);
+    member(&m.host, &writer_id, "SECGOB", "Ana Núñez", "Administrativa", false, false).await;
+    let nota = json!({ "type_code": "NOTA", "sector_code": "SECGOB", "subject": "Tipo inactivo" });
+    assert_eq!(expect(&m.writer.post_json("/documents", &nota).await, 422)["errors"][0]["field"], "type_code");
+    expect(&m.reader.get("/document-types/NADA").await, 404);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_unnumbered_type_is_signed_without_a_number() {
+    let m = muni().await;
+    expect(&m.host.put_json("/document-types/NOTA", &json!({ "numbered": false })).await, 200);
+    let body = json!({ "type_code": "NOTA", "sector_code": "SECGOB", "subject": "Nota simple",
+        "signers": [{ "user_id": m.secretary_id, "sector_code": "SECGOB" }] });
+    let id = expect(&m.writer.post_json("/documents", &body).await, 201)["id"].as_i64().unwrap();
+    expect(&m.writer.post_json(&format!("/documents/{id}/submit"), &json!({})).await, 200);
+    let signed = expect(&m.secretary.post_json(&format!("/documents/{id}/sign"), &json!({})).await, 200);
+    assert_eq!(signed["state"], "signed");
+    assert_eq!(signed["number"], Value::Null);
+    let pdf = m.reader.get(&format!("/documents/{id}/pdf")).await;
+    assert_eq!(signed["pdf_sha256"], sha256_hex(&pdf.body).as_str());
+    // The next numbered document still gets number 1: nothing was drawn.
+    let decree = m.signed("Numerado").await;
+    assert!(decree["number"].as_str().unwrap().contains("-00000001-"), "{decree}");
+}

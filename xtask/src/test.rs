@@ -205,9 +205,9 @@ fn walkthrough(ctx: &mut Ctx) -> Result<()> {
 
 /// Pass 3: the HTTP suites (host API, files, identity, token attacks,
 /// modules, the registry with two host processes and placement on a second
-/// database, jobs and events across processes, the blog and playlists
-/// modules end to end, one tenant attacking another) against a private
-/// PostgreSQL cluster.
+/// database, jobs and events across processes, the blog, playlists and gdi
+/// modules end to end, one tenant attacking another, 1.0 modules) against a
+/// private PostgreSQL cluster.
 fn http_on_postgres(ctx: &mut Ctx) -> Result<()> {
     let install = postgres::ensure(&mut ctx.apt)?;
     let cluster = postgres::PgCluster::start(&install)?;
@@ -235,8 +235,16 @@ fn http_on_postgres(ctx: &mut Ctx) -> Result<()> {
         "business",
         "--test",
         "isolation",
+        // Both the host's HTTP suite and plaza-testing's suite of the gdi
+        // module (a TestHost takes a fresh PostgreSQL database when
+        // PLAZA_TEST_DATABASE_URL is set); and 1.0 modules on PostgreSQL.
+        "--test",
+        "gdi",
+        "--test",
+        "contract",
     ])
-    .env("PLAZA_TEST_DATABASE_URL", cluster.admin_url());
+    .env("PLAZA_TEST_DATABASE_URL", cluster.admin_url())
+    .env("PLAZA_TEST_POPPLER", "1");
     let result = run_counting(&mut cmd, &mut ctx.counts);
     drop(cluster);
     result
