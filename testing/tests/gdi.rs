@@ -760,3 +760,43 @@ async fn an_unnumbered_type_is_signed_without_a_number() {
     let decree = m.signed("Numerado").await;
     assert!(decree["number"].as_str().unwrap().contains("-00000001-"), "{decree}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_other_transition_of_the_lifecycle() {
+    let m = muni().await;
+    // draft → cancelled.
+    let a = m.draft("Cancelada en borrador").await;
+    expect(&m.reader.post_json(&format!("/documents/{a}/cancel"), &json!({})).await, 403);
+    let cancelled = expect(&m.writer.post_json(&format!("/documents/{a}/cancel"), &json!({})).await, 200);
+    assert_eq!(cancelled["state"], "cancelled");
+    refused_in(&m.writer.put_json(&format!("/documents/{a}"), &json!({ "subject": "x" })).await, "cancelled");
+    // rejected → awaiting_signatures (resubmitted as it was), then rejected → cancelled.
+    let b = m.draft("Devuelta y reenviada").await;
+    expect(&m.writer.post_json(&format!("/documents/{b}/submit"), &json!({})).await, 200);
+    expect(&m.secretary.post_json(&format!("/documents/{b}/reject"), &json!({ "reason": "Revisar" })).await, 200);
+    let again = expect(&m.writer.post_json(&format!("/documents/{b}/submit"), &json!({})).await, 200);
+    assert_eq!((again["state"].as_str(), again["current_step"].as_i64()), (Some("awaiting_signatures"), Some(1)));
+    assert_eq!(again["rejection_reason"], Value::Null);
+    expect(&m.secretary.post_json(&format!("/documents/{b}/reject"), &json!({ "reason": "Otra vez" })).await, 200);
+    let gone = expect(
+        &m.host.as_user(&["gdi-admin"]).await.unwrap().post_json(&format!("/documents/{b}/cancel"), &json!({})).await,
+        200,
+    );
+    assert_eq!(gone["state"], "cancelled");
+    // The history tells the whole story.
+    let history = expect(&m.reader.get(&format!("/documents/{b}/history")).await, 200);
+    let actions: Vec<&str> = history.as_array().unwrap().iter().map(|h| h["action"].as_str().unwrap()).collect();
+    assert_eq!(actions, ["created", "submitted", "rejected", "submitted", "rejected", "cancelled"]);
+    // An expediente archived while open: read-only at once.
+    let exp = json!({ "sector_code": "SECGOB", "subject": "Archivo directo", "procedure_type": "Nota",
+        "initiator": { "kind": "office", "name": "Mesa" } });
+    let eid = expect(&m.writer.post_json("/expedientes", &exp).await, 201)["id"].as_i64().unwrap();
+    assert_eq!(
+        expect(&m.writer.post_json(&format!("/expedientes/{eid}/archive"), &json!({})).await, 200)["state"],
+        "archived"
+    );
+    refused_in(
+        &m.writer.post_json(&format!("/expedientes/{eid}/moves"), &json!({ "to_sector": "HAC", "note": "x" })).await,
+        "archived",
+    );
+}
