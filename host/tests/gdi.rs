@@ -280,28 +280,25 @@ async fn another_municipality_and_another_module_cannot_touch_gdi() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_bad_setting_is_a_clear_conflict_not_a_wrong_number() {
+async fn a_bad_setting_is_refused_or_a_clear_conflict_never_a_wrong_number() {
     let m = muni().await;
-    let resp =
-        m.s.req(Method::PUT, "/t/muni/modules/gdi/config/eco")
-            .json(&json!({ "value": "sma-1", "secret": false }))
+    let set = |key: &'static str, value: Value| {
+        m.s.req(Method::PUT, &format!("/t/muni/modules/gdi/config/{key}"))
+            .json(&json!({ "value": value, "secret": false }))
             .send()
-            .await
-            .unwrap();
-    // The host stores any string (the schema says string); the module
-    // refuses to number with it, says which setting, and draws nothing.
-    assert_eq!(resp.status(), 204);
+    };
+    // The host checks the module's settings schema: an ECO that cannot be
+    // part of a number is refused when it is set.
+    let resp = set("eco", json!("sma-1")).await.unwrap();
+    assert_eq!(resp.status(), 422, "{}", resp.text().await.unwrap());
+    // A time zone only the module can check: stored, and numbering then
+    // answers 409 naming the setting, drawing nothing.
+    assert_eq!(set("timezone", json!("Mars/Olympus")).await.unwrap().status(), 204);
     let id = m.awaiting_number("Con mala configuración").await;
     let (got, problem) = m.intendente.send(Method::POST, &format!("/documents/{id}/sign"), Some(json!({}))).await;
     assert_eq!(got, 409, "{problem}");
-    assert_eq!(problem["setting"], "eco");
-    let resp =
-        m.s.req(Method::PUT, "/t/muni/modules/gdi/config/eco")
-            .json(&json!({ "value": "SMA", "secret": false }))
-            .send()
-            .await
-            .unwrap();
-    assert_eq!(resp.status(), 204);
+    assert_eq!(problem["setting"], "timezone");
+    assert_eq!(set("timezone", json!("America/Argentina/Buenos_Aires")).await.unwrap().status(), 204);
     let signed = m.intendente.ok(Method::POST, &format!("/documents/{id}/sign"), Some(json!({})), 200).await;
     assert_eq!(signed["number"], format!("DECRE-{}-00000001-SMA-INTEN", year_in_buenos_aires()));
 }

@@ -36,6 +36,7 @@ pub const ADMINS: [&str; 2] = [GDI_ADMIN, "admin"];
 pub struct Settings {
     /// The municipality's short code in every number (`MUNI` in
     /// `DECRE-2026-00000123-MUNI-INTEN`): 2 to 12 upper-case letters or digits.
+    #[schemars(regex(pattern = r"^[A-Z][A-Z0-9]{1,11}$"))]
     pub eco: Option<String>,
     /// IANA time zone whose 1 January restarts the numbering (`UTC` by default).
     pub timezone: Option<String>,
@@ -47,6 +48,7 @@ pub struct Settings {
     /// The name of the module's X.509 certificate that signs final PDFs
     /// (`gdi` by default); a tenant admin installs it with `PUT
     /// /t/{tenant}/modules/gdi/certificates/{name}`.
+    #[schemars(regex(pattern = r"^[A-Za-z0-9._-]{1,64}$"))]
     pub signing_certificate: Option<String>,
 }
 
