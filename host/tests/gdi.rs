@@ -488,3 +488,35 @@ async fn a_second_municipality_numbers_and_signs_with_its_own_sequence_and_certi
     let signed = m.intendente.ok(Method::POST, &format!("/documents/{next}/sign"), Some(json!({})), 200).await;
     assert!(signed["number"].as_str().unwrap().contains("-00000002-SMA-"), "{signed}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_certificate_installed_by_another_process_signs_within_seconds() {
+    // This process signs with the self-signed certificate it made and
+    // cached; another process (another replica, the CLI) installs the real
+    // one. The change feed must make this one drop its cached certificate.
+    let m = muni().await;
+    let first = m.awaiting_number("Antes").await;
+    m.intendente.ok(Method::POST, &format!("/documents/{first}/sign"), Some(json!({})), 200).await;
+    let (cert, key) = openssl_certificate("/CN=Municipio Real/O=SMA");
+    let (certified, pkcs8) = plaza::capabilities::crypto::x509::Certified::from_pem(&cert, &key).unwrap();
+    let actor = plaza::audit::Actor::new("another process");
+    plaza::capabilities::crypto::certificates::install(&m.s.app.db, &actor, "muni", "gdi", "gdi", &certified, &pkcs8)
+        .await
+        .unwrap();
+    // The CMS in /Contents is hex; the certificate's subject is in it.
+    let wanted: String = "Municipio Real".bytes().map(|b| format!("{b:02X}")).collect();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let pdf = loop {
+        let id = m.awaiting_number("Después").await;
+        m.intendente.ok(Method::POST, &format!("/documents/{id}/sign"), Some(json!({})), 200).await;
+        let pdf = pdf_bytes(&m.writer, &format!("/documents/{id}/pdf")).await;
+        if String::from_utf8_lossy(&pdf).contains(&wanted) {
+            break pdf;
+        }
+        assert!(std::time::Instant::now() < deadline, "the installed certificate was not used within 10 s");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    let report = pdfsig(&pdf);
+    assert!(report.contains("Signer Certificate Common Name: Municipio Real"), "{report}");
+    assert!(report.contains("Signature is Valid"), "{report}");
+}

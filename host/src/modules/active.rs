@@ -171,10 +171,11 @@ impl Modules {
     }
 
     /// Re-reads a changed tenant this process holds, and forgets its quotas
-    /// (the feed does not say what changed); a tenant deleted meanwhile is
-    /// dropped from memory.
+    /// and certificates (the feed does not say what changed); a tenant
+    /// deleted meanwhile is dropped from memory.
     async fn refresh_known(&self, tenant: &str) -> Result<(), ModuleError> {
         self.services.quotas.forget(tenant);
+        self.services.crypto.forget_tenant_certificates(tenant);
         if self.active.cached(tenant).is_none() {
             return Ok(());
         }
@@ -267,6 +268,7 @@ async fn listen(modules: Weak<Modules>, mut listener: sqlx::postgres::PgListener
                 modules.active.changes.fetch_add(1, Ordering::AcqRel);
                 modules.active.forget_all();
                 modules.services.quotas.forget_all();
+                modules.services.crypto.forget_all_certificates();
             }
             Err(e) => {
                 tracing::warn!(error = %e, "module change listener failed; retrying");

@@ -66,8 +66,8 @@ pub async fn insert_if_absent(
 
 /// Installs (or replaces) the certificate `name` of (tenant, module) from
 /// the PEM a tenant admin gave; the key must belong to the certificate.
-/// The process forgets the old one at once (other processes within the
-/// cache's life: restart them, or install before first use).
+/// This process forgets the old one at once; the others when the change
+/// feed tells them (within seconds).
 pub async fn install_pem(
     services: &crate::capabilities::Services,
     actor: &crate::audit::Actor,
@@ -81,7 +81,23 @@ pub async fn install_pem(
         return Err(X509Error::Certificate("a certificate name has 1 to 64 letters, digits, `-`, `_` or `.`".into()).into());
     }
     let (certified, pkcs8) = Certified::from_pem(cert_pem, key_pem)?;
-    let db = &services.db;
+    let info = install(&services.db, actor, tenant, module, name, &certified, &pkcs8).await?;
+    services.crypto.forget_certificate(tenant, module, name);
+    Ok(info)
+}
+
+/// Stores a checked certificate in place of the one of that name, audited,
+/// and announces it on the change feed so every process drops what it
+/// cached of the tenant's certificates.
+pub async fn install(
+    db: &Db,
+    actor: &crate::audit::Actor,
+    tenant: &str,
+    module: &str,
+    name: &str,
+    certified: &Certified,
+    pkcs8: &[u8],
+) -> Result<super::x509::CertificateInfo, StoreError> {
     let mut tx = db.begin().await?;
     sqlx::query("DELETE FROM module_certificates WHERE tenant_id = $1 AND module = $2 AND name = $3")
         .bind(tenant)
@@ -97,15 +113,15 @@ pub async fn install_pem(
     .bind(module)
     .bind(name)
     .bind(certified.der().to_vec())
-    .bind(pkcs8)
+    .bind(pkcs8.to_vec())
     .bind(crate::db::now())
     .execute(&mut *tx)
     .await?;
     let info = certified.info();
     let detail = serde_json::json!({ "module": module, "name": name, "subject": info.subject, "sha256": info.sha256 });
     crate::audit::record(&mut tx, actor, "module.certificate.install", Some(tenant), detail).await?;
+    crate::changes::announce(&mut tx, db.backend(), tenant, "*", "certificate").await?;
     tx.commit().await?;
-    services.crypto.forget_certificate(tenant, module, name);
     Ok(info)
 }
 

@@ -66,6 +66,17 @@ impl KeyCache {
         self.certificates.retain(|(t, m, _), _| !(t == tenant && m == module));
     }
 
+    /// Forgets a tenant's certificates (the change feed says the tenant
+    /// changed: perhaps another process installed one).
+    pub fn forget_tenant_certificates(&self, tenant: &str) {
+        self.certificates.retain(|(t, _, _), _| t != tenant);
+    }
+
+    /// Forgets every certificate (the change feed was interrupted).
+    pub fn forget_all_certificates(&self) {
+        self.certificates.clear();
+    }
+
     /// Forgets one certificate (a tenant admin installed another).
     pub fn forget_certificate(&self, tenant: &str, module: &str, name: &str) {
         self.certificates.remove(&(tenant.to_owned(), module.to_owned(), name.to_owned()));
