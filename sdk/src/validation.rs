@@ -34,6 +34,13 @@ impl Errors {
     }
 }
 
+/// For update bodies: a present field (even `null`) is `Some`, an absent
+/// one `None` (with `#[serde(default, deserialize_with = "present")]` on an
+/// `Option<Option<T>>`), so `null` can clear a value.
+pub fn present<'de, D: serde::Deserializer<'de>, T: serde::Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
+}
+
 /// A 422 about one field.
 pub fn invalid(field: &str, detail: impl Into<String>) -> Problem {
     let mut errors = Errors::default();

@@ -5,7 +5,6 @@
 
 use plaza_sdk::listing::{Page, PageRequest, paged};
 use plaza_sdk::prelude::*;
-use plaza_sdk::sql::Value;
 use plaza_sdk::validation::{Errors, invalid, text};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -591,7 +590,7 @@ pub fn put_attachment(req: &Request) -> Result<Json<Attachment>, Problem> {
             .detail(format!("an attachment has at most {} bytes", logic::ATTACHMENT_MAX)));
     }
     let content_type = req.content_type().unwrap_or("application/octet-stream").to_owned();
-    let sha = crypto::to_hex(&crypto::sha256(data));
+    let sha = common::sha256_hex(data);
     blob::put(&attachment_key(doc.id, &name), data, &content_type)?;
     let now = time::now_rfc3339();
     sql::transaction(|| -> Result<(), Problem> {
@@ -674,43 +673,21 @@ pub fn final_pdf(req: &Request) -> Result<Response, Problem> {
 
 pub fn list(req: &Request) -> Result<Json<Page<DocumentSummary>>, Problem> {
     let page = PageRequest::from_request(req)?;
-    let mut clauses: Vec<String> = Vec::new();
-    let mut params: Vec<Value> = Vec::new();
-    let mut add = |clause: &str, value: Value| {
-        params.push(value);
-        clauses.push(clause.replace('?', &format!("${}", params.len())));
-    };
-    if let Some(n) = req.query_param("number") {
-        add("number = ?", n.into());
-    }
-    if let Some(t) = req.query_param("type") {
-        add("type_code = ?", t.into());
-    }
-    if let Some(s) = req.query_param("sector") {
-        add("sector_code = ?", s.into());
-    }
+    let mut filter = common::Filter::default();
+    filter.eq(req, "number", "number");
+    filter.eq(req, "type", "type_code");
+    filter.eq(req, "sector", "sector_code");
     if let Some(s) = req.query_param("state") {
         let state = DocState::parse(s).ok_or_else(|| {
             invalid("state", format!("`state` is draft, awaiting_signatures, signed, rejected or cancelled, not {s:?}"))
         })?;
-        add("state = ?", state.as_str().into());
+        filter.add("state = ?", state.as_str().into());
     }
-    if let Some(y) = req.query_param("year") {
-        let year: i64 = y.parse().map_err(|_| invalid("year", format!("`year` must be a year, not {y:?}")))?;
-        add("number_year = ?", year.into());
-    }
+    filter.year(req)?;
     if let Some(signer) = req.query_param("signer") {
-        add("id IN (SELECT document_id FROM document_signers WHERE user_id = ?)", signer.into());
+        filter.add("id IN (SELECT document_id FROM document_signers WHERE user_id = ?)", signer.into());
     }
-    if let Some(q) = req.query_param("q") {
-        for word in logic::search_words(q) {
-            add("(' ' || search_text || ' ') LIKE ?", format!("% {word}%").into());
-        }
-    }
-    let filter = if clauses.is_empty() {
-        "FROM documents".to_owned()
-    } else {
-        format!("FROM documents WHERE {}", clauses.join(" AND "))
-    };
-    paged(SUMMARY_COLUMNS, &filter, "id DESC", &params, page).map(Json)
+    filter.words(req);
+    let (from, params) = filter.from("documents");
+    paged(SUMMARY_COLUMNS, &from, "id DESC", &params, page).map(Json)
 }

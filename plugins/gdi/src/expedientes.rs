@@ -4,7 +4,6 @@
 
 use plaza_sdk::listing::{Page, PageRequest, paged};
 use plaza_sdk::prelude::*;
-use plaza_sdk::sql::Value;
 use plaza_sdk::validation::{Errors, invalid, text};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -124,7 +123,7 @@ pub fn create(req: &Request, Json(new): Json<NewExpediente>) -> Result<Created<E
         let id = plaza_sdk::listing::returned_id(&rows)?;
         let exp = row(id)?.ok_or_else(Problem::not_found)?;
         let cover = pdf::cover(&tenant, &exp);
-        let sha = crypto::to_hex(&crypto::sha256(&cover));
+        let sha = common::sha256_hex(&cover);
         let key = format!("expedientes/{id}/cover.pdf");
         blob::put(&key, &cover, "application/pdf")?;
         sql::execute(
@@ -332,36 +331,16 @@ pub fn archive(req: &Request) -> Result<Json<Expediente>, Problem> {
 
 pub fn list(req: &Request) -> Result<Json<Page<Expediente>>, Problem> {
     let page = PageRequest::from_request(req)?;
-    let mut clauses: Vec<String> = Vec::new();
-    let mut params: Vec<Value> = Vec::new();
-    let mut add = |clause: &str, value: Value| {
-        params.push(value);
-        clauses.push(clause.replace('?', &format!("${}", params.len())));
-    };
-    if let Some(n) = req.query_param("number") {
-        add("number = ?", n.into());
-    }
-    if let Some(s) = req.query_param("sector") {
-        add("current_sector = ?", s.into());
-    }
+    let mut filter = common::Filter::default();
+    filter.eq(req, "number", "number");
+    filter.eq(req, "sector", "current_sector");
     if let Some(s) = req.query_param("state") {
         let state = ExpState::parse(s)
             .ok_or_else(|| invalid("state", format!("`state` is open, in_progress or archived, not {s:?}")))?;
-        add("state = ?", state.as_str().into());
+        filter.add("state = ?", state.as_str().into());
     }
-    if let Some(y) = req.query_param("year") {
-        let year: i64 = y.parse().map_err(|_| invalid("year", format!("`year` must be a year, not {y:?}")))?;
-        add("number_year = ?", year.into());
-    }
-    if let Some(q) = req.query_param("q") {
-        for word in logic::search_words(q) {
-            add("(' ' || search_text || ' ') LIKE ?", format!("% {word}%").into());
-        }
-    }
-    let filter = if clauses.is_empty() {
-        "FROM expedientes".to_owned()
-    } else {
-        format!("FROM expedientes WHERE {}", clauses.join(" AND "))
-    };
-    paged(COLUMNS, &filter, "id DESC", &params, page).map(Json)
+    filter.year(req)?;
+    filter.words(req);
+    let (from, params) = filter.from("expedientes");
+    paged(COLUMNS, &from, "id DESC", &params, page).map(Json)
 }

@@ -2,7 +2,7 @@
 //! document types: what gdi admins manage and everyone reads.
 
 use plaza_sdk::prelude::*;
-use plaza_sdk::validation::{Errors, invalid, taken, text};
+use plaza_sdk::validation::{Errors, invalid, present, taken, text};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -41,10 +41,6 @@ pub struct SectorChange {
     pub parent_code: Option<Option<String>>,
     /// An inactive sector takes no new members, documents or pases.
     pub active: Option<bool>,
-}
-
-fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
-    T::deserialize(d).map(Some)
 }
 
 pub fn sector(code: &str) -> Result<Option<Sector>, Problem> {

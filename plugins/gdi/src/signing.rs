@@ -132,7 +132,7 @@ fn finish(
         &doc.body_markdown,
         &doc.fields,
     );
-    let content_sha256 = crypto::to_hex(&Sha256::digest(&content));
+    let content_sha256 = common::sha256_hex(&content);
     let seal = pdf::Seal { signer: &current.full_name, reason: &reason, location: &tenant.municipality };
     let unsigned = pdf::final_document(&pdf::DocumentPage {
         tenant,
@@ -150,7 +150,7 @@ fn finish(
     let cms = crypto::sign_cms(&tenant.signing_certificate, &hasher.finalize().into())?;
     let bytes =
         unsigned.seal(&cms).ok_or_else(|| Problem::internal("the CMS signature is larger than the room reserved"))?;
-    let sha = crypto::to_hex(&crypto::sha256(&bytes));
+    let sha = common::sha256_hex(&bytes);
     let key = format!("documents/{}/final.pdf", doc.id);
     let (digest, signature) = act(doc, current, signed_at, previous, number.as_deref(), Some(&sha))?;
     blob::put(&key, &bytes, "application/pdf")?;
@@ -218,7 +218,7 @@ fn act(
         number,
         pdf_sha256,
     };
-    let digest = crypto::sha256(&input.canonical());
+    let digest = Sha256::digest(input.canonical());
     let signature = crypto::sign(&digest)?;
     Ok((crypto::to_hex(&digest), crypto::to_hex(&signature)))
 }

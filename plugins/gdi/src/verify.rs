@@ -85,7 +85,7 @@ pub fn by_pdf(req: &Request) -> Result<Json<PdfCheck>, Problem> {
     if data.is_empty() {
         return Err(plaza_sdk::validation::invalid("body", "send the PDF as the request body"));
     }
-    let sha = crypto::to_hex(&crypto::sha256(data));
+    let sha = crate::common::sha256_hex(data);
     let found: Option<Match> = sql::query_one_as(
         "SELECT number FROM documents WHERE pdf_sha256 = $1 AND state = 'signed'",
         &params![sha.as_str()],

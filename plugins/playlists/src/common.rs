@@ -3,7 +3,7 @@
 
 use plaza_sdk::prelude::*;
 use schemars::JsonSchema;
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 // `::time` is the crate; `time` alone is also the SDK's module (prelude).
 use ::time::Date;
 use ::time::format_description::BorrowedFormatItem;
@@ -13,7 +13,7 @@ use url::Url;
 use crate::ADMIN;
 
 pub use plaza_sdk::listing::{Page, PageRequest, count, paged, returned_id};
-pub use plaza_sdk::validation::{Errors, invalid, taken, text};
+pub use plaza_sdk::validation::{Errors, invalid, present, taken, text};
 
 // ----- parsers -----
 
@@ -44,12 +44,6 @@ const DATE: &[BorrowedFormatItem<'_>] = format_description!("[year]-[month]-[day
 /// signed year such as `+2024`, which a date here never has).
 pub fn is_date(text: &str) -> bool {
     text.len() == 10 && Date::parse(text, DATE).is_ok_and(|date| date.year() >= 1)
-}
-
-/// For update bodies: a present field (even `null`) is `Some`, an absent
-/// one `None` (with `#[serde(default)]`), so `null` can clear a value.
-pub fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
-    T::deserialize(d).map(Some)
 }
 
 // ----- raw bodies -----

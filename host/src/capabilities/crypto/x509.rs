@@ -24,7 +24,10 @@ use x509_cert::attr::Attribute;
 use x509_cert::builder::{Builder, CertificateBuilder, Profile};
 use x509_cert::name::Name;
 use x509_cert::serial_number::SerialNumber;
-use x509_cert::spki::{AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned};
+use p256::ecdsa::signature::{Keypair, Signer};
+use x509_cert::spki::{
+    AlgorithmIdentifierOwned, DynSignatureAlgorithmIdentifier, SignatureBitStringEncoding, SubjectPublicKeyInfoOwned,
+};
 use x509_cert::time::Validity;
 
 /// `id-data`: the content type of a detached signature over bytes.
@@ -235,22 +238,36 @@ impl Certified {
             .add_certificate(CertificateChoices::Certificate(self.certificate.clone()))
             .map_err(|e| sign(&e))?;
         match &self.key {
-            Key::P256(k) => {
-                let mut info =
-                    SignerInfoBuilder::new(k, sid, sha256, &content, Some(digest)).map_err(|e| sign(&e))?;
-                info.add_signed_attribute(ess).map_err(|e| sign(&e))?;
-                signed.add_signer_info::<_, p256::ecdsa::DerSignature>(info).map_err(|e| sign(&e))?;
-            }
+            Key::P256(k) => add_signer::<_, p256::ecdsa::DerSignature>(&mut signed, k, sid, sha256, &content, digest, ess)?,
             Key::Rsa(k) => {
                 let key: &rsa::pkcs1v15::SigningKey<Sha256> = k;
-                let mut info =
-                    SignerInfoBuilder::new(key, sid, sha256, &content, Some(digest)).map_err(|e| sign(&e))?;
-                info.add_signed_attribute(ess).map_err(|e| sign(&e))?;
-                signed.add_signer_info::<_, rsa::pkcs1v15::Signature>(info).map_err(|e| sign(&e))?;
+                add_signer::<_, rsa::pkcs1v15::Signature>(&mut signed, key, sid, sha256, &content, digest, ess)?;
             }
         }
         signed.build().map_err(|e| sign(&e))?.to_der().map_err(|e| sign(&e))
     }
+}
+
+/// Adds the one `SignerInfo`: content-type, message-digest and `ess`
+/// signed by `key` (`Sig` is the key type's DER signature).
+fn add_signer<S, Sig>(
+    signed: &mut SignedDataBuilder<'_>,
+    key: &S,
+    sid: SignerIdentifier,
+    digest_algorithm: AlgorithmIdentifierOwned,
+    content: &EncapsulatedContentInfo,
+    digest: &[u8],
+    ess: Attribute,
+) -> Result<(), X509Error>
+where
+    S: Keypair + DynSignatureAlgorithmIdentifier + Signer<Sig>,
+    Sig: SignatureBitStringEncoding,
+{
+    let sign = |e: &dyn std::fmt::Display| X509Error::Sign(e.to_string());
+    let mut info = SignerInfoBuilder::new(key, sid, digest_algorithm, content, Some(digest)).map_err(|e| sign(&e))?;
+    info.add_signed_attribute(ess).map_err(|e| sign(&e))?;
+    signed.add_signer_info::<_, Sig>(info).map_err(|e| sign(&e))?;
+    Ok(())
 }
 
 /// `SigningCertificateV2 ::= SEQUENCE { certs SEQUENCE OF ESSCertIDv2 }`
