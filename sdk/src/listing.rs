@@ -102,6 +102,53 @@ pub fn returned_id(rows: &sql::Rows) -> Result<i64, Problem> {
     rows.get(0, "id").and_then(sql::Value::as_i64).ok_or_else(|| Problem::internal("INSERT … RETURNING id gave no id"))
 }
 
+/// The `WHERE` of a listing's search, built from the query: each condition
+/// with its parameter numbered in order (`?` in a clause becomes `$n`), then
+/// handed to [`paged`] with [`Filter::from`].
+#[derive(Default)]
+pub struct Filter {
+    clauses: Vec<String>,
+    params: Vec<sql::Value>,
+}
+
+impl Filter {
+    /// Adds `clause` with one `?` for `value`.
+    pub fn add(&mut self, clause: &str, value: sql::Value) {
+        self.params.push(value);
+        self.clauses.push(clause.replace('?', &format!("${}", self.params.len())));
+    }
+
+    /// Adds a clause without parameters (`active = TRUE`).
+    pub fn when(&mut self, clause: &str) {
+        self.clauses.push(clause.to_owned());
+    }
+
+    /// `column = value` when the query has `param`.
+    pub fn eq(&mut self, req: &Request, param: &str, column: &str) {
+        if let Some(v) = req.query_param(param) {
+            self.add(&format!("{column} = ?"), v.into());
+        }
+    }
+
+    /// Each of `words` (already folded the way `column` was) must start a
+    /// word of `column`, a space-separated text.
+    pub fn words(&mut self, column: &str, words: &[String]) {
+        for word in words {
+            self.add(&format!("(' ' || {column} || ' ') LIKE ?"), format!("% {word}%").into());
+        }
+    }
+
+    /// `FROM table [WHERE …]`, and the parameters, for [`paged`].
+    pub fn from(self, table: &str) -> (String, Vec<sql::Value>) {
+        let sql = if self.clauses.is_empty() {
+            format!("FROM {table}")
+        } else {
+            format!("FROM {table} WHERE {}", self.clauses.join(" AND "))
+        };
+        (sql, self.params)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -121,5 +168,21 @@ mod tests {
             assert_eq!(problem, Some((422, json!(field))), "{page} {per_page}");
         }
         assert_eq!(PageRequest { page: i64::MAX, per_page: 100 }.offset(), i64::MAX);
+    }
+
+    #[test]
+    fn filters_number_their_parameters_in_order() {
+        let mut filter = Filter::default();
+        filter.add("state = ?", "draft".into());
+        filter.when("active = TRUE");
+        filter.words("search_text", &["ana".to_owned(), "pena".to_owned()]);
+        let (sql, params) = filter.from("documents");
+        assert_eq!(
+            sql,
+            "FROM documents WHERE state = $1 AND active = TRUE AND (' ' || search_text || ' ') LIKE $2 \
+             AND (' ' || search_text || ' ') LIKE $3"
+        );
+        assert_eq!(params.len(), 3);
+        assert_eq!(Filter::default().from("t").0, "FROM t");
     }
 }

@@ -2,6 +2,7 @@
 //! the caller's memberships, problems that name a state, and small SQL
 //! helpers (yearly sequences, history).
 
+use plaza_sdk::listing::Filter;
 use plaza_sdk::prelude::*;
 use plaza_sdk::sql::Value;
 use plaza_sdk::validation::invalid;
@@ -187,30 +188,17 @@ pub fn id(req: &Request) -> Result<i64, Problem> {
     req.path_param("id")
 }
 
-/// The `WHERE` of a search, built from the query: each condition with its
-/// parameter numbered in order (`?` in a clause becomes `$n`).
-#[derive(Default)]
-pub struct Filter {
-    clauses: Vec<String>,
-    params: Vec<Value>,
+/// A listing's search ([`plaza_sdk::listing::Filter`]) with gdi's own
+/// conditions: the numbering year and the words of `q`.
+pub trait GdiFilter {
+    /// `number_year = year` when the query has `year` (422 unless a number).
+    fn year(&mut self, req: &Request) -> Result<(), Problem>;
+    /// Every word of the query's `q` in `search_text` (accents folded).
+    fn search(&mut self, req: &Request);
 }
 
-impl Filter {
-    /// Adds `clause` with one `?` for `value`.
-    pub fn add(&mut self, clause: &str, value: Value) {
-        self.params.push(value);
-        self.clauses.push(clause.replace('?', &format!("${}", self.params.len())));
-    }
-
-    /// `column = value` when the query has `param`.
-    pub fn eq(&mut self, req: &Request, param: &str, column: &str) {
-        if let Some(v) = req.query_param(param) {
-            self.add(&format!("{column} = ?"), v.into());
-        }
-    }
-
-    /// `number_year = year` when the query has `year` (422 unless a number).
-    pub fn year(&mut self, req: &Request) -> Result<(), Problem> {
+impl GdiFilter for Filter {
+    fn year(&mut self, req: &Request) -> Result<(), Problem> {
         if let Some(y) = req.query_param("year") {
             let year: i64 = y.parse().map_err(|_| invalid("year", format!("`year` must be a year, not {y:?}")))?;
             self.add("number_year = ?", year.into());
@@ -218,23 +206,10 @@ impl Filter {
         Ok(())
     }
 
-    /// Every word of the query's `q` in `search_text` (accents folded).
-    pub fn words(&mut self, req: &Request) {
+    fn search(&mut self, req: &Request) {
         if let Some(q) = req.query_param("q") {
-            for word in logic::search_words(q) {
-                self.add("(' ' || search_text || ' ') LIKE ?", format!("% {word}%").into());
-            }
+            self.words("search_text", &logic::search_words(q));
         }
-    }
-
-    /// `FROM table [WHERE …]`, and the parameters, for `listing::paged`.
-    pub fn from(self, table: &str) -> (String, Vec<Value>) {
-        let sql = if self.clauses.is_empty() {
-            format!("FROM {table}")
-        } else {
-            format!("FROM {table} WHERE {}", self.clauses.join(" AND "))
-        };
-        (sql, self.params)
     }
 }
 

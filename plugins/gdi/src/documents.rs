@@ -3,14 +3,14 @@
 //! `rejected` and `cancelled`), attachments, the preview PDF and search.
 //! Signing itself, with numbering, is in [`crate::signing`].
 
-use plaza_sdk::listing::{Page, PageRequest, paged};
+use plaza_sdk::listing::{Filter, Page, PageRequest, paged};
 use plaza_sdk::prelude::*;
 use plaza_sdk::validation::{Errors, invalid, text};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Map;
 
-use crate::common::{self, Tenant};
+use crate::common::{self, GdiFilter, Tenant};
 use crate::logic::{self, DocAction, DocState};
 use crate::org::{self, DocType};
 use crate::pdf;
@@ -673,7 +673,7 @@ pub fn final_pdf(req: &Request) -> Result<Response, Problem> {
 
 pub fn list(req: &Request) -> Result<Json<Page<DocumentSummary>>, Problem> {
     let page = PageRequest::from_request(req)?;
-    let mut filter = common::Filter::default();
+    let mut filter = Filter::default();
     filter.eq(req, "number", "number");
     filter.eq(req, "type", "type_code");
     filter.eq(req, "sector", "sector_code");
@@ -687,7 +687,7 @@ pub fn list(req: &Request) -> Result<Json<Page<DocumentSummary>>, Problem> {
     if let Some(signer) = req.query_param("signer") {
         filter.add("id IN (SELECT document_id FROM document_signers WHERE user_id = ?)", signer.into());
     }
-    filter.words(req);
+    filter.search(req);
     let (from, params) = filter.from("documents");
     paged(SUMMARY_COLUMNS, &from, "id DESC", &params, page).map(Json)
 }

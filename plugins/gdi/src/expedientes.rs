@@ -2,13 +2,13 @@
 //! documents linked in order (fojas, never unlinked), pases between
 //! sectors with their full history, and archiving (read-only).
 
-use plaza_sdk::listing::{Page, PageRequest, paged};
+use plaza_sdk::listing::{Filter, Page, PageRequest, paged};
 use plaza_sdk::prelude::*;
 use plaza_sdk::validation::{Errors, invalid, text};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::common::{self, Tenant};
+use crate::common::{self, GdiFilter, Tenant};
 use crate::documents;
 use crate::logic::{self, DocState, ExpState, Sequence};
 use crate::org;
@@ -331,7 +331,7 @@ pub fn archive(req: &Request) -> Result<Json<Expediente>, Problem> {
 
 pub fn list(req: &Request) -> Result<Json<Page<Expediente>>, Problem> {
     let page = PageRequest::from_request(req)?;
-    let mut filter = common::Filter::default();
+    let mut filter = Filter::default();
     filter.eq(req, "number", "number");
     filter.eq(req, "sector", "current_sector");
     if let Some(s) = req.query_param("state") {
@@ -340,7 +340,7 @@ pub fn list(req: &Request) -> Result<Json<Page<Expediente>>, Problem> {
         filter.add("state = ?", state.as_str().into());
     }
     filter.year(req)?;
-    filter.words(req);
+    filter.search(req);
     let (from, params) = filter.from("expedientes");
     paged(COLUMNS, &from, "id DESC", &params, page).map(Json)
 }
