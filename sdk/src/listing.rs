@@ -130,6 +130,19 @@ impl Filter {
         }
     }
 
+    /// `column = value` when the query has `param`, a whole number (an id
+    /// column: PostgreSQL does not compare a number with text); 422 naming
+    /// `param` otherwise.
+    pub fn eq_int(&mut self, req: &Request, param: &str, column: &str) -> Result<(), Problem> {
+        if let Some(v) = req.query_param(param) {
+            let n: i64 = v.trim().parse().map_err(|_| {
+                crate::validation::invalid(param, format!("`{param}` must be a whole number, not {v:?}"))
+            })?;
+            self.add(&format!("{column} = ?"), n.into());
+        }
+        Ok(())
+    }
+
     /// Each of `words` (already folded the way `column` was) must start a
     /// word of `column`, a space-separated text.
     pub fn words(&mut self, column: &str, words: &[String]) {

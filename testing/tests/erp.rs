@@ -77,9 +77,10 @@ async fn shop() -> Shop {
         .start()
         .await
         .expect("the host starts with erp");
-    let warehouse = expect(&host.post_json("/warehouses", &json!({ "code": "MAIN", "name": "Bodega" })).await, 201)["id"]
-        .as_i64()
-        .unwrap();
+    let warehouse =
+        expect(&host.post_json("/warehouses", &json!({ "code": "MAIN", "name": "Bodega" })).await, 201)["id"]
+            .as_i64()
+            .unwrap();
     expect(&host.post_json("/series", &json!({ "establishment": "001", "point": "001", "name": "Caja 1" })).await, 201);
     let mut products = Vec::new();
     for (sku, name, price, tax, unit) in [
@@ -91,7 +92,8 @@ async fn shop() -> Shop {
     ] {
         let p = json!({ "sku": sku, "name": name, "price": price, "tax_code": tax, "unit": unit, "cost": "1.00" });
         let id = expect(&host.post_json("/products", &p).await, 201)["id"].as_i64().unwrap();
-        let adj = json!({ "product_id": id, "warehouse_id": warehouse, "quantity": "100", "reason": "inventario inicial" });
+        let adj =
+            json!({ "product_id": id, "warehouse_id": warehouse, "quantity": "100", "reason": "inventario inicial" });
         expect(&host.post_json("/stock/adjustments", &adj).await, 201);
         products.push(id);
     }
@@ -108,7 +110,10 @@ impl Shop {
     }
 
     async fn stock_of(&self, i: usize) -> String {
-        expect(&self.reader.get(&format!("/products/{}", self.products[i])).await, 200)["stock"].as_str().unwrap().into()
+        expect(&self.reader.get(&format!("/products/{}", self.products[i])).await, 200)["stock"]
+            .as_str()
+            .unwrap()
+            .into()
     }
 
     /// A confirmed (numbered) sale of `lines`.
@@ -142,9 +147,14 @@ async fn the_catalogue_with_categories_custom_fields_and_warehouses() {
 
     // A tree of categories; a cycle is refused.
     let food = expect(&h.post_json("/categories", &json!({ "code": "FOOD", "name": "Alimentos" })).await, 201);
-    let dairy =
-        expect(&h.post_json("/categories", &json!({ "code": "DAIRY", "name": "Lácteos", "parent_id": food["id"] })).await, 201);
-    invalid_field(&h.put_json(&format!("/categories/{}", food["id"]), &json!({ "parent_id": dairy["id"] })).await, "parent_id");
+    let dairy = expect(
+        &h.post_json("/categories", &json!({ "code": "DAIRY", "name": "Lácteos", "parent_id": food["id"] })).await,
+        201,
+    );
+    invalid_field(
+        &h.put_json(&format!("/categories/{}", food["id"]), &json!({ "parent_id": dairy["id"] })).await,
+        "parent_id",
+    );
     expect(&h.post_json("/categories", &json!({ "code": "FOOD", "name": "Otra" })).await, 409);
     assert_eq!(expect(&s.reader.get("/categories").await, 200).as_array().unwrap().len(), 2);
 
@@ -159,11 +169,26 @@ async fn the_catalogue_with_categories_custom_fields_and_warehouses() {
     let bad = json!({ "sku": "X", "name": "X", "price": "1", "tax_code": "iva0", "custom": { "origin": "PE", "colour": "red" } });
     let doc = invalid_field(&h.post_json("/products", &bad).await, "custom.origin");
     assert!(doc["errors"].to_string().contains("custom.colour"), "{doc}");
-    invalid_field(&h.post_json("/products", &json!({ "sku": "Y", "name": "Y", "price": "1", "tax_code": "iva21" })).await, "tax_code");
-    invalid_field(&h.post_json("/products", &json!({ "sku": "Y", "name": "Y", "price": "-1", "tax_code": "iva0" })).await, "price");
-    expect(&h.post_json("/products", &json!({ "sku": "LECHE-1", "name": "Otra", "price": "1", "tax_code": "iva0" })).await, 409);
+    invalid_field(
+        &h.post_json("/products", &json!({ "sku": "Y", "name": "Y", "price": "1", "tax_code": "iva21" })).await,
+        "tax_code",
+    );
+    invalid_field(
+        &h.post_json("/products", &json!({ "sku": "Y", "name": "Y", "price": "-1", "tax_code": "iva0" })).await,
+        "price",
+    );
+    expect(
+        &h.post_json("/products", &json!({ "sku": "LECHE-1", "name": "Otra", "price": "1", "tax_code": "iva0" })).await,
+        409,
+    );
+    let twin =
+        json!({ "sku": "LECHE-2", "barcode": "7861001234567", "name": "Otra", "price": "1", "tax_code": "IVA0" });
+    assert_eq!(expect(&h.post_json("/products", &twin).await, 409)["field"], "barcode");
+    let typed = json!({ "sku": "LECHE-3", "name": "Otra", "price": "1", "tax_code": "IVA0" });
+    assert_eq!(expect(&h.post_json("/products", &typed).await, 201)["tax_code"], "iva0");
 
     // Listing: by category (with subcategories), by words, low stock.
+    invalid_field(&s.reader.get("/stock?product_id=abc").await, "product_id");
     let in_food = expect(&s.reader.get(&format!("/products?category={}", food["id"])).await, 200);
     assert_eq!(in_food["total"], 1);
     assert_eq!(expect(&s.reader.get("/products?q=lech").await, 200)["items"][0]["sku"], "LECHE-1");
@@ -174,7 +199,10 @@ async fn the_catalogue_with_categories_custom_fields_and_warehouses() {
     // Updates keep what they do not name; a stale version is refused.
     let id = milk["id"].as_i64().unwrap();
     let changed = expect(&h.put_json(&format!("/products/{id}"), &json!({ "price": "1.05", "version": 1 })).await, 200);
-    assert_eq!((changed["price"].as_str(), changed["name"].as_str(), changed["version"].as_i64()), (Some("1.05"), Some("Leche entera"), Some(2)));
+    assert_eq!(
+        (changed["price"].as_str(), changed["name"].as_str(), changed["version"].as_i64()),
+        (Some("1.05"), Some("Leche entera"), Some(2))
+    );
     expect(&h.put_json(&format!("/products/{id}"), &json!({ "price": "1.10", "version": 1 })).await, 409);
 
     // Warehouses.
@@ -185,7 +213,10 @@ async fn the_catalogue_with_categories_custom_fields_and_warehouses() {
     assert_eq!(expect(&s.reader.get("/warehouses").await, 200).as_array().unwrap().len(), 2);
 
     // Roles: a seller does not manage the catalogue; a reader does not sell.
-    expect(&s.seller.post_json("/products", &json!({ "sku": "Z", "name": "Z", "price": "1", "tax_code": "iva0" })).await, 403);
+    expect(
+        &s.seller.post_json("/products", &json!({ "sku": "Z", "name": "Z", "price": "1", "tax_code": "iva0" })).await,
+        403,
+    );
     expect(&s.reader.post_json("/sales", &json!({ "lines": [s.line(0, "1")] })).await, 403);
     expect(&h.anonymous().get("/products").await, 401);
 }
@@ -195,19 +226,38 @@ async fn customers_and_suppliers_have_their_tax_ids_checked() {
     let s = shop().await;
     // Published examples (python-stdnum's test suite): a cédula, a
     // company's RUC; the final consumer.
-    let c = expect(&s.seller.post_json("/customers", &json!({ "tax_id": "1714307103", "name": "María Pérez",
-        "email": "maria@example.ec" })).await, 201);
+    let c = expect(
+        &s.seller
+            .post_json(
+                "/customers",
+                &json!({ "tax_id": "1714307103", "name": "María Pérez",
+        "email": "maria@example.ec" }),
+            )
+            .await,
+        201,
+    );
     assert_eq!((c["tax_id_kind"].as_str(), c["sri_id_type"].as_str()), (Some("cedula"), Some("05")));
-    let co = expect(&s.seller.post_json("/customers", &json!({ "tax_id": "1792060346-001", "name": "Comercial SA" })).await, 201);
+    let co = expect(
+        &s.seller.post_json("/customers", &json!({ "tax_id": "1792060346-001", "name": "Comercial SA" })).await,
+        201,
+    );
     assert_eq!((co["tax_id"].as_str(), co["tax_id_kind"].as_str()), (Some("1792060346001"), Some("ruc-private")));
     // The check digit is wrong: 422 naming the field and the rule.
-    let doc = invalid_field(&s.seller.post_json("/customers", &json!({ "tax_id": "1714307104", "name": "X" })).await, "tax_id");
+    let doc = invalid_field(
+        &s.seller.post_json("/customers", &json!({ "tax_id": "1714307104", "name": "X" })).await,
+        "tax_id",
+    );
     assert!(doc["detail"].as_str().unwrap().contains("ec-cedula-check-digit"), "{doc}");
     // A company RUC SRI issued that fails the modulo-11 check: accepted
     // only once a person confirmed it in SRI's registry.
-    invalid_field(&s.seller.post_json("/customers", &json!({ "tax_id": "1793213150001", "name": "Y" })).await, "tax_id");
+    invalid_field(
+        &s.seller.post_json("/customers", &json!({ "tax_id": "1793213150001", "name": "Y" })).await,
+        "tax_id",
+    );
     expect(
-        &s.seller.post_json("/customers", &json!({ "tax_id": "1793213150001", "name": "Y", "tax_id_confirmed": true })).await,
+        &s.seller
+            .post_json("/customers", &json!({ "tax_id": "1793213150001", "name": "Y", "tax_id_confirmed": true }))
+            .await,
         201,
     );
     // A passport is taken as given when it says so.
@@ -215,10 +265,12 @@ async fn customers_and_suppliers_have_their_tax_ids_checked() {
     assert_eq!(expect(&s.seller.post_json("/customers", &p).await, 201)["sri_id_type"], "06");
     // Duplicates are conflicts; the same id may be a supplier too.
     expect(&s.seller.post_json("/customers", &json!({ "tax_id": "1714307103", "name": "Otra" })).await, 409);
-    let sup = expect(&s.stock.post_json("/suppliers", &json!({ "tax_id": "1714307103", "name": "María Pérez" })).await, 201);
+    let sup =
+        expect(&s.stock.post_json("/suppliers", &json!({ "tax_id": "1714307103", "name": "María Pérez" })).await, 201);
     assert_eq!(expect(&s.reader.get("/suppliers").await, 200)["total"], 1);
     assert_eq!(expect(&s.reader.get("/customers?q=maria").await, 200)["total"], 1);
-    let changed = expect(&s.seller.put_json(&format!("/customers/{}", c["id"]), &json!({ "phone": "0999999999" })).await, 200);
+    let changed =
+        expect(&s.seller.put_json(&format!("/customers/{}", c["id"]), &json!({ "phone": "0999999999" })).await, 200);
     assert_eq!((changed["phone"].as_str(), changed["email"].as_str()), (Some("0999999999"), Some("maria@example.ec")));
     expect(&s.reader.get(&format!("/suppliers/{}", c["id"])).await, 404);
     expect(&s.reader.get(&format!("/suppliers/{}", sup["id"])).await, 200);
@@ -234,7 +286,8 @@ async fn customers_and_suppliers_have_their_tax_ids_checked() {
         let party = expect(&es.post_json("/customers", &json!({ "tax_id": id, "name": id })).await, 201);
         assert_eq!(party["tax_id_kind"], kind);
     }
-    let doc = invalid_field(&es.post_json("/customers", &json!({ "tax_id": "12345678A", "name": "X" })).await, "tax_id");
+    let doc =
+        invalid_field(&es.post_json("/customers", &json!({ "tax_id": "12345678A", "name": "X" })).await, "tax_id");
     assert!(doc["detail"].as_str().unwrap().contains("es-nif-letter"), "{doc}");
     invalid_field(&es.post_json("/customers", &json!({ "tax_id": "1714307103", "name": "X" })).await, "tax_id");
     // The Spanish company sees none of the Ecuadorian shop's customers.
@@ -249,7 +302,8 @@ async fn customers_and_suppliers_have_their_tax_ids_checked() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_sale_goes_from_draft_to_paid_and_refuses_what_its_state_does_not_allow() {
     let s = shop().await;
-    let customer = expect(&s.seller.post_json("/customers", &json!({ "tax_id": "1714307103", "name": "María" })).await, 201);
+    let customer =
+        expect(&s.seller.post_json("/customers", &json!({ "tax_id": "1714307103", "name": "María" })).await, 201);
     let draft = json!({ "customer_id": customer["id"], "lines": [s.line(0, "2"), s.line(1, "1")], "notes": "mesa 4" });
     let sale = expect(&s.seller.post_json("/sales", &draft).await, 201);
     let id = sale["id"].as_i64().unwrap();
@@ -258,10 +312,16 @@ async fn a_sale_goes_from_draft_to_paid_and_refuses_what_its_state_does_not_allo
     assert_eq!(s.stock_of(0).await, "100", "a draft takes no stock");
 
     // Drafts change; illegal actions on a draft are refused naming it.
-    let edited = expect(&s.seller.put_json(&format!("/sales/{id}"), &json!({ "lines": [s.line(0, "3")], "version": 1 })).await, 200);
+    let edited = expect(
+        &s.seller.put_json(&format!("/sales/{id}"), &json!({ "lines": [s.line(0, "3")], "version": 1 })).await,
+        200,
+    );
     assert_eq!((edited["total"].as_str(), edited["customer"]["name"].as_str()), (Some("34.50"), Some("María")));
     expect(&s.seller.put_json(&format!("/sales/{id}"), &json!({ "notes": "x", "version": 1 })).await, 409);
-    refused_in(&s.seller.post_json(&format!("/sales/{id}/payments"), &json!({ "method": "cash", "tendered": "50" })).await, "draft");
+    refused_in(
+        &s.seller.post_json(&format!("/sales/{id}/payments"), &json!({ "method": "cash", "tendered": "50" })).await,
+        "draft",
+    );
 
     // Confirm: numbered, stock taken, the event carries the whole document.
     let confirmed = expect(&s.seller.post_json(&format!("/sales/{id}/confirm"), &json!({})).await, 200);
@@ -283,17 +343,43 @@ async fn a_sale_goes_from_draft_to_paid_and_refuses_what_its_state_does_not_allo
     }
 
     // Payments: a card payment for part, cash for the rest with change.
-    invalid_field(&s.seller.post_json(&format!("/sales/{id}/payments"), &json!({ "method": "card", "amount": "40" })).await, "amount");
-    invalid_field(&s.seller.post_json(&format!("/sales/{id}/payments"), &json!({ "method": "cheque", "amount": "1" })).await, "method");
-    let part = expect(&s.seller.post_json(&format!("/sales/{id}/payments"), &json!({ "method": "card", "amount": "10.00", "reference": "AUTH-1" })).await, 201);
+    invalid_field(
+        &s.seller.post_json(&format!("/sales/{id}/payments"), &json!({ "method": "card", "amount": "40" })).await,
+        "amount",
+    );
+    invalid_field(
+        &s.seller.post_json(&format!("/sales/{id}/payments"), &json!({ "method": "cheque", "amount": "1" })).await,
+        "method",
+    );
+    let part = expect(
+        &s.seller
+            .post_json(
+                &format!("/sales/{id}/payments"),
+                &json!({ "method": "card", "amount": "10.00", "reference": "AUTH-1" }),
+            )
+            .await,
+        201,
+    );
     assert_eq!((part["state"].as_str(), part["due"].as_str()), (Some("confirmed"), Some("24.50")));
-    let paid = expect(&s.seller.post_json(&format!("/sales/{id}/payments"), &json!({ "method": "cash", "tendered": "30" })).await, 201);
-    assert_eq!((paid["state"].as_str(), paid["due"].as_str(), paid["paid"].as_str()), (Some("paid"), Some("0.00"), Some("34.50")));
-    assert_eq!((paid["payments"][1]["amount"].as_str(), paid["payments"][1]["change"].as_str()), (Some("24.50"), Some("5.50")));
+    let paid = expect(
+        &s.seller.post_json(&format!("/sales/{id}/payments"), &json!({ "method": "cash", "tendered": "30" })).await,
+        201,
+    );
+    assert_eq!(
+        (paid["state"].as_str(), paid["due"].as_str(), paid["paid"].as_str()),
+        (Some("paid"), Some("0.00"), Some("34.50"))
+    );
+    assert_eq!(
+        (paid["payments"][1]["amount"].as_str(), paid["payments"][1]["change"].as_str()),
+        (Some("24.50"), Some("5.50"))
+    );
     for action in ["confirm", "cancel"] {
         refused_in(&s.seller.post_json(&format!("/sales/{id}/{action}"), &json!({})).await, "paid");
     }
-    refused_in(&s.seller.post_json(&format!("/sales/{id}/payments"), &json!({ "method": "cash", "tendered": "1" })).await, "paid");
+    refused_in(
+        &s.seller.post_json(&format!("/sales/{id}/payments"), &json!({ "method": "cash", "tendered": "1" })).await,
+        "paid",
+    );
     refused_in(&s.seller.put_json(&format!("/sales/{id}"), &json!({ "notes": "x" })).await, "paid");
 
     // The ticket.
@@ -304,8 +390,32 @@ async fn a_sale_goes_from_draft_to_paid_and_refuses_what_its_state_does_not_allo
         assert!(text.contains(needle), "{needle} not in\n{text}");
     }
 
+    // A counter ticket: confirmed and paid in one call; its event carries the payment.
+    let ticket =
+        json!({ "lines": [s.line(1, "2")], "confirm": true, "payments": [{ "method": "cash", "tendered": "10" }] });
+    let ticket = expect(&s.seller.post_json("/sales", &ticket).await, 201);
+    assert_eq!((ticket["state"].as_str(), ticket["payments"][0]["change"].as_str()), (Some("paid"), Some("5.00")));
+    let events = s.events("erp.sale-confirmed").await;
+    assert_eq!(events.len(), 2);
+    assert_eq!(
+        (events[1]["number"].as_str(), events[1]["payments"][0]["amount"].as_str()),
+        (Some("001-001-000000002"), Some("5.00"))
+    );
+    invalid_field(
+        &s.seller
+            .post_json(
+                "/sales",
+                &json!({ "lines": [s.line(1, "1")], "payments": [{ "method": "cash", "tendered": "5" }] }),
+            )
+            .await,
+        "payments",
+    );
+    // Nothing to pay (a gift): paid at confirmation.
+    let gift = json!({ "lines": [{ "product_id": s.products[1], "quantity": "1", "discount_percent": "100" }], "confirm": true });
+    assert_eq!(expect(&s.seller.post_json("/sales", &gift).await, 201)["state"], "paid");
+
     // Listing and filters.
-    assert_eq!(expect(&s.reader.get("/sales?state=paid").await, 200)["total"], 1);
+    assert_eq!(expect(&s.reader.get("/sales?state=paid").await, 200)["total"], 3);
     assert_eq!(expect(&s.reader.get("/sales?number=001-001-000000001").await, 200)["items"][0]["id"], id);
     invalid_field(&s.reader.get("/sales?state=open").await, "state");
     invalid_field(&s.reader.get("/sales?from=ayer").await, "from");
@@ -319,14 +429,20 @@ async fn cancelling_returns_the_stock_and_keeps_the_number() {
     let id = sale["id"].as_i64().unwrap();
     assert_eq!((s.stock_of(0).await.as_str(), s.stock_of(3).await.as_str()), ("95", "99.25"));
     let cancelled = expect(&s.seller.post_json(&format!("/sales/{id}/cancel"), &json!({})).await, 200);
-    assert_eq!((cancelled["state"].as_str(), cancelled["number"].as_str()), (Some("cancelled"), Some("001-001-000000001")));
+    assert_eq!(
+        (cancelled["state"].as_str(), cancelled["number"].as_str()),
+        (Some("cancelled"), Some("001-001-000000001"))
+    );
     assert_eq!((s.stock_of(0).await.as_str(), s.stock_of(3).await.as_str()), ("100", "100"));
     let back = expect(&s.reader.get(&format!("/stock/movements?reference=sale:{id}&kind=return")).await, 200);
     assert_eq!(back["total"], 2);
     for action in ["confirm", "cancel"] {
         refused_in(&s.seller.post_json(&format!("/sales/{id}/{action}"), &json!({})).await, "cancelled");
     }
-    refused_in(&s.seller.post_json(&format!("/sales/{id}/payments"), &json!({ "method": "cash", "tendered": "1" })).await, "cancelled");
+    refused_in(
+        &s.seller.post_json(&format!("/sales/{id}/payments"), &json!({ "method": "cash", "tendered": "1" })).await,
+        "cancelled",
+    );
     // The next sale gets the next number: the cancelled one keeps its own.
     assert_eq!(s.confirmed(json!([s.line(1, "1")])).await["number"], "001-001-000000002");
     // A draft is cancelled without touching stock or numbers.
@@ -336,7 +452,10 @@ async fn cancelling_returns_the_stock_and_keeps_the_number() {
     // A confirmed sale with a payment is not cancelled (it needs a credit note).
     let paid_part = s.confirmed(json!([s.line(1, "2")])).await;
     let pid = paid_part["id"].as_i64().unwrap();
-    expect(&s.seller.post_json(&format!("/sales/{pid}/payments"), &json!({ "method": "card", "amount": "1" })).await, 201);
+    expect(
+        &s.seller.post_json(&format!("/sales/{pid}/payments"), &json!({ "method": "card", "amount": "1" })).await,
+        201,
+    );
     expect(&s.seller.post_json(&format!("/sales/{pid}/cancel"), &json!({})).await, 409);
 }
 
@@ -390,13 +509,17 @@ async fn totals_match_hand_computed_values_and_the_tax_summary_adds_up() {
 
     let summary = expect(&s.accountant.get("/reports/tax-summary").await, 200);
     assert_eq!(summary["sales"], 4);
-    let rate = |code: &str| summary["rates"].as_array().unwrap().iter().find(|r| r["tax_code"] == code).cloned().unwrap();
+    let rate =
+        |code: &str| summary["rates"].as_array().unwrap().iter().find(|r| r["tax_code"] == code).cloned().unwrap();
     // iva15: 31.49 + 0.00 + 0.30 + 9.33 = 41.12 base, 4.72 + 0 + 0.05 + 1.40 = 6.17 tax.
     assert_eq!((rate("iva15")["base"].as_str(), rate("iva15")["tax"].as_str()), (Some("41.12"), Some("6.17")));
     assert_eq!((rate("iva0")["base"].as_str(), rate("iva5")["tax"].as_str()), (Some("7.00"), Some("0.20")));
     // The summary equals the sum of the period's sales, to the cent:
     // bases 39.99 + 2.50 + 0.30 + 9.33, taxes 4.92 + 0 + 0.05 + 1.40.
-    assert_eq!((summary["base"].as_str(), summary["tax"].as_str(), summary["total"].as_str()), (Some("52.12"), Some("6.37"), Some("58.49")));
+    assert_eq!(
+        (summary["base"].as_str(), summary["tax"].as_str(), summary["total"].as_str()),
+        (Some("52.12"), Some("6.37"), Some("58.49"))
+    );
     let by_day = expect(&s.accountant.get("/reports/sales-by-day").await, 200);
     assert_eq!(by_day["rows"][0]["total"], "58.49");
     assert_eq!(by_day["rows"][0]["sales"], 4);
@@ -417,14 +540,29 @@ async fn totals_match_hand_computed_values_and_the_tax_summary_adds_up() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn twenty_racing_sales_of_ten_units_sell_exactly_ten() {
     let s = Arc::new(shop().await);
-    let scarce = expect(&s.host.post_json("/products", &json!({ "sku": "ULTIMO", "name": "Último", "price": "5", "tax_code": "iva15" })).await, 201);
+    let scarce = expect(
+        &s.host
+            .post_json("/products", &json!({ "sku": "ULTIMO", "name": "Último", "price": "5", "tax_code": "iva15" }))
+            .await,
+        201,
+    );
     let id = scarce["id"].as_i64().unwrap();
-    expect(&s.stock.post_json("/stock/adjustments", &json!({ "product_id": id, "warehouse_id": s.warehouse, "quantity": "10", "reason": "conteo" })).await, 201);
+    expect(
+        &s.stock
+            .post_json(
+                "/stock/adjustments",
+                &json!({ "product_id": id, "warehouse_id": s.warehouse, "quantity": "10", "reason": "conteo" }),
+            )
+            .await,
+        201,
+    );
     let racing: Vec<_> = (0..20)
         .map(|_| {
             let s = Arc::clone(&s);
             tokio::spawn(async move {
-                s.seller.post_json("/sales", &json!({ "lines": [{ "product_id": id, "quantity": "1" }], "confirm": true })).await
+                s.seller
+                    .post_json("/sales", &json!({ "lines": [{ "product_id": id, "quantity": "1" }], "confirm": true }))
+                    .await
             })
         })
         .collect();
@@ -483,7 +621,9 @@ async fn fifty_racing_confirmations_in_one_series_are_numbered_without_gaps() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn stock_moves_only_by_movements() {
     let s = shop().await;
-    let north = expect(&s.host.post_json("/warehouses", &json!({ "code": "NORTE", "name": "Norte" })).await, 201)["id"].as_i64().unwrap();
+    let north = expect(&s.host.post_json("/warehouses", &json!({ "code": "NORTE", "name": "Norte" })).await, 201)["id"]
+        .as_i64()
+        .unwrap();
     let t = json!({ "product_id": s.products[0], "from_warehouse_id": s.warehouse, "to_warehouse_id": north, "quantity": "30" });
     let moved = expect(&s.stock.post_json("/stock/transfers", &t).await, 201);
     assert_eq!((moved["from"]["quantity"].as_str(), moved["to"]["quantity"].as_str()), (Some("70"), Some("30")));
@@ -491,21 +631,48 @@ async fn stock_moves_only_by_movements() {
     let refused = s.stock.post_json("/stock/transfers", &too_many).await;
     assert_eq!(refused.status, 409);
     assert_eq!(expect(&refused, 409)["available"], "30");
-    invalid_field(&s.stock.post_json("/stock/adjustments", &json!({ "product_id": s.products[0], "warehouse_id": north, "quantity": "-1", "reason": " " })).await, "reason");
-    expect(&s.stock.post_json("/stock/adjustments", &json!({ "product_id": s.products[0], "warehouse_id": north, "quantity": "-31", "reason": "rotura" })).await, 409);
-    expect(&s.stock.post_json("/stock/adjustments", &json!({ "product_id": s.products[0], "warehouse_id": north, "quantity": "-2", "reason": "rotura" })).await, 201);
+    invalid_field(
+        &s.stock
+            .post_json(
+                "/stock/adjustments",
+                &json!({ "product_id": s.products[0], "warehouse_id": north, "quantity": "-1", "reason": " " }),
+            )
+            .await,
+        "reason",
+    );
+    expect(
+        &s.stock
+            .post_json(
+                "/stock/adjustments",
+                &json!({ "product_id": s.products[0], "warehouse_id": north, "quantity": "-31", "reason": "rotura" }),
+            )
+            .await,
+        409,
+    );
+    expect(
+        &s.stock
+            .post_json(
+                "/stock/adjustments",
+                &json!({ "product_id": s.products[0], "warehouse_id": north, "quantity": "-2", "reason": "rotura" }),
+            )
+            .await,
+        201,
+    );
     let levels = expect(&s.reader.get(&format!("/stock?product_id={}", s.products[0])).await, 200);
     let qty: Vec<&str> = levels["items"].as_array().unwrap().iter().map(|l| l["quantity"].as_str().unwrap()).collect();
     assert_eq!(qty, ["70", "28"]);
     let movements = expect(&s.reader.get(&format!("/stock/movements?product_id={}", s.products[0])).await, 200);
-    let kinds: Vec<&str> = movements["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["kind"].as_str().unwrap())
-        .collect();
+    let kinds: Vec<&str> = movements["items"].as_array().unwrap().iter().map(|m| m["kind"].as_str().unwrap()).collect();
     assert_eq!(kinds, ["adjustment", "transfer-in", "transfer-out", "adjustment"]);
-    expect(&s.seller.post_json("/stock/adjustments", &json!({ "product_id": s.products[0], "warehouse_id": north, "quantity": "1", "reason": "x" })).await, 403);
+    expect(
+        &s.seller
+            .post_json(
+                "/stock/adjustments",
+                &json!({ "product_id": s.products[0], "warehouse_id": north, "quantity": "1", "reason": "x" }),
+            )
+            .await,
+        403,
+    );
 
     // The tenant may allow negative stock.
     let app = s.host.app();
@@ -514,7 +681,10 @@ async fn stock_moves_only_by_movements() {
     assert_eq!(s.stock_of(0).await, "58");
 
     // The daily check publishes one event per product under its threshold.
-    expect(&s.host.put_json(&format!("/products/{}", s.products[1]), &json!({ "low_stock_threshold": "500" })).await, 200);
+    expect(
+        &s.host.put_json(&format!("/products/{}", s.products[1]), &json!({ "low_stock_threshold": "500" })).await,
+        200,
+    );
     let run = s.host.run_job("stock-low").await.unwrap();
     assert_eq!(run.status, "succeeded", "{run:?}");
     {
@@ -527,14 +697,20 @@ async fn stock_moves_only_by_movements() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn purchases_come_in_at_cost_and_expenses_keep_their_receipts() {
     let s = shop().await;
-    let sup = expect(&s.stock.post_json("/suppliers", &json!({ "tax_id": "1792060346001", "name": "Distribuidora" })).await, 201);
+    let sup = expect(
+        &s.stock.post_json("/suppliers", &json!({ "tax_id": "1792060346001", "name": "Distribuidora" })).await,
+        201,
+    );
     // 100 on hand at 1.00; 50 more at 1.60 → (100 + 80) / 150 = 1.20.
     let order = json!({ "supplier_id": sup["id"], "supplier_document": "001-001-000045",
         "lines": [{ "product_id": s.products[0], "quantity": "50", "unit_cost": "1.60" }, { "product_id": s.products[1], "quantity": "10", "unit_cost": "0.75" }] });
     let p = expect(&s.stock.post_json("/purchases", &order).await, 201);
     let id = p["id"].as_i64().unwrap();
     // 80.00 at 15 % = 12.00; 7.50 at 0 %.
-    assert_eq!((p["state"].as_str(), p["base"].as_str(), p["tax"].as_str(), p["total"].as_str()), (Some("ordered"), Some("87.50"), Some("12.00"), Some("99.50")));
+    assert_eq!(
+        (p["state"].as_str(), p["base"].as_str(), p["tax"].as_str(), p["total"].as_str()),
+        (Some("ordered"), Some("87.50"), Some("12.00"), Some("99.50"))
+    );
     assert_eq!(s.stock_of(0).await, "100", "an order takes no stock yet");
     let received = expect(&s.stock.post_json(&format!("/purchases/{id}/receive"), &json!({})).await, 200);
     assert_eq!(received["state"], "received");
@@ -557,18 +733,35 @@ async fn purchases_come_in_at_cost_and_expenses_keep_their_receipts() {
     // Expenses, with a receipt in the blob store.
     let e = json!({ "category": "rent", "description": "Arriendo diciembre", "amount": "400", "tax_code": "iva15", "expense_date": "2026-12-01" });
     let e = expect(&s.accountant.post_json("/expenses", &e).await, 201);
-    assert_eq!((e["tax"].as_str(), e["total"].as_str(), e["has_receipt"].as_bool()), (Some("60.00"), Some("460.00"), Some(false)));
+    assert_eq!(
+        (e["tax"].as_str(), e["total"].as_str(), e["has_receipt"].as_bool()),
+        (Some("60.00"), Some("460.00"), Some(false))
+    );
     let eid = e["id"].as_i64().unwrap();
     let pdf = b"%PDF-1.4 receipt".to_vec();
-    let with = expect(&s.accountant.put_bytes(&format!("/expenses/{eid}/receipt"), "application/pdf", pdf.clone()).await, 200);
+    let with =
+        expect(&s.accountant.put_bytes(&format!("/expenses/{eid}/receipt"), "application/pdf", pdf.clone()).await, 200);
     assert_eq!(with["has_receipt"], true);
     let back = s.reader.get(&format!("/expenses/{eid}/receipt")).await;
     assert_eq!((back.status, back.header("content-type"), &back.body), (200, Some("application/pdf"), &pdf));
-    assert_eq!(s.accountant.put_bytes(&format!("/expenses/{eid}/receipt"), "text/html", b"<p>".to_vec()).await.status, 415);
-    invalid_field(&s.accountant.post_json("/expenses", &json!({ "category": "x", "description": "y", "amount": "0", "tax_code": "iva0" })).await, "amount");
+    assert_eq!(
+        s.accountant.put_bytes(&format!("/expenses/{eid}/receipt"), "text/html", b"<p>".to_vec()).await.status,
+        415
+    );
+    invalid_field(
+        &s.accountant
+            .post_json("/expenses", &json!({ "category": "x", "description": "y", "amount": "0", "tax_code": "iva0" }))
+            .await,
+        "amount",
+    );
     invalid_field(&s.accountant.post_json("/expenses", &json!({ "category": "x", "description": "y", "amount": "1", "tax_code": "iva0", "expense_date": "01/12/2026" })).await, "expense_date");
     assert_eq!(expect(&s.reader.get("/expenses?from=2026-12-01&to=2026-12-31").await, 200)["total"], 1);
-    expect(&s.seller.post_json("/expenses", &json!({ "category": "x", "description": "y", "amount": "1", "tax_code": "iva0" })).await, 403);
+    expect(
+        &s.seller
+            .post_json("/expenses", &json!({ "category": "x", "description": "y", "amount": "1", "tax_code": "iva0" }))
+            .await,
+        403,
+    );
 }
 
 /// A CSV of `n` products, with the Spanish column names of the shop's
@@ -578,7 +771,13 @@ fn products_csv(n: usize) -> (String, usize) {
     let mut out = String::from("codigo;descripcion;pvp;iva;unidad;marca\n");
     let mut bad = 0;
     for i in 1..=n {
-        let sku = if i == 1 { "ARROZ".to_owned() } else if i % 500 == 0 { format!("P{:06}", i - 1) } else { format!("P{i:06}") };
+        let sku = if i == 1 {
+            "ARROZ".to_owned()
+        } else if i % 500 == 0 {
+            format!("P{:06}", i - 1)
+        } else {
+            format!("P{i:06}")
+        };
         let price = if i % 200 == 0 { "doce".to_owned() } else { format!("{},{:02}", i % 90 + 1, i % 100) };
         let tax = if i % 3 == 0 { "0" } else { "15%" };
         if i == 1 || i % 200 == 0 || i % 500 == 0 {
@@ -611,15 +810,27 @@ async fn fifty_thousand_products_are_ingested_validated_and_promoted_once() {
     let s = shop().await;
     let h = &s.host;
     let app = h.app();
-    plaza::modules::settings::set(&app.db, "tienda", "erp", "import_aliases", r#"{"marca": "brand"}"#, false).await.unwrap();
-    let batch = expect(&h.post_json("/imports/batches", &json!({ "kind": "products", "source": "catalogo.csv" })).await, 201);
+    plaza::modules::settings::set(&app.db, "tienda", "erp", "import_aliases", r#"{"marca": "brand"}"#, false)
+        .await
+        .unwrap();
+    let batch =
+        expect(&h.post_json("/imports/batches", &json!({ "kind": "products", "source": "catalogo.csv" })).await, 201);
     let id = batch["id"].as_i64().unwrap();
     let (csv, bad) = products_csv(50_000);
     let parts = parts(&csv, 1_000_000);
     assert!(parts.len() >= 3, "the file goes in several parts");
     let mut own_errors = 0;
     for part in &parts {
-        let done = expect(&h.request("POST", &format!("/imports/batches/{id}/rows"), &[("content-type", "text/csv")], part.clone().into_bytes()).await, 201);
+        let done = expect(
+            &h.request(
+                "POST",
+                &format!("/imports/batches/{id}/rows"),
+                &[("content-type", "text/csv")],
+                part.clone().into_bytes(),
+            )
+            .await,
+            201,
+        );
         own_errors += done["invalid"].as_i64().unwrap();
         assert_eq!(done["ignored_columns"], json!([]));
     }
@@ -643,7 +854,8 @@ async fn fifty_thousand_products_are_ingested_validated_and_promoted_once() {
 
     // Invalid rows stop the promotion unless skipped.
     expect(&h.post_json(&format!("/imports/batches/{id}/promote"), &json!({})).await, 409);
-    let promoted = expect(&h.post_json(&format!("/imports/batches/{id}/promote"), &json!({ "skip_invalid": true })).await, 200);
+    let promoted =
+        expect(&h.post_json(&format!("/imports/batches/{id}/promote"), &json!({ "skip_invalid": true })).await, 200);
     let good = 50_000 - i64::try_from(bad).unwrap();
     assert_eq!((promoted["state"].as_str(), promoted["rows_promoted"].as_i64()), (Some("promoted"), Some(good)));
     let count = |v: Value| v["total"].as_i64().unwrap();
@@ -654,7 +866,8 @@ async fn fifty_thousand_products_are_ingested_validated_and_promoted_once() {
     let p3 = expect(&s.reader.get("/products?sku=P000003").await, 200);
     assert_eq!(p3["items"][0]["tax_code"], "iva0");
     // Promoting again changes nothing.
-    let again = expect(&h.post_json(&format!("/imports/batches/{id}/promote"), &json!({ "skip_invalid": true })).await, 200);
+    let again =
+        expect(&h.post_json(&format!("/imports/batches/{id}/promote"), &json!({ "skip_invalid": true })).await, 200);
     assert_eq!(again["promoted_at"], promoted["promoted_at"]);
     assert_eq!(count(expect(&s.reader.get("/products").await, 200)), good + 5);
     refused_in(&h.delete(&format!("/imports/batches/{id}")).await, "promoted");
@@ -675,24 +888,37 @@ async fn customers_stock_and_xlsx_imports() {
         { "cedula": "0926687856", "nombre": "Pedro", "color": "azul" }
     ]);
     let done = expect(&h.post_json(&format!("/imports/batches/{id}/rows"), &rows).await, 201);
-    assert_eq!((done["rows"].as_i64(), done["invalid"].as_i64()), (Some(4), Some(1)), "{}", h.get(&format!("/imports/batches/{id}/errors")).await.text());
+    assert_eq!(
+        (done["rows"].as_i64(), done["invalid"].as_i64()),
+        (Some(4), Some(1)),
+        "{}",
+        h.get(&format!("/imports/batches/{id}/errors")).await.text()
+    );
     assert_eq!(done["ignored_columns"], json!(["color"]));
     expect(&h.post_json(&format!("/imports/batches/{id}/validate"), &json!({})).await, 200);
     let errors = expect(&h.get(&format!("/imports/batches/{id}/errors")).await, 200);
-    assert_eq!((errors["items"][0]["row"].as_i64(), errors["items"][0]["errors"][0]["field"].as_str()), (Some(3), Some("tax_id")));
+    assert_eq!(
+        (errors["items"][0]["row"].as_i64(), errors["items"][0]["errors"][0]["field"].as_str()),
+        (Some(3), Some("tax_id"))
+    );
     expect(&h.post_json(&format!("/imports/batches/{id}/promote"), &json!({ "skip_invalid": true })).await, 200);
     assert_eq!(expect(&s.reader.get("/customers?tax_id=1792060346001").await, 200)["items"][0]["phone"], "022222222");
 
     // Opening stock for new products from an XLSX workbook.
     for sku in ["NUEVO-1", "NUEVO-2"] {
-        expect(&h.post_json("/products", &json!({ "sku": sku, "name": sku, "price": "1", "tax_code": "iva15" })).await, 201);
+        expect(
+            &h.post_json("/products", &json!({ "sku": sku, "name": sku, "price": "1", "tax_code": "iva15" })).await,
+            201,
+        );
     }
     let mut book = rust_xlsxwriter::Workbook::new();
     let sheet = book.add_worksheet();
     for (c, title) in ["Código", "Bodega", "Cantidad", "Costo"].iter().enumerate() {
         sheet.write_string(0, u16::try_from(c).unwrap(), *title).unwrap();
     }
-    for (r, (sku, qty, cost)) in [("NUEVO-1", 12.5, 2.4), ("NUEVO-2", 3.0, 10.0), ("ARROZ", 1.0, 1.0), ("NADA", 1.0, 1.0)].iter().enumerate() {
+    for (r, (sku, qty, cost)) in
+        [("NUEVO-1", 12.5, 2.4), ("NUEVO-2", 3.0, 10.0), ("ARROZ", 1.0, 1.0), ("NADA", 1.0, 1.0)].iter().enumerate()
+    {
         let r = u32::try_from(r + 1).unwrap();
         sheet.write_string(r, 0, *sku).unwrap();
         sheet.write_string(r, 1, "MAIN").unwrap();
@@ -707,6 +933,20 @@ async fn customers_stock_and_xlsx_imports() {
     let v = expect(&h.post_json(&format!("/imports/batches/{id}/validate"), &json!({})).await, 200);
     assert_eq!(v["rows_invalid"], 2, "ARROZ already has stock, NADA does not exist: {v}");
     expect(&h.post_json(&format!("/imports/batches/{id}/promote"), &json!({ "skip_invalid": true })).await, 200);
+    // Without a body, a batch with invalid rows is refused; a clean one is promoted.
+    let clean =
+        expect(&h.post_json("/imports/batches", &json!({ "kind": "suppliers" })).await, 201)["id"].as_i64().unwrap();
+    expect(
+        &h.post_json(
+            &format!("/imports/batches/{clean}/rows"),
+            &json!([{ "ruc": "1792060346001", "nombre": "Proveedor" }]),
+        )
+        .await,
+        201,
+    );
+    expect(&h.post_json(&format!("/imports/batches/{clean}/validate"), &json!({})).await, 200);
+    let done = expect(&h.request("POST", &format!("/imports/batches/{clean}/promote"), &[], Vec::new()).await, 200);
+    assert_eq!(done["rows_promoted"], 1);
     let n1 = expect(&s.reader.get("/products?sku=NUEVO-1").await, 200);
     assert_eq!((n1["items"][0]["stock"].as_str(), n1["items"][0]["cost"].as_str()), (Some("12.5"), Some("2.40")));
     let moves = expect(&s.reader.get(&format!("/stock/movements?reference=import:{id}")).await, 200);
@@ -715,8 +955,22 @@ async fn customers_stock_and_xlsx_imports() {
     // Formats and states refused with clear problems.
     let b = expect(&h.post_json("/imports/batches", &json!({ "kind": "products" })).await, 201);
     let id = b["id"].as_i64().unwrap();
-    assert_eq!(h.request("POST", &format!("/imports/batches/{id}/rows"), &[("content-type", "application/pdf")], b"x".to_vec()).await.status, 415);
-    expect(&h.request("POST", &format!("/imports/batches/{id}/rows"), &[("content-type", ct)], b"not a zip".to_vec()).await, 400);
+    assert_eq!(
+        h.request(
+            "POST",
+            &format!("/imports/batches/{id}/rows"),
+            &[("content-type", "application/pdf")],
+            b"x".to_vec()
+        )
+        .await
+        .status,
+        415
+    );
+    expect(
+        &h.request("POST", &format!("/imports/batches/{id}/rows"), &[("content-type", ct)], b"not a zip".to_vec())
+            .await,
+        400,
+    );
     invalid_field(&h.post_json(&format!("/imports/batches/{id}/rows"), &json!([])).await, "rows");
     expect(&h.post_json(&format!("/imports/batches/{id}/validate"), &json!({})).await, 409);
     let gone = expect(&h.delete(&format!("/imports/batches/{id}")).await, 200);
@@ -739,10 +993,28 @@ async fn a_second_company_sees_and_changes_none_of_it() {
     // Its own numbering starts at 1 in its own series.
     expect(&other.post_json("/warehouses", &json!({ "code": "MAIN", "name": "B" })).await, 201);
     expect(&other.post_json("/series", &json!({ "establishment": "001", "point": "001", "name": "C" })).await, 201);
-    let p = expect(&other.post_json("/products", &json!({ "sku": "ARROZ", "name": "Arroz", "price": "1", "tax_code": "iva15" })).await, 201);
+    let p = expect(
+        &other
+            .post_json("/products", &json!({ "sku": "ARROZ", "name": "Arroz", "price": "1", "tax_code": "iva15" }))
+            .await,
+        201,
+    );
     let pid = p["id"].as_i64().unwrap();
-    expect(&other.post_json("/stock/adjustments", &json!({ "product_id": pid, "warehouse_id": 1, "quantity": "5", "reason": "x" })).await, 201);
-    let theirs = expect(&other.post_json("/sales", &json!({ "lines": [{ "product_id": pid, "quantity": "1" }], "confirm": true })).await, 201);
+    expect(
+        &other
+            .post_json(
+                "/stock/adjustments",
+                &json!({ "product_id": pid, "warehouse_id": 1, "quantity": "5", "reason": "x" }),
+            )
+            .await,
+        201,
+    );
+    let theirs = expect(
+        &other
+            .post_json("/sales", &json!({ "lines": [{ "product_id": pid, "quantity": "1" }], "confirm": true }))
+            .await,
+        201,
+    );
     assert_eq!(theirs["number"], "001-001-000000001");
     // The first shop is untouched.
     assert_eq!(expect(&s.reader.get(&format!("/sales/{}", sale["id"])).await, 200)["state"], "confirmed");

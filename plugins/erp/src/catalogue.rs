@@ -293,7 +293,9 @@ pub fn check_product(errors: &mut Errors, tenant: &Tenant, input: ProductInput<'
         format!("`tax_code` must be one of {} (the tenant's tax table), not {:?}", codes.join(", "), input.tax_code)
     });
     let low_stock_milli = match input.low_stock {
-        Some(d) if d >= Decimal::ZERO => common::to_milli("low_stock_threshold", d).map_err(|p| errors.add("low_stock_threshold", p.detail_text().unwrap_or_default().to_owned())).ok(),
+        Some(d) if d >= Decimal::ZERO => common::to_milli("low_stock_threshold", d)
+            .map_err(|p| errors.add("low_stock_threshold", p.detail_text().unwrap_or_default().to_owned()))
+            .ok(),
         Some(d) => {
             errors.add("low_stock_threshold", format!("`low_stock_threshold` must be 0 or more, not {d}"));
             None
@@ -307,7 +309,9 @@ pub fn check_product(errors: &mut Errors, tenant: &Tenant, input: ProductInput<'
         category_id: None,
         unit,
         price: common::show(input.price, 2),
-        tax_code: input.tax_code.trim().to_owned(),
+        // As the table spells it (`IVA15` is stored `iva15`).
+        tax_code: money::tax_rate(tenant.country, input.tax_code.trim())
+            .map_or_else(|| input.tax_code.trim().to_owned(), |r| r.code.to_owned()),
         low_stock_milli,
         custom,
     }
@@ -347,6 +351,11 @@ pub fn create_product(_req: &Request, Json(new): Json<NewProduct>) -> Result<Cre
     });
     errors.finish()?;
     fields.category_id = known_category(new.category_id)?;
+    if let Some(b) = &fields.barcode
+        && common::scalar("SELECT COUNT(*) FROM products WHERE barcode = $1", &params![b.as_str()])? > 0
+    {
+        return Err(plaza_sdk::validation::taken("barcode", format!("a product with barcode {b} already exists")));
+    }
     let now = time::now_rfc3339();
     let search = common::search_text(&[&fields.name, &sku, fields.barcode.as_deref().unwrap_or("")]);
     let rows = sql::query(
@@ -369,7 +378,7 @@ pub fn create_product(_req: &Request, Json(new): Json<NewProduct>) -> Result<Cre
             now
         ],
     )
-    .map_err(on_conflict("sku", format!("a product with SKU {sku} or barcode {:?} already exists", fields.barcode)))?;
+    .map_err(on_conflict("sku", format!("a product with SKU {sku} already exists")))?;
     let row = product_row(returned_id(&rows)?)?.ok_or_else(Problem::not_found)?;
     product_view(&tenant, row).map(Created)
 }

@@ -35,7 +35,8 @@ pub const ADMINS: [&str; 2] = [ERP_ADMIN, "admin"];
 pub const SELLERS: [&str; 3] = [ERP_SELLER, ERP_ADMIN, "admin"];
 /// Who moves stock and buys.
 pub const STOCK: [&str; 3] = [ERP_STOCK, ERP_ADMIN, "admin"];
-/// Who writes customers: sellers at the counter, and the warehouse for suppliers.
+/// Who writes customers and suppliers: sellers at the counter, the warehouse
+/// when it receives from a new supplier, and admins.
 pub const PARTIES: [&str; 4] = [ERP_SELLER, ERP_STOCK, ERP_ADMIN, "admin"];
 /// Who records expenses and reads reports.
 pub const ACCOUNTANTS: [&str; 3] = [ERP_ACCOUNTANT, ERP_ADMIN, "admin"];
@@ -416,7 +417,9 @@ mod tests {
         check_custom(&mut errors, &fields, custom.as_object());
         let problem = errors.finish().err();
         let fields: Vec<String> = problem
-            .map(|p| p.extensions()["errors"].as_array().into_iter().flatten().map(|e| e["field"].to_string()).collect())
+            .map(|p| {
+                p.extensions()["errors"].as_array().into_iter().flatten().map(|e| e["field"].to_string()).collect()
+            })
             .unwrap_or_default();
         assert_eq!(fields, ["\"custom.colour\"", "\"custom.brand\"", "\"custom.size\"", "\"custom.expires\""]);
     }

@@ -16,7 +16,8 @@
 //!
 //! Progress is the batch itself (`rows_total`, `rows_invalid`,
 //! `rows_promoted`, `state`); after a restart a client reads it and goes on
-//! from the step it shows (a part that was not acknowledged was not stored).
+//! from the step it shows. Each part is one transaction: if its answer was
+//! lost, `rows_total` tells whether it was stored.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -385,7 +386,11 @@ fn targets(kind: Kind, tenant: &Tenant, header: &[String]) -> Vec<Target> {
         .iter()
         .map(|name| {
             let key = column_key(name);
-            let key = key.strip_prefix("custom.").unwrap_or(&key).to_owned();
+            // `custom.brand` (folded to `custom_brand`) names the custom field `brand`.
+            let key = match key.strip_prefix("custom_") {
+                Some(field) if custom.iter().any(|c| c.name == field) => field.to_owned(),
+                _ => key,
+            };
             let mapped = aliases.get(&key).cloned().unwrap_or(key);
             if let Some(f) = kind.fields().iter().find(|f| **f == mapped) {
                 Target::Field(f)
@@ -509,7 +514,8 @@ fn stage(kind: Kind, tenant: &Tenant, look: &Lookups, row: &RowFields) -> (Strin
                 f.low_stock_milli,
                 serde_json::Value::Object(f.custom).to_string(),
                 search
-            ].to_vec();
+            ]
+            .to_vec();
             (sku, values, errors)
         }
         Kind::Customers | Kind::Suppliers => {
@@ -538,7 +544,8 @@ fn stage(kind: Kind, tenant: &Tenant, look: &Lookups, row: &RowFields) -> (Strin
                 f.address,
                 serde_json::Value::Object(f.custom).to_string(),
                 search
-            ].to_vec();
+            ]
+            .to_vec();
             (key, values, errors)
         }
         Kind::Stock => {
@@ -600,12 +607,8 @@ pub fn ingest(req: &Request) -> Result<Created<Ingested>, Problem> {
         return Err(invalid("rows", format!("a batch holds at most {MAX_BATCH_ROWS} rows")));
     }
     let targets = targets(kind, &tenant, &header);
-    let ignored: Vec<String> = header
-        .iter()
-        .zip(&targets)
-        .filter(|(_, t)| matches!(t, Target::Ignored))
-        .map(|(h, _)| h.clone())
-        .collect();
+    let ignored: Vec<String> =
+        header.iter().zip(&targets).filter(|(_, t)| matches!(t, Target::Ignored)).map(|(h, _)| h.clone()).collect();
     let look = lookups()?;
     let mut staged: Vec<Vec<Value>> = Vec::with_capacity(raw.len());
     let mut invalid_rows = 0;
@@ -658,8 +661,7 @@ pub fn ingest(req: &Request) -> Result<Created<Ingested>, Problem> {
                     format!("({})", ps.join(", "))
                 })
                 .collect();
-            let statement =
-                format!("INSERT INTO import_rows ({}) VALUES {}", columns.join(", "), tuples.join(", "));
+            let statement = format!("INSERT INTO import_rows ({}) VALUES {}", columns.join(", "), tuples.join(", "));
             let values: Vec<Value> = chunk.iter().flatten().cloned().collect();
             sql::execute(&statement, &values)?;
         }
@@ -726,12 +728,13 @@ pub fn validate(req: &Request) -> Result<Json<Batch>, Problem> {
                      WHERE batch_id = $1 AND conflict IS NULL AND errors IS NULL AND sku NOT IN (SELECT sku FROM products)",
                     &params![id],
                 )?;
+                // Opening stock sets the product's cost: only for products
+                // that never moved (later stock comes by receipts or adjustments).
                 sql::execute(
-                    "UPDATE import_rows SET conflict = 'the product already has stock in this warehouse: \
-                     opening stock is for new stock only (use an adjustment)' \
-                     WHERE batch_id = $1 AND conflict IS NULL AND EXISTS (SELECT 1 FROM stock_levels s \
-                     JOIN products p ON p.id = s.product_id WHERE p.sku = import_rows.sku \
-                     AND s.warehouse_id = import_rows.warehouse_id)",
+                    "UPDATE import_rows SET conflict = 'the product already has stock movements: opening stock is \
+                     for products that never moved (use a purchase or an adjustment)' \
+                     WHERE batch_id = $1 AND conflict IS NULL AND sku IN (SELECT p.sku FROM products p \
+                     JOIN stock_movements m ON m.product_id = p.id)",
                     &params![id],
                 )?;
             }
@@ -821,7 +824,9 @@ pub struct Promotion {
 }
 
 /// Copies the valid rows into the real tables, in one transaction.
-pub fn promote(req: &Request, Json(p): Json<Promotion>) -> Result<Json<Batch>, Problem> {
+pub fn promote(req: &Request) -> Result<Json<Batch>, Problem> {
+    // The body is optional: no body promotes a batch without invalid rows.
+    let p: Promotion = if req.body().iter().all(u8::is_ascii_whitespace) { Promotion::default() } else { req.json()? };
     let user = req.caller().require_user()?.to_owned();
     let b = found(req)?;
     let kind = kind_of(&b)?;
@@ -899,9 +904,10 @@ pub fn promote(req: &Request, Json(p): Json<Promotion>) -> Result<Json<Batch>, P
                     ),
                     &params![b.id],
                 )?;
-                Ok(common::scalar("SELECT COUNT(*) FROM stock_movements WHERE reference = $1", &params![
-                    reference.as_str()
-                ])?
+                Ok(common::scalar(
+                    "SELECT COUNT(*) FROM stock_movements WHERE reference = $1",
+                    &params![reference.as_str()],
+                )?
                 .try_into()
                 .unwrap_or(0))
             }
@@ -931,8 +937,8 @@ mod tests {
 
     #[test]
     fn json_parts_take_lists_of_objects() {
-        let (h, rows) = read_json(br#"{"rows": [{"sku": "A", "price": 1.5}, {"name": "B", "sku": "B"}]}"#)
-            .unwrap_or_default();
+        let (h, rows) =
+            read_json(br#"{"rows": [{"sku": "A", "price": 1.5}, {"name": "B", "sku": "B"}]}"#).unwrap_or_default();
         assert_eq!(h, ["price", "sku", "name"]);
         assert_eq!(rows, [vec!["1.5", "A", ""], vec!["", "B", "B"]]);
         assert!(read_json(b"[1, 2]").is_err());

@@ -21,7 +21,10 @@ mod series;
 mod stock;
 mod taxid;
 
-use common::{ACCOUNTANTS, ADMINS, ERP_ACCOUNTANT, ERP_ADMIN, ERP_READER, ERP_SELLER, ERP_STOCK, PARTIES, READERS, SELLERS, STOCK, Settings};
+use common::{
+    ACCOUNTANTS, ADMINS, ERP_ACCOUNTANT, ERP_ADMIN, ERP_READER, ERP_SELLER, ERP_STOCK, PARTIES, READERS, SELLERS,
+    STOCK, Settings,
+};
 use plaza_sdk::prelude::*;
 
 /// The raw body of an upload, for the OpenAPI document.
@@ -81,7 +84,7 @@ impl plaza_sdk::Module for Erp {
             .summary("Add a product; its custom fields are checked against the tenant's settings")
             .get("/products/{id}", catalogue::get_product)
             .roles(READERS)
-            .summary("One product with its stock in all warehouses")
+            .summary("One product with its stock (all warehouses together; `GET /stock` has each)")
             .put("/products/{id}", catalogue::update_product)
             .roles(ADMINS)
             .summary("Change a product (absent fields stay; `version` guards against lost updates)")
@@ -227,6 +230,7 @@ impl plaza_sdk::Module for Erp {
             .post("/imports/batches/{id}/promote", imports::promote)
             .roles(ADMINS)
             .summary("Copy the valid rows into the catalogue, parties or stock: all or nothing; twice changes nothing")
+            .request::<imports::Promotion>()
             // ----- reports -----
             .get("/reports/sales-by-day", reports::sales_by_day)
             .roles(ACCOUNTANTS)
@@ -252,7 +256,9 @@ impl plaza_sdk::Module for Erp {
 
     fn run_job(run: JobRun) -> Result<(), String> {
         match run.name.as_str() {
-            "stock-low" => stock::stock_low_job().map(|_| ()).map_err(|p| p.detail_text().unwrap_or("failed").to_owned()),
+            "stock-low" => {
+                stock::stock_low_job().map(|_| ()).map_err(|p| p.detail_text().unwrap_or("failed").to_owned())
+            }
             other => Err(format!("no job {other}")),
         }
     }

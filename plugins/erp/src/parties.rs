@@ -71,7 +71,11 @@ impl From<PartyRow> for Party {
     fn from(r: PartyRow) -> Self {
         Self {
             id: r.id,
-            sri_id_type: TaxIdKind::parse(&r.tax_id_kind).and_then(TaxIdKind::sri_code).map(str::to_owned),
+            // Only Ecuadorian ids have an SRI type (the Spanish final consumer has none).
+            sri_id_type: TaxIdKind::parse(&r.tax_id_kind)
+                .filter(|_| r.tax_id != "CONSUMIDOR-FINAL")
+                .and_then(TaxIdKind::sri_code)
+                .map(str::to_owned),
             tax_id: r.tax_id,
             tax_id_kind: r.tax_id_kind,
             name: r.name,
@@ -155,7 +159,14 @@ pub fn check_party(errors: &mut Errors, tenant: &Tenant, input: PartyInput<'_>) 
         None => None,
     };
     let check = if input.tax_id_confirmed { taxid::validate_lenient } else { taxid::validate };
-    let (tax_id_kind, tax_id) = match check(tenant.country, kind, input.tax_id) {
+    // The final consumer is the module's own record (Spain has no such id).
+    let final_consumer = kind == Some(TaxIdKind::FinalConsumer) && input.tax_id == final_consumer_id(tenant);
+    let checked = if final_consumer {
+        Ok((TaxIdKind::FinalConsumer, input.tax_id.to_owned()))
+    } else {
+        check(tenant.country, kind, input.tax_id)
+    };
+    let (tax_id_kind, tax_id) = match checked {
         Ok(ok) => ok,
         Err(e) => {
             errors.add("tax_id", format!("{} (rule {})", e.message, e.rule));
@@ -192,13 +203,19 @@ pub fn active_party(kind: PartyKind, field: &str, id: i64) -> Result<PartyRow, P
     }
 }
 
+/// The final consumer's tax id: SRI's `9999999999999` in Ecuador; in Spain,
+/// where a simplified invoice names no customer, a placeholder.
+fn final_consumer_id(tenant: &Tenant) -> &'static str {
+    match tenant.country {
+        taxid::Country::Ec => taxid::EC_FINAL_CONSUMER,
+        taxid::Country::Es => "CONSUMIDOR-FINAL",
+    }
+}
+
 /// The final consumer (`9999999999999` in Ecuador), created on first use:
 /// a sale without a customer is sold to them.
 pub fn final_consumer(tenant: &Tenant) -> Result<PartyRow, Problem> {
-    let (tax_id, kind) = match tenant.country {
-        taxid::Country::Ec => ("9999999999999", TaxIdKind::FinalConsumer),
-        taxid::Country::Es => ("FINAL-CONSUMER", TaxIdKind::FinalConsumer),
-    };
+    let (tax_id, kind) = (final_consumer_id(tenant), TaxIdKind::FinalConsumer);
     let now = time::now_rfc3339();
     sql::execute(
         "INSERT INTO parties (kind, tax_id, tax_id_kind, name, custom, active, search_text, created_at, updated_at) \

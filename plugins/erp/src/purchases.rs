@@ -179,12 +179,12 @@ pub fn create(req: &Request, Json(new): Json<NewPurchase>) -> Result<Created<Pur
             None => errors.add(&format!("lines[{i}].product_id"), format!("there is no product {}", l.product_id)),
         }
     }
-    errors.finish()?;
     let totals = money::totals(tenant.country, &inputs).map_err(|e| {
         let field = e.line.map_or_else(|| e.field.to_owned(), |i| format!("lines[{i}].{}", e.field));
         invalid(&field, e.message.replace("unit_price", "unit_cost"))
     })?;
-    let document = text(&mut Errors::default(), "supplier_document", new.supplier_document.as_deref().unwrap_or(""), 0, 100);
+    let document = text(&mut errors, "supplier_document", new.supplier_document.as_deref().unwrap_or(""), 0, 100);
+    errors.finish()?;
     let now = time::now_rfc3339();
     let id = sql::transaction(|| -> Result<i64, Problem> {
         let rows = sql::query(
@@ -233,7 +233,7 @@ pub fn list(req: &Request) -> Result<Json<Page<Purchase>>, Problem> {
     let page = PageRequest::from_request(req)?;
     let mut filter = Filter::default();
     filter.eq(req, "state", "state");
-    filter.eq(req, "supplier_id", "supplier_id");
+    filter.eq_int(req, "supplier_id", "supplier_id")?;
     let (from, params) = filter.from("purchases");
     let rows: Page<PurchaseRow> = paged(COLUMNS, &from, "id DESC", &params, page)?;
     let items = rows.items.into_iter().map(full).collect::<Result<Vec<_>, _>>()?;
@@ -257,7 +257,10 @@ pub fn receive(req: &Request) -> Result<Json<Purchase>, Problem> {
         if n == 0 {
             return Err(common::changed_meanwhile("purchase"));
         }
-        for l in lines(p.id)? {
+        let mut received = lines(p.id)?;
+        // In product order, like sales: no lock cycles between the two.
+        received.sort_by_key(|l| l.product_id);
+        for l in received {
             let product = catalogue::product_row(l.product_id)?.ok_or_else(Problem::not_found)?;
             let cost = common::stored(&l.unit_cost)?;
             stock::receive(

@@ -93,8 +93,10 @@ pub fn sales_by_day(req: &Request) -> Result<Response, Problem> {
         .map(|s| DayRow { day: s.day, sales: s.sales, base: cents(s.base), tax: cents(s.tax), total: cents(s.total) })
         .collect();
     if wants_csv(req)? {
-        let table: Vec<Vec<String>> =
-            rows.iter().map(|r| vec![r.day.clone(), r.sales.to_string(), r.base.clone(), r.tax.clone(), r.total.clone()]).collect();
+        let table: Vec<Vec<String>> = rows
+            .iter()
+            .map(|r| vec![r.day.clone(), r.sales.to_string(), r.base.clone(), r.tax.clone(), r.total.clone()])
+            .collect();
         return common::csv_response("sales-by-day", &["day", "sales", "base", "tax", "total"], &table);
     }
     Ok(Json(Report { from, to, currency: tenant.currency().into(), rows }).into_response())
@@ -186,7 +188,13 @@ pub fn sales_by_customer(req: &Request) -> Result<Response, Problem> {
     )?;
     let rows: Vec<CustomerSales> = sums
         .into_iter()
-        .map(|s| CustomerSales { customer_id: s.customer_id, tax_id: s.tax_id, name: s.name, sales: s.sales, total: cents(s.total) })
+        .map(|s| CustomerSales {
+            customer_id: s.customer_id,
+            tax_id: s.tax_id,
+            name: s.name,
+            sales: s.sales,
+            total: cents(s.total),
+        })
         .collect();
     if wants_csv(req)? {
         let table: Vec<Vec<String>> =
@@ -231,7 +239,8 @@ pub fn stock_valuation(req: &Request) -> Result<Response, Problem> {
     let tenant = Tenant::load()?;
     let (clause, params) = match req.query_param("warehouse_id") {
         Some(w) => {
-            let w: i64 = w.parse().map_err(|_| invalid("warehouse_id", format!("`warehouse_id` is a number, not {w:?}")))?;
+            let w: i64 =
+                w.parse().map_err(|_| invalid("warehouse_id", format!("`warehouse_id` is a number, not {w:?}")))?;
             ("AND s.warehouse_id = $1", params![w].to_vec())
         }
         None => ("", Vec::new()),
@@ -316,12 +325,19 @@ pub fn tax_summary(req: &Request) -> Result<Response, Problem> {
     )?;
     let order = |code: &str| money::tax_table(tenant.country).iter().position(|t| t.code == code);
     sums.sort_by_key(|s| order(&s.tax_code));
-    let sales = common::scalar(&format!("SELECT COUNT(*) FROM sales s WHERE {COUNTED}"), &params![from.as_str(), to.as_str()])?;
+    let sales =
+        common::scalar(&format!("SELECT COUNT(*) FROM sales s WHERE {COUNTED}"), &params![from.as_str(), to.as_str()])?;
     let base: i64 = sums.iter().map(|s| s.base).sum();
     let tax: i64 = sums.iter().map(|s| s.tax).sum();
     let rates: Vec<RateSum> = sums
         .into_iter()
-        .map(|s| RateSum { tax_code: s.tax_code, tax_percent: s.tax_percent, sri_code: s.sri_code, base: cents(s.base), tax: cents(s.tax) })
+        .map(|s| RateSum {
+            tax_code: s.tax_code,
+            tax_percent: s.tax_percent,
+            sri_code: s.sri_code,
+            base: cents(s.base),
+            tax: cents(s.tax),
+        })
         .collect();
     if wants_csv(req)? {
         let table: Vec<Vec<String>> = rates

@@ -250,7 +250,8 @@ fn found(req: &Request) -> Result<SaleRow, Problem> {
 }
 
 fn state_of(sale: &SaleRow) -> Result<SaleState, Problem> {
-    SaleState::parse(&sale.state).ok_or_else(|| Problem::internal(format!("sale {} has state {:?}", sale.id, sale.state)))
+    SaleState::parse(&sale.state)
+        .ok_or_else(|| Problem::internal(format!("sale {} has state {:?}", sale.id, sale.state)))
 }
 
 /// The state after `action`, or the 409 naming the current state.
@@ -581,6 +582,8 @@ pub fn create(req: &Request, Json(new): Json<NewSale>) -> Result<Created<Sale>, 
             for p in &new.payments {
                 pay_in_tx(id, p, &user)?;
             }
+            // Published with the payments taken at the counter.
+            publish_confirmed(&tenant, id)?;
         }
         Ok(id)
     })?;
@@ -662,16 +665,20 @@ fn current_lines(sale_id: i64) -> Result<Vec<NewLine>, Problem> {
         .collect()
 }
 
-/// Numbers the draft, takes its stock and publishes the event; inside the
-/// caller's transaction, so a refusal gives the number back.
+/// Numbers the draft and takes its stock, inside the caller's transaction,
+/// so a refusal gives the number back. A sale with nothing to pay (every
+/// line given away) is paid at once. The caller publishes the event.
 fn confirm_in_tx(tenant: &Tenant, sale: &SaleRow, user: &str) -> Result<(), Problem> {
     let (_, number) = series::draw(&sale.series)?;
-    let lines: Vec<LineRow> = sql::query_as(
+    let mut lines: Vec<LineRow> = sql::query_as(
         "SELECT line_no, product_id, sku, description, quantity_milli, unit_price, discount_percent, discount_amount, \
          gross_cents, discount_cents, net_cents, tax_code, tax_percent, tax_cents FROM sale_lines WHERE sale_id = $1 \
          ORDER BY line_no",
         &params![sale.id],
     )?;
+    // Stock rows are taken in product order, whatever the lines' order: two
+    // sales of the same products never wait for each other in a cycle.
+    lines.sort_by_key(|l| l.product_id);
     let reference = format!("sale:{}", sale.id);
     for l in &lines {
         let product = catalogue::product_row(l.product_id)?.ok_or_else(Problem::not_found)?;
@@ -693,12 +700,22 @@ fn confirm_in_tx(tenant: &Tenant, sale: &SaleRow, user: &str) -> Result<(), Prob
     let n = sql::execute(
         "UPDATE sales SET state = 'confirmed', number = $1, issue_date = $2, confirmed_at = $3, version = version + 1, \
          updated_at = $3 WHERE id = $4 AND version = $5 AND state = 'draft'",
-        &params![number, tenant.today()?, now, sale.id, sale.version],
+        &params![number, tenant.today()?, now.as_str(), sale.id, sale.version],
     )?;
     if n == 0 {
         return Err(common::changed_meanwhile("sale"));
     }
-    let document = full(tenant, row(sale.id)?.ok_or_else(Problem::not_found)?)?;
+    sql::execute(
+        "UPDATE sales SET state = 'paid', paid_at = $1 WHERE id = $2 AND total_cents = 0",
+        &params![now, sale.id],
+    )?;
+    Ok(())
+}
+
+/// Publishes `erp.sale-confirmed` with the whole document, inside the
+/// confirming transaction (the event exists if and only if the sale does).
+fn publish_confirmed(tenant: &Tenant, id: i64) -> Result<(), Problem> {
+    let document = full(tenant, row(id)?.ok_or_else(Problem::not_found)?)?;
     events::publish("erp.sale-confirmed", &document)?;
     Ok(())
 }
@@ -708,7 +725,10 @@ pub fn confirm(req: &Request) -> Result<Json<Sale>, Problem> {
     let tenant = Tenant::load()?;
     let sale = found(req)?;
     allow(&sale, SaleAction::Confirm)?;
-    sql::transaction(|| confirm_in_tx(&tenant, &sale, &user))?;
+    sql::transaction(|| {
+        confirm_in_tx(&tenant, &sale, &user)?;
+        publish_confirmed(&tenant, sale.id)
+    })?;
     full(&tenant, row(sale.id)?.ok_or_else(Problem::not_found)?).map(Json)
 }
 
@@ -744,7 +764,8 @@ fn pay_in_tx(sale_id: i64, p: &NewPayment, user: &str) -> Result<(), Problem> {
             (amount, tendered)
         }
         "card" | "transfer" => {
-            let amount = p.amount.map(|a| a.0).ok_or_else(|| invalid("amount", "a card or transfer payment has an `amount`"))?;
+            let amount =
+                p.amount.map(|a| a.0).ok_or_else(|| invalid("amount", "a card or transfer payment has an `amount`"))?;
             (amount, amount)
         }
         other => return Err(invalid("method", format!("`method` is cash, card or transfer, not {other:?}"))),
@@ -802,8 +823,10 @@ pub fn cancel(req: &Request) -> Result<Json<Sale>, Problem> {
     let sale = found(req)?;
     allow(&sale, SaleAction::Cancel)?;
     if sale.paid_cents > 0 {
-        return Err(common::state_conflict("sale", "confirmed with payments", "cancelled")
-            .detail("a sale with payments cannot be cancelled; refund it with a credit note"));
+        return Err(common::state_conflict("sale", &sale.state, "cancelled").detail(
+            "a sale with payments cannot be cancelled: it was partly paid (returns and credit notes are not part \
+             of this module yet)",
+        ));
     }
     sql::transaction(|| -> Result<(), Problem> {
         let now = time::now_rfc3339();
@@ -827,7 +850,7 @@ pub fn cancel(req: &Request) -> Result<Json<Sale>, Problem> {
             }
             let taken: Vec<Out> = sql::query_as(
                 "SELECT product_id, warehouse_id, quantity_milli, unit_cost FROM stock_movements \
-                 WHERE reference = $1 AND kind = 'sale'",
+                 WHERE reference = $1 AND kind = 'sale' ORDER BY product_id",
                 &params![reference.as_str()],
             )?;
             for t in taken {
@@ -875,7 +898,7 @@ pub fn list(req: &Request) -> Result<Json<Page<SaleSummary>>, Problem> {
         filter.add("state = ?", state.as_str().into());
     }
     filter.eq(req, "number", "number");
-    filter.eq(req, "customer_id", "customer_id");
+    filter.eq_int(req, "customer_id", "customer_id")?;
     filter.eq(req, "series", "series");
     if let Some(from) = req.query_param("from") {
         filter.add("issue_date >= ?", crate::reports::date("from", from)?.into());
@@ -940,15 +963,18 @@ pub fn receipt_text(sale: &Sale) -> String {
     line(&"-".repeat(W));
     for l in &sale.lines {
         line(&l.description.chars().take(W).collect::<String>());
-        line(&right(&format!("  {} x {}", l.quantity, l.unit_price), &l.net));
+        line(&right(&format!("  {} x {}", l.quantity, l.unit_price), &l.gross));
         if l.discount != "0.00" {
             line(&right("  discount", &format!("-{}", l.discount)));
         }
     }
     line(&"-".repeat(W));
+    line(&right("Subtotal", &sale.base));
     for t in &sale.taxes {
-        line(&right(&format!("Base {} %", t.tax_percent), &t.base));
-        line(&right(&format!("IVA {} %", t.tax_percent), &t.tax));
+        line(&right(&format!("  base {} ({} %)", t.tax_code, t.tax_percent), &t.base));
+        if t.tax != "0.00" {
+            line(&right(&format!("  IVA {} %", t.tax_percent), &t.tax));
+        }
     }
     line(&right(&format!("TOTAL {}", sale.currency), &sale.total));
     for p in &sale.payments {

@@ -86,6 +86,6 @@ pub fn draw(code: &str) -> Result<(i64, String), Problem> {
         "UPDATE series SET last_value = last_value + 1 WHERE code = $1 RETURNING last_value",
         &params![code],
     )?;
-    let n = rows.get(0, "last_value").and_then(Value::as_i64).ok_or_else(|| Problem::not_found())?;
+    let n = rows.get(0, "last_value").and_then(Value::as_i64).ok_or_else(Problem::not_found)?;
     Ok((n, format!("{code}-{n:09}")))
 }

@@ -95,9 +95,8 @@ pub fn apply(m: &Move<'_>, user: &str, allow_negative: bool) -> Result<(), Probl
 pub fn receive(m: &Move<'_>, unit_cost: Decimal, user: &str) -> Result<(), Problem> {
     sql::execute("UPDATE products SET version = version + 1 WHERE id = $1", &params![m.product.id])?;
     let product = catalogue::product_row(m.product.id)?.ok_or_else(Problem::not_found)?;
-    let on_hand = common::scalar("SELECT SUM(quantity_milli) FROM stock_levels WHERE product_id = $1", &params![
-        product.id
-    ])?;
+    let on_hand =
+        common::scalar("SELECT SUM(quantity_milli) FROM stock_levels WHERE product_id = $1", &params![product.id])?;
     let cost = money::weighted_average(
         common::from_milli(on_hand),
         common::stored(&product.cost)?,
@@ -137,8 +136,8 @@ struct LevelRow {
 pub fn levels(req: &Request) -> Result<Json<Page<Level>>, Problem> {
     let page = PageRequest::from_request(req)?;
     let mut filter = Filter::default();
-    filter.eq(req, "product_id", "s.product_id");
-    filter.eq(req, "warehouse_id", "s.warehouse_id");
+    filter.eq_int(req, "product_id", "s.product_id")?;
+    filter.eq_int(req, "warehouse_id", "s.warehouse_id")?;
     let (from, params) =
         filter.from("stock_levels s JOIN products p ON p.id = s.product_id JOIN warehouses w ON w.id = s.warehouse_id");
     let rows: Page<LevelRow> = paged(
@@ -198,8 +197,8 @@ struct MovementRow {
 pub fn movements(req: &Request) -> Result<Json<Page<Movement>>, Problem> {
     let page = PageRequest::from_request(req)?;
     let mut filter = Filter::default();
-    filter.eq(req, "product_id", "product_id");
-    filter.eq(req, "warehouse_id", "warehouse_id");
+    filter.eq_int(req, "product_id", "product_id")?;
+    filter.eq_int(req, "warehouse_id", "warehouse_id")?;
     filter.eq(req, "kind", "kind");
     filter.eq(req, "reference", "reference");
     let (from, params) = filter.from("stock_movements");
