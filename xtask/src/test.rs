@@ -205,8 +205,8 @@ fn walkthrough(ctx: &mut Ctx) -> Result<()> {
 
 /// Pass 3: the HTTP suites (host API, files, identity, token attacks,
 /// modules, the registry with two host processes and placement on a second
-/// database, jobs and events across processes, the blog, playlists and gdi
-/// modules end to end, one tenant attacking another, 1.0 modules) against a
+/// database, jobs and events across processes, the blog, playlists, gdi and
+/// erp modules end to end, one tenant attacking another, 1.0 modules) against a
 /// private PostgreSQL cluster.
 fn http_on_postgres(ctx: &mut Ctx) -> Result<()> {
     let install = postgres::ensure(&mut ctx.apt)?;
@@ -236,10 +236,12 @@ fn http_on_postgres(ctx: &mut Ctx) -> Result<()> {
         "--test",
         "isolation",
         // Both the host's HTTP suite and plaza-testing's suite of the gdi
-        // module (a TestHost takes a fresh PostgreSQL database when
+        // and erp modules (a TestHost takes a fresh PostgreSQL database when
         // PLAZA_TEST_DATABASE_URL is set); and 1.0 modules on PostgreSQL.
         "--test",
         "gdi",
+        "--test",
+        "erp",
         "--test",
         "contract",
     ])
