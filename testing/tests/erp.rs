@@ -1020,3 +1020,49 @@ async fn a_second_company_sees_and_changes_none_of_it() {
     assert_eq!(expect(&s.reader.get(&format!("/sales/{}", sale["id"])).await, 200)["state"], "confirmed");
     assert_eq!(s.stock_of(0).await, "99");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_largest_sale_and_purchase_fit_in_one_call() {
+    let s = shop().await;
+    let h = &s.host;
+    // 100 products and their opening stock, by import.
+    let b = expect(&h.post_json("/imports/batches", &json!({ "kind": "products" })).await, 201)["id"].as_i64().unwrap();
+    let rows: Vec<Value> =
+        (1..=100).map(|i| json!({ "sku": format!("L{i:03}"), "name": format!("Línea {i}"), "price": "1.10", "tax_code": "iva15" })).collect();
+    expect(&h.post_json(&format!("/imports/batches/{b}/rows"), &rows).await, 201);
+    expect(&h.post_json(&format!("/imports/batches/{b}/validate"), &json!({})).await, 200);
+    expect(&h.post_json(&format!("/imports/batches/{b}/promote"), &json!({})).await, 200);
+    let b = expect(&h.post_json("/imports/batches", &json!({ "kind": "stock" })).await, 201)["id"].as_i64().unwrap();
+    let rows: Vec<Value> =
+        (1..=100).map(|i| json!({ "sku": format!("L{i:03}"), "warehouse": "MAIN", "quantity": "5" })).collect();
+    expect(&h.post_json(&format!("/imports/batches/{b}/rows"), &rows).await, 201);
+    expect(&h.post_json(&format!("/imports/batches/{b}/validate"), &json!({})).await, 200);
+    expect(&h.post_json(&format!("/imports/batches/{b}/promote"), &json!({})).await, 200);
+    let ids: Vec<i64> = expect(&s.reader.get("/products?q=linea&per_page=100").await, 200)["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 100);
+    let lines: Vec<Value> = ids.iter().map(|id| json!({ "product_id": id, "quantity": "2" })).collect();
+    // 100 lines: written, confirmed and paid in one call, within its SQL budget.
+    let sale = json!({ "lines": lines, "confirm": true, "payments": [{ "method": "card", "amount": "253.00" }] });
+    let sale = expect(&s.seller.post_json("/sales", &sale).await, 201);
+    // 100 × 2.20 = 220.00, IVA 33.00.
+    assert_eq!(
+        (sale["total"].as_str(), sale["state"].as_str(), sale["lines"].as_array().unwrap().len()),
+        (Some("253.00"), Some("paid"), 100)
+    );
+    let mut more = lines.clone();
+    more.push(s.line(0, "1"));
+    invalid_field(&s.seller.post_json("/sales", &json!({ "lines": more })).await, "lines");
+    // A purchase of 100 lines is received in one call too.
+    let sup =
+        expect(&s.stock.post_json("/suppliers", &json!({ "tax_id": "1792060346001", "name": "Mayorista" })).await, 201);
+    let lines: Vec<Value> =
+        ids.iter().map(|id| json!({ "product_id": id, "quantity": "3", "unit_cost": "0.50" })).collect();
+    let p = expect(&s.stock.post_json("/purchases", &json!({ "supplier_id": sup["id"], "lines": lines })).await, 201);
+    expect(&s.stock.post_json(&format!("/purchases/{}/receive", p["id"]), &json!({})).await, 200);
+    assert_eq!(expect(&s.reader.get(&format!("/products/{}", ids[0])).await, 200)["stock"], "6");
+}

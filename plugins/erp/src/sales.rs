@@ -405,6 +405,10 @@ pub struct SaleChange {
     pub version: Option<i64>,
 }
 
+/// Most lines a sale may have: writing and confirming one costs about six
+/// SQL statements per line, and a call may run 1,000.
+pub const MAX_LINES: usize = 100;
+
 /// A sale's lines, priced and taxed, ready to store.
 struct Priced {
     lines: Vec<(ProductRow, String, i64, LineInput)>,
@@ -415,8 +419,8 @@ fn price(tenant: &Tenant, lines: &[NewLine]) -> Result<Priced, Problem> {
     if lines.is_empty() {
         return Err(invalid("lines", "a sale has at least one line"));
     }
-    if lines.len() > 500 {
-        return Err(invalid("lines", "a sale has at most 500 lines"));
+    if lines.len() > MAX_LINES {
+        return Err(invalid("lines", format!("a sale has at most {MAX_LINES} lines")));
     }
     let mut errors = Errors::default();
     let mut priced = Vec::with_capacity(lines.len());
