@@ -157,6 +157,11 @@ async fn the_catalogue_with_categories_custom_fields_and_warehouses() {
     );
     expect(&h.post_json("/categories", &json!({ "code": "FOOD", "name": "Otra" })).await, 409);
     assert_eq!(expect(&s.reader.get("/categories").await, 200).as_array().unwrap().len(), 2);
+    let moved =
+        expect(&h.put_json(&format!("/categories/{}", dairy["id"]), &json!({ "name": "Lácteos y huevos" })).await, 200);
+    assert_eq!(expect(&s.reader.get(&format!("/categories/{}", dairy["id"])).await, 200), moved);
+    assert_eq!(moved["parent_id"], food["id"], "a change that does not name the parent keeps it");
+    expect(&s.reader.get("/categories/999").await, 404);
 
     // Custom fields are checked on write, field by field.
     let milk = json!({ "sku": "LECHE-1", "barcode": "7861001234567", "name": "Leche entera", "price": 0.95,
@@ -274,6 +279,17 @@ async fn customers_and_suppliers_have_their_tax_ids_checked() {
     assert_eq!((changed["phone"].as_str(), changed["email"].as_str()), (Some("0999999999"), Some("maria@example.ec")));
     expect(&s.reader.get(&format!("/suppliers/{}", c["id"])).await, 404);
     expect(&s.reader.get(&format!("/suppliers/{}", sup["id"])).await, 200);
+    let sup = expect(
+        &s.stock
+            .put_json(&format!("/suppliers/{}", sup["id"]), &json!({ "name": "María Pérez e hijos", "active": false }))
+            .await,
+        200,
+    );
+    assert_eq!(
+        (sup["name"].as_str(), sup["active"].as_bool(), sup["tax_id"].as_str()),
+        (Some("María Pérez e hijos"), Some(false), Some("1714307103"))
+    );
+    assert_eq!(expect(&s.reader.get(&format!("/customers/{}", c["id"])).await, 200)["phone"], "0999999999");
     // An accountant does not write customers.
     expect(&s.accountant.post_json("/customers", &json!({ "tax_id": "0926687856", "name": "Z" })).await, 403);
 
@@ -714,6 +730,7 @@ async fn purchases_come_in_at_cost_and_expenses_keep_their_receipts() {
     assert_eq!(s.stock_of(0).await, "100", "an order takes no stock yet");
     let received = expect(&s.stock.post_json(&format!("/purchases/{id}/receive"), &json!({})).await, 200);
     assert_eq!(received["state"], "received");
+    assert_eq!(expect(&s.reader.get(&format!("/purchases/{id}")).await, 200)["lines"].as_array().unwrap().len(), 2);
     let product = expect(&s.reader.get(&format!("/products/{}", s.products[0])).await, 200);
     assert_eq!((product["stock"].as_str(), product["cost"].as_str()), (Some("150"), Some("1.20")));
     for action in ["receive", "cancel"] {
@@ -742,6 +759,7 @@ async fn purchases_come_in_at_cost_and_expenses_keep_their_receipts() {
     let with =
         expect(&s.accountant.put_bytes(&format!("/expenses/{eid}/receipt"), "application/pdf", pdf.clone()).await, 200);
     assert_eq!(with["has_receipt"], true);
+    assert_eq!(expect(&s.reader.get(&format!("/expenses/{eid}")).await, 200), with);
     let back = s.reader.get(&format!("/expenses/{eid}/receipt")).await;
     assert_eq!((back.status, back.header("content-type"), &back.body), (200, Some("application/pdf"), &pdf));
     assert_eq!(
@@ -871,6 +889,8 @@ async fn fifty_thousand_products_are_ingested_validated_and_promoted_once() {
     assert_eq!(again["promoted_at"], promoted["promoted_at"]);
     assert_eq!(count(expect(&s.reader.get("/products").await, 200)), good + 5);
     refused_in(&h.delete(&format!("/imports/batches/{id}")).await, "promoted");
+    let batches = expect(&h.get("/imports/batches").await, 200);
+    assert_eq!((batches["total"].as_i64(), batches["items"][0]["source"].as_str()), (Some(1), Some("catalogo.csv")));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -1,8 +1,9 @@
 //! The demo tenant's content: a few blog posts, a small TV catalogue
-//! (videos, playlists, live channels, news, an ad request) and a
+//! (videos, playlists, live channels, news, an ad request), a
 //! municipality's GDI (two sectors, signed documents, an expediente that
-//! moved once), written through the modules' own HTTP API by the demo
-//! accounts, as a client would.
+//! moved once) and a small Ecuadorian shop's ERP (catalogue, opening stock,
+//! customers, a received purchase, sales), written through the modules' own
+//! HTTP API by the demo accounts, as a client would.
 //!
 //! Seeding runs on every `cargo xtask dev` and is idempotent: each part is
 //! skipped when the tenant already has content of that kind.
@@ -64,13 +65,19 @@ pub struct Authors<'a> {
     pub secretary: Api,
     /// A `gdi-signer`: the Intendente, who numbers.
     pub intendente: Api,
+    /// An `erp-seller`: the shop's cashier (customers, sales, payments).
+    pub cashier: Api,
+    /// An `erp-stock`: the warehouse keeper (suppliers, purchases).
+    pub storekeeper: Api,
+    /// An `erp-accountant` (reports).
+    pub accountant: Api,
     /// The tenant, for the paths.
     pub tenant: &'a str,
 }
 
-/// Seeds both modules; returns a line per part for the banner.
+/// Seeds every module; returns a line per part for the banner.
 pub fn seed(authors: &Authors<'_>) -> Result<Vec<String>> {
-    Ok(vec![seed_blog(authors)?, seed_playlists(authors)?, seed_gdi(authors)?])
+    Ok(vec![seed_blog(authors)?, seed_playlists(authors)?, seed_gdi(authors)?, seed_erp(authors)?])
 }
 
 fn seed_blog(a: &Authors<'_>) -> Result<String> {
@@ -293,5 +300,172 @@ fn seed_gdi(a: &Authors<'_>) -> Result<String> {
         "gdi: 2 sectors, signed {} and a draft; expediente {} moved to INTEN",
         numbers.join(", "),
         expediente["number"].as_str().unwrap_or_default()
+    ))
+}
+
+/// The id of the record of `list` (a JSON array) whose `field` is `value`.
+fn find_in(list: &Value, field: &str, value: &str) -> Option<i64> {
+    list.as_array()?.iter().find(|r| r[field].as_str() == Some(value)).and_then(|r| r["id"].as_i64())
+}
+
+/// An amount of the API (`"12.50"`) in cents.
+fn cents(amount: &Value) -> Result<i64> {
+    let text = amount.as_str().with_context(|| format!("not an amount: {amount}"))?;
+    let (units, fraction) = text.split_once('.').unwrap_or((text, "0"));
+    let fraction = format!("{fraction:0<2}");
+    Ok(units.parse::<i64>()? * 100 + fraction[..2].parse::<i64>()?)
+}
+
+fn seed_erp(a: &Authors<'_>) -> Result<String> {
+    let base = format!("/t/{}/erp", a.tenant);
+    let existing = a.admin.get(&format!("{base}/products?per_page=1"))?;
+    if existing["total"].as_i64().unwrap_or(0) > 0 {
+        return Ok(format!("erp: {} products already there", existing["total"]));
+    }
+    let settings = format!("/t/{}/modules/erp/config", a.tenant);
+    for (key, value) in [
+        ("country", json!("EC")),
+        ("timezone", json!("America/Guayaquil")),
+        (
+            "company",
+            json!({ "name": "Comercial Plaza S.A. (demo)", "tax_id": "1790011674001", "trade_name": "Tienda Plaza",
+                    "address": "Av. Amazonas N24-03 y Colón, Quito" }),
+        ),
+    ] {
+        a.admin.put(&format!("{settings}/{key}"), &json!({ "value": value, "secret": false }))?;
+    }
+    // The warehouse, the series and the categories may be there from a run
+    // that stopped before the products: reuse them.
+    let warehouse = match find_in(&a.admin.get(&format!("{base}/warehouses"))?, "code", "MAIN") {
+        Some(id) => id,
+        None => id_of(
+            &a.admin.post(&format!("{base}/warehouses"), &json!({ "code": "MAIN", "name": "Bodega principal" }))?,
+        )?,
+    };
+    let series = a.admin.get(&format!("{base}/series"))?;
+    if !series.as_array().is_some_and(|all| all.iter().any(|s| s["code"] == "001-001")) {
+        a.admin
+            .post(&format!("{base}/series"), &json!({ "establishment": "001", "point": "001", "name": "Caja 1" }))?;
+    }
+    let categories = a.admin.get(&format!("{base}/categories"))?;
+    let category = |code: &str, name: &str| -> Result<i64> {
+        match find_in(&categories, "code", code) {
+            Some(id) => Ok(id),
+            None => id_of(&a.admin.post(&format!("{base}/categories"), &json!({ "code": code, "name": name }))?),
+        }
+    };
+    let (groceries, drinks) = (category("ABARROTES", "Abarrotes")?, category("BEBIDAS", "Bebidas")?);
+    // (sku, barcode, name, category, price, cost, tax, opening stock)
+    let catalogue = [
+        ("ARZ-2KG", "7861234500010", "Arroz Flor 2 kg", groceries, "2.85", "2.10", "iva0", "60"),
+        ("AZU-1KG", "7861234500027", "Azúcar blanca 1 kg", groceries, "1.20", "0.88", "iva0", "80"),
+        ("LECHE-1L", "7861234500034", "Leche entera 1 L", groceries, "1.05", "0.80", "iva0", "48"),
+        ("ACE-1L", "7861234500041", "Aceite de girasol 1 L", groceries, "3.49", "2.60", "iva15", "36"),
+        ("ATUN-180", "7861234500058", "Atún en aceite 180 g", groceries, "1.75", "1.22", "iva15", "72"),
+        ("CAFE-250", "7861234500065", "Café molido 250 g", drinks, "4.10", "2.95", "iva5", "24"),
+        ("COLA-3L", "7861234500072", "Cola 3 L", drinks, "2.20", "1.45", "iva15", "30"),
+        ("AGUA-1L", "7861234500089", "Agua mineral 1 L", drinks, "0.75", "0.40", "iva15", "96"),
+    ];
+    let mut products = std::collections::HashMap::new();
+    for (sku, barcode, name, category, price, cost, tax, _) in catalogue {
+        let product = a.admin.post(
+            &format!("{base}/products"),
+            &json!({ "sku": sku, "barcode": barcode, "name": name, "category_id": category, "price": price,
+                     "cost": cost, "tax_code": tax, "low_stock_threshold": "12" }),
+        )?;
+        products.insert(sku, id_of(&product)?);
+    }
+    // Opening stock as an import batch: rows, validation, promotion.
+    let batch = a.admin.post(
+        &format!("{base}/imports/batches"),
+        &json!({ "kind": "stock", "source": "inventario-inicial (cargo xtask dev)" }),
+    )?;
+    let batch = format!("{base}/imports/batches/{}", id_of(&batch)?);
+    let rows: Vec<Value> = catalogue
+        .iter()
+        .map(|(sku, _, _, _, _, cost, _, quantity)| {
+            json!({ "sku": sku, "warehouse": "MAIN", "quantity": quantity, "unit_cost": cost })
+        })
+        .collect();
+    a.admin.post(&format!("{batch}/rows"), &json!(rows))?;
+    let validated = a.admin.post(&format!("{batch}/validate"), &json!({}))?;
+    if validated["rows_invalid"].as_i64() != Some(0) {
+        let errors = a.admin.get(&format!("{batch}/errors"))?;
+        anyhow::bail!("the opening stock has invalid rows: {errors}");
+    }
+    a.admin.post(&format!("{batch}/promote"), &json!({}))?;
+    // Customers, by the cashier.
+    let mut customers = Vec::new();
+    for (tax_id, name, email, phone) in [
+        ("1714307103", "María Pérez", "maria.perez@example.com", "0991234567"),
+        ("0926687856", "Pedro Andrade", "pedro.andrade@example.com", "0987654321"),
+        ("1792060346001", "Distribuidora El Ejido Cía. Ltda.", "compras@ejido.example.com", "022345678"),
+    ] {
+        let customer = a.cashier.post(
+            &format!("{base}/customers"),
+            &json!({ "tax_id": tax_id, "name": name, "email": email, "phone": phone, "address": "Quito" }),
+        )?;
+        customers.push(id_of(&customer)?);
+    }
+    // A supplier and a received purchase, by the warehouse keeper.
+    let supplier = a.storekeeper.post(
+        &format!("{base}/suppliers"),
+        &json!({ "tax_id": "1790011674001", "name": "Mayorista Andino S.A.", "email": "ventas@andino.example.com",
+                 "phone": "022987654", "address": "Panamericana Norte km 12, Quito" }),
+    )?;
+    let purchase = a.storekeeper.post(
+        &format!("{base}/purchases"),
+        &json!({ "supplier_id": id_of(&supplier)?, "warehouse_id": warehouse, "supplier_document": "001-002-000004512",
+                 "lines": [
+                     { "product_id": products["ACE-1L"], "quantity": "24", "unit_cost": "2.70" },
+                     { "product_id": products["COLA-3L"], "quantity": "18", "unit_cost": "1.50" },
+                     { "product_id": products["ARZ-2KG"], "quantity": "40", "unit_cost": "2.05" },
+                 ] }),
+    )?;
+    let purchase = a.storekeeper.post(&format!("{base}/purchases/{}/receive", id_of(&purchase)?), &json!({}))?;
+    // Sales, by the cashier: a ticket paid in cash, one paid by card, one part-paid.
+    let line = |sku: &str, quantity: &str| json!({ "product_id": products[sku], "quantity": quantity });
+    let ticket = a.cashier.post(
+        &format!("{base}/sales"),
+        &json!({ "customer_id": customers[0], "series": "001-001", "confirm": true,
+                 "lines": [line("ARZ-2KG", "2"), line("ACE-1L", "1"),
+                           { "product_id": products["COLA-3L"], "quantity": "1", "discount_percent": "10" }],
+                 "payments": [{ "method": "cash", "tendered": "20.00" }] }),
+    )?;
+    let card = a.cashier.post(
+        &format!("{base}/sales"),
+        &json!({ "customer_id": customers[1], "series": "001-001", "notes": "Pedido por teléfono",
+                 "lines": [line("CAFE-250", "2"), line("LECHE-1L", "6"), line("ATUN-180", "4")] }),
+    )?;
+    let card = id_of(&card)?;
+    let confirmed = a.cashier.post(&format!("{base}/sales/{card}/confirm"), &json!({}))?;
+    let card = a.cashier.post(
+        &format!("{base}/sales/{card}/payments"),
+        &json!({ "method": "card", "amount": confirmed["due"], "reference": "AUT-558201" }),
+    )?;
+    let credit = a.cashier.post(
+        &format!("{base}/sales"),
+        &json!({ "customer_id": customers[2], "series": "001-001", "confirm": true, "notes": "Crédito a 30 días",
+                 "lines": [line("AGUA-1L", "24"), line("AZU-1KG", "10"), line("ACE-1L", "6")] }),
+    )?;
+    // Half of it, to the cent, by transfer.
+    let half = cents(&credit["total"])? / 2;
+    let credit = a.cashier.post(
+        &format!("{base}/sales/{}/payments", id_of(&credit)?),
+        &json!({ "method": "transfer", "amount": format!("{}.{:02}", half / 100, half % 100), "reference": "TRF-20931" }),
+    )?;
+    let summary = a.accountant.get(&format!("{base}/reports/tax-summary"))?;
+    let state =
+        |sale: &Value| format!("{} {}", sale["number"].as_str().unwrap_or("?"), sale["state"].as_str().unwrap_or("?"));
+    Ok(format!(
+        "erp: {} products, opening stock, 3 customers, purchase {} {}; sales {}, {}, {} (due {}); tax summary {} USD",
+        products.len(),
+        purchase["supplier_document"].as_str().unwrap_or_default(),
+        purchase["state"].as_str().unwrap_or_default(),
+        state(&ticket),
+        state(&card),
+        state(&credit),
+        credit["due"].as_str().unwrap_or_default(),
+        summary["total"].as_str().unwrap_or_default(),
     ))
 }

@@ -41,9 +41,12 @@ const DEMO_ACCOUNTS: &[(&str, &str, &str)] = &[
     ("escribiente@plaza.example", "Demo GDI writer", "gdi-writer"),
     ("secretario@plaza.example", "Demo GDI secretary", "gdi-signer"),
     ("intendente@plaza.example", "Demo GDI intendente", "gdi-signer"),
+    ("cajero@plaza.example", "Demo ERP cashier", "erp-seller"),
+    ("bodeguero@plaza.example", "Demo ERP warehouse keeper", "erp-stock"),
+    ("contador@plaza.example", "Demo ERP accountant", "erp-accountant"),
 ];
 /// The modules the demo tenant has enabled.
-const DEMO_MODULES: &[&str] = &["hello", "blog", "playlists", "gdi"];
+const DEMO_MODULES: &[&str] = &["hello", "blog", "playlists", "gdi", "erp"];
 
 pub fn run(args: &DevArgs) -> Result<ExitCode> {
     util::ensure_wasm_target()?;
@@ -151,6 +154,9 @@ pub fn run(args: &DevArgs) -> Result<ExitCode> {
         gdi_writer: demo::Api::new(addr, &token_of("escribiente@plaza.example")?),
         secretary: demo::Api::new(addr, &token_of("secretario@plaza.example")?),
         intendente: demo::Api::new(addr, &token_of("intendente@plaza.example")?),
+        cashier: demo::Api::new(addr, &token_of("cajero@plaza.example")?),
+        storekeeper: demo::Api::new(addr, &token_of("bodeguero@plaza.example")?),
+        accountant: demo::Api::new(addr, &token_of("contador@plaza.example")?),
         tenant: DEMO_TENANT,
     };
     let seeded = match demo::seed(&authors) {
@@ -256,6 +262,7 @@ fn print_banner(addr: SocketAddr, data_dir: &Path, token: &str, user_token: &str
         ("Blog", format!("{t}/blog/posts  ({t}/blog/feed.xml, {t}/blog/sitemap.xml)")),
         ("Playlists", format!("{t}/playlists/api/playlists  ({t}/playlists/api/channels)")),
         ("GDI", format!("{t}/gdi/documents  ({t}/gdi/expedientes, public: {t}/gdi/verify/{{number}})")),
+        ("ERP", format!("{t}/erp/products  ({t}/erp/sales, {t}/erp/reports/tax-summary)")),
         ("Hello", format!("{t}/hello/")),
         ("Host API docs", format!("{base}/docs")),
         ("OpenAPI", format!("{t}/openapi.json  (host: {base}/openapi.json)")),

@@ -231,16 +231,15 @@ pub async fn relay(services: &Arc<Services>, scope: &Scope, events: Vec<PendingE
         return;
     }
     let result: Result<(), String> = async {
-        if let Ok(Some(mut conn)) = ns.sqlite_conn(&scope.tenant, scope.module(), relay_deadline()).await {
-            conn.blocking(move |db| -> rusqlite::Result<()> {
-                for id in &ids {
-                    db.execute("DELETE FROM _plaza_outbox WHERE id = ?1", [id])?;
-                }
-                Ok(())
-            })
-            .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| e.to_string())?;
+        if let Ok(Some(conn)) = ns.sqlite_conn(&scope.tenant, scope.module(), relay_deadline()).await {
+            // A write of the namespace: it takes its turn among the module's
+            // writers (outside it, SQLite's busy handler lost to them again and
+            // again while they wrote back to back), and one commit for all.
+            let mut tx = conn.begin().await.map_err(|e| e.to_string())?;
+            for id in &ids {
+                tx.db().map_err(|e| e.to_string())?.execute("DELETE FROM _plaza_outbox WHERE id = ?1", [id]).map_err(|e| e.to_string())?;
+            }
+            tx.commit().await.map_err(|e| e.to_string())?;
         } else if let Ok(Some(crate::capabilities::sql::namespace::PgPlace { pool, names })) =
             ns.pg_place(&scope.tenant, scope.module()).await
         {

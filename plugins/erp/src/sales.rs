@@ -949,6 +949,9 @@ pub fn receipt_text(sale: &Sale) -> String {
         format!("{label}{}{value}", " ".repeat(pad))
     };
     let company = &sale.seller.company;
+    if let Some(trade) = company.trade_name.as_deref().filter(|t| !t.is_empty()) {
+        line(trade);
+    }
     if !company.name.is_empty() {
         line(&company.name);
     }

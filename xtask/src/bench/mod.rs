@@ -14,6 +14,7 @@
 //! them, and the numbers are the ones this run printed.
 
 mod calls;
+mod erp;
 mod neighbour;
 mod profile;
 mod report;
@@ -37,6 +38,10 @@ pub struct BenchArgs {
     /// A reduced run (short loads), for use while developing.
     #[arg(long)]
     quick: bool,
+    /// Only scenario 8 (the erp module), printed and not written to
+    /// docs/benchmarks.md: for use while developing it.
+    #[arg(long)]
+    only_erp: bool,
 }
 
 /// How long and how hard each load is.
@@ -115,6 +120,19 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
     let next_blog = plugins::build_package("blog", NEXT_BLOG)?;
     let call_bench = calls::build()?;
     let plaza = util::target_dir().join("release").join("plaza");
+    if args.only_erp {
+        let data = util::make_temp_dir(&util::target_dir(), "bench-")?;
+        let token = util::random_hex(24)?;
+        let env = host_env(&[]);
+        let sqlite = erp::run("SQLite", &plaza, &data.join("erp-sqlite"), &token, &env, &plan);
+        let cluster = postgres::PgCluster::start(&pg)?;
+        let pg_env = host_env(&[("PLAZA_DATABASE_URL", cluster.admin_url())]);
+        let postgres = erp::run("PostgreSQL", &plaza, &data.join("erp-postgres"), &token, &pg_env, &plan);
+        drop(cluster);
+        let _ = std::fs::remove_dir_all(&data);
+        println!("{:?}\n{:?}", sqlite?, postgres?);
+        return Ok(ExitCode::SUCCESS);
+    }
 
     let mut results = Results { calls: Some(calls::run(&call_bench, args.quick)?), ..Results::default() };
     if let Err(e) = perf {
@@ -160,6 +178,8 @@ pub struct Results {
     pub upgrade: Option<Upgrade>,
     /// Scenario 7.
     pub neighbour: Option<neighbour::Neighbour>,
+    /// Scenario 8, on each engine.
+    pub erp: Vec<erp::Erp>,
     pub quick: bool,
     /// The commit measured, read at the start.
     pub commit: Option<report::Commit>,
@@ -269,6 +289,13 @@ fn measure(
     let cluster = postgres::PgCluster::start(pg)?;
     let pg_env = host_env(&[("PLAZA_DATABASE_URL", cluster.admin_url())]);
     results.scale.push(scale::run("PostgreSQL", plaza, &data.join("scale-postgres"), &token, &pg_env, plan)?);
+    drop(cluster);
+
+    // The erp module's import and sales, on each engine (a cluster of its own).
+    results.erp.push(erp::run("SQLite", plaza, &data.join("erp-sqlite"), &token, &env, plan)?);
+    let cluster = postgres::PgCluster::start(pg)?;
+    let pg_env = host_env(&[("PLAZA_DATABASE_URL", cluster.admin_url())]);
+    results.erp.push(erp::run("PostgreSQL", plaza, &data.join("erp-postgres"), &token, &pg_env, plan)?);
     drop(cluster);
     Ok(())
 }

@@ -472,6 +472,49 @@ pub fn markdown(plan: &Plan, r: &Results) -> String {
         }
     }
 
+    let _ = writeln!(out, "## 8. The erp module: imports and sales\n");
+    let _ = writeln!(
+        out,
+        "A host per engine with one tenant and `erp`. An import of {products} products as one CSV part \
+         (ingest: every row's fields checked and staged; validate: duplicates inside the batch and against the \
+         catalogue, found by the database; promote: `INSERT … SELECT` into the catalogue in one transaction), \
+         each step timed from the client. Then point-of-sale tickets under load: `POST /sales` with `confirm: \
+         true` and a cash payment, {c} connections, each ticket numbered from one series (gapless), its stock \
+         taken and `erp.sale-confirmed` published in the same transaction.\n",
+        products = super::erp::PRODUCTS,
+        c = super::erp::CONNECTIONS,
+    );
+    if r.erp.is_empty() {
+        let _ = writeln!(out, "Not measured.\n");
+    } else {
+        let _ = writeln!(
+            out,
+            "| Engine | ingest rows/s | validate rows/s | promote rows/s | sales/s | p50 | p99 | failed | last number | sales stored |\n\
+             |---|---|---|---|---|---|---|---|---|---|"
+        );
+        for e in &r.erp {
+            let _ = writeln!(
+                out,
+                "| {} | {:.0} | {:.0} | {:.0} | {:.0} | {:.2} ms | {:.2} ms | {} | {} | {} |",
+                e.engine,
+                e.rows_per_sec(e.ingest),
+                e.rows_per_sec(e.validate),
+                e.rows_per_sec(e.promote),
+                e.sales.requests_per_sec,
+                e.sales.p50_ms,
+                e.sales.p99_ms,
+                e.sales.failed,
+                e.last_number,
+                e.stored
+            );
+        }
+        let _ = writeln!(
+            out,
+            "\nEvery sale of the warm-up and the load is numbered from the one series: its last number equal to \
+             the sales stored means no number was skipped under load.\n"
+        );
+    }
+
     let _ = writeln!(out, "## Commands\n");
     let _ = writeln!(
         out,

@@ -190,6 +190,7 @@ impl OpenNamespaces {
             quota,
             value_bytes,
             slots: Arc::new(Semaphore::new(POOL_SIZE)),
+            writer: Arc::new(tokio::sync::Mutex::new(())),
             idle: Mutex::new(Vec::new()),
             open: Arc::clone(&self.open),
             keep_all_below: self.limits.connections / 2,
@@ -220,6 +221,13 @@ pub struct NsPool {
     pub quota: Option<u64>,
     value_bytes: usize,
     slots: Arc<Semaphore>,
+    /// This process's writers of the namespace, in turn: a write
+    /// transaction takes it before `BEGIN IMMEDIATE`, so writers queue in
+    /// order of arrival instead of polling the file lock (where a writer
+    /// backing off for 32 ms lost to newcomers again and again: a p99 of
+    /// seconds for 16 writers of one tenant). Writers in other processes
+    /// still meet at the file lock.
+    writer: Arc<tokio::sync::Mutex<()>>,
     idle: Mutex<Vec<Connection>>,
     open: Arc<AtomicUsize>,
     /// Connections open in the process below which idle connections are
@@ -384,12 +392,19 @@ impl NsConn {
         Ok(out)
     }
 
-    /// Begins a write transaction (`BEGIN IMMEDIATE`: the write lock is
-    /// taken now, waited for without holding a thread).
+    /// Begins a write transaction: the process's turn first (writers
+    /// queue in arrival order), then `BEGIN IMMEDIATE` (the file's write
+    /// lock, which another process may hold: waited for without holding a
+    /// thread). Both waits end at the holder's deadline.
     pub async fn begin(mut self) -> Result<NsTx, PoolError> {
         let deadline = self.deadline;
+        let wait = deadline.saturating_duration_since(Instant::now());
+        let turn = match tokio::time::timeout(wait, Arc::clone(&self.pool.writer).lock_owned()).await {
+            Ok(turn) => turn,
+            Err(_) => return Err(PoolError::Sqlite(busy("another write transaction held the database"))),
+        };
         while_busy(deadline, || self.db()?.execute_batch("BEGIN IMMEDIATE").map_err(PoolError::from)).await?;
-        Ok(NsTx(self))
+        Ok(NsTx { conn: self, _turn: turn })
     }
 }
 
@@ -406,28 +421,32 @@ impl Drop for NsConn {
     }
 }
 
-/// A write transaction on a pair's SQLite file; rolled back if dropped
-/// without [`NsTx::commit`].
-pub struct NsTx(NsConn);
+/// A write transaction on a pair's SQLite file, holding the process's
+/// writer turn of the namespace; rolled back if dropped without
+/// [`NsTx::commit`].
+pub struct NsTx {
+    conn: NsConn,
+    _turn: tokio::sync::OwnedMutexGuard<()>,
+}
 
 impl NsTx {
     pub fn interrupt(&self) {
-        self.0.interrupt();
+        self.conn.interrupt();
     }
 
     pub fn db(&mut self) -> Result<&Connection, PoolError> {
-        self.0.db()
+        self.conn.db()
     }
 
     /// Commits, on the blocking pool (a commit writes and syncs the file,
     /// and waits for the namespace's readers).
     pub async fn commit(mut self) -> Result<(), PoolError> {
-        self.0.blocking(|c| c.execute_batch("COMMIT")).await??;
+        self.conn.blocking(|c| c.execute_batch("COMMIT")).await??;
         Ok(())
     }
 
     pub fn rollback(mut self) -> Result<(), PoolError> {
-        self.0.db()?.execute_batch("ROLLBACK")?;
+        self.conn.db()?.execute_batch("ROLLBACK")?;
         Ok(())
     }
 }
@@ -463,6 +482,11 @@ pub async fn while_busy<T, E: Busy>(deadline: Instant, mut attempt: impl FnMut()
             other => return other,
         }
     }
+}
+
+/// A `SQLITE_BUSY` error of our own (a wait that ran out of time).
+fn busy(why: &str) -> rusqlite::Error {
+    rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY), Some(why.to_owned()))
 }
 
 /// `SQLITE_BUSY` or `SQLITE_LOCKED`, with their extended codes.
@@ -559,6 +583,40 @@ mod tests {
         let mut conn = pool.acquire(&budget).await.unwrap();
         let n: i64 = conn.db().unwrap().query_row("SELECT count(*) FROM t", [], |r| r.get(0)).unwrap();
         assert_eq!(n, 1);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn writers_of_a_namespace_take_turns_in_arrival_order() {
+        // Three writers wait while a fourth holds the namespace for 40 ms
+        // (longer than the busy back-off's longest pause): they write in
+        // the order they came, not in the order their retries happen to
+        // find the file free.
+        let (_dir, _open, pool) = one_namespace();
+        let budget = Budget::until(Instant::now() + Duration::from_secs(30));
+        let mut first = pool.acquire(&budget).await.unwrap().begin().await.unwrap();
+        first.db().unwrap().execute_batch("CREATE TABLE t (n INTEGER)").unwrap();
+        let mut waiting = Vec::new();
+        for n in 1..=3 {
+            let (pool, budget) = (Arc::clone(&pool), budget.clone());
+            waiting.push(tokio::spawn(async move {
+                let mut tx = pool.acquire(&budget).await.unwrap().begin().await.unwrap();
+                tx.db().unwrap().execute("INSERT INTO t VALUES (?1)", [n]).unwrap();
+                tx.commit().await.unwrap();
+            }));
+            tokio::time::sleep(Duration::from_millis(15)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(40)).await;
+        first.commit().await.unwrap();
+        for w in waiting {
+            w.await.unwrap();
+        }
+        let mut conn = pool.acquire(&budget).await.unwrap();
+        let order: Vec<i64> = {
+            let db = conn.db().unwrap();
+            let mut stmt = db.prepare("SELECT n FROM t ORDER BY rowid").unwrap();
+            stmt.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect()
+        };
+        assert_eq!(order, [1, 2, 3]);
     }
 
     /// Descriptors of this process open on `path` (Linux: `/proc/self/fd`).
