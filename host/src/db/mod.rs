@@ -6,6 +6,7 @@
 
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
@@ -74,6 +75,47 @@ pub fn is_busy(e: &sqlx::Error) -> bool {
 pub struct Db {
     pool: AnyPool,
     backend: Backend,
+    /// On SQLite, this process's write transactions take turns in arrival
+    /// order before `BEGIN IMMEDIATE`. Without it they met at the file lock,
+    /// whose busy handler sleeps longer and longer (to 100 ms) while
+    /// newcomers get in: under a steady stream of short writes (events
+    /// relayed by one tenant's busy module, fanned out by the dispatcher) a
+    /// writer could wait seconds, another tenant's among them.
+    writer: Option<Arc<tokio::sync::Mutex<()>>>,
+}
+
+/// How long a write transaction waits for its turn: the busy timeout's 5 s.
+const WRITE_TURN_WAIT: Duration = Duration::from_secs(5);
+
+/// A write transaction of the host's database ([`Db::begin`]), holding the
+/// process's write turn on SQLite until it commits, rolls back or is
+/// dropped. It derefs to the connection, so `&mut *tx` runs statements in it.
+pub struct WriteTx {
+    tx: sqlx::Transaction<'static, sqlx::Any>,
+    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl WriteTx {
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        self.tx.commit().await
+    }
+
+    pub async fn rollback(self) -> Result<(), sqlx::Error> {
+        self.tx.rollback().await
+    }
+}
+
+impl std::ops::Deref for WriteTx {
+    type Target = sqlx::AnyConnection;
+    fn deref(&self) -> &sqlx::AnyConnection {
+        &self.tx
+    }
+}
+
+impl std::ops::DerefMut for WriteTx {
+    fn deref_mut(&mut self) -> &mut sqlx::AnyConnection {
+        &mut self.tx
+    }
 }
 
 impl Db {
@@ -106,7 +148,8 @@ impl Db {
             });
         }
         let pool = pool.connect_with(options).await?;
-        Ok(Db { pool, backend })
+        let writer = (backend == Backend::Sqlite).then(|| Arc::new(tokio::sync::Mutex::new(())));
+        Ok(Db { pool, backend, writer })
     }
 
     /// Applies the host's pending migrations.
@@ -128,10 +171,17 @@ impl Db {
     /// timeout for other writers, so a transaction that reads and then
     /// writes never fails on the upgrade (`SQLITE_BUSY_SNAPSHOT`), which
     /// no timeout can wait out. Every host transaction starts here.
-    pub async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
-        match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
-            Backend::Postgres => self.pool.begin().await,
+    pub async fn begin(&self) -> Result<WriteTx, sqlx::Error> {
+        match (&self.writer, self.backend) {
+            (Some(writer), _) => {
+                let turn = tokio::time::timeout(WRITE_TURN_WAIT, Arc::clone(writer).lock_owned())
+                    .await
+                    .map_err(|_| sqlx::Error::PoolTimedOut)?;
+                let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+                Ok(WriteTx { tx, _turn: Some(turn) })
+            }
+            (None, Backend::Sqlite) => Ok(WriteTx { tx: self.pool.begin_with("BEGIN IMMEDIATE").await?, _turn: None }),
+            (None, Backend::Postgres) => Ok(WriteTx { tx: self.pool.begin().await?, _turn: None }),
         }
     }
 
@@ -185,4 +235,39 @@ pub fn parse_time(s: &str) -> chrono::DateTime<chrono::Utc> {
 /// fallback is not the epoch.
 pub fn try_parse_time(s: &str) -> Option<chrono::DateTime<chrono::Utc>> {
     chrono::DateTime::parse_from_rfc3339(s).ok().map(|t| t.with_timezone(&chrono::Utc))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn write_transactions_take_turns_in_arrival_order() {
+        // Three writers wait while a fourth holds the database for 300 ms:
+        // they write in the order they came. With only the busy handler,
+        // whose sleeps grow to 100 ms, the last to come often went first.
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::connect(&format!("sqlite://{}", dir.path().join("t.db").display()), 5).await.unwrap();
+        sqlx::query("CREATE TABLE t (n INTEGER)").execute(db.pool()).await.unwrap();
+        let first = db.begin().await.unwrap();
+        let mut waiting = Vec::new();
+        for n in 1..=3_i64 {
+            let db = db.clone();
+            waiting.push(tokio::spawn(async move {
+                let mut tx = db.begin().await.unwrap();
+                sqlx::query("INSERT INTO t (n) VALUES ($1)").bind(n).execute(&mut *tx).await.unwrap();
+                tx.commit().await.unwrap();
+            }));
+            tokio::time::sleep(Duration::from_millis(60)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(120)).await;
+        first.commit().await.unwrap();
+        for w in waiting {
+            w.await.unwrap();
+        }
+        let order: Vec<i64> = sqlx::query_scalar("SELECT n FROM t ORDER BY rowid").fetch_all(db.pool()).await.unwrap();
+        assert_eq!(order, [1, 2, 3]);
+    }
 }

@@ -334,7 +334,8 @@ impl CallState {
     /// Vets and runs one statement in the call's namespace. On SQLite, a
     /// read (or any statement in a transaction) runs here, within the
     /// call's budget; a write outside a transaction commits, so it runs on
-    /// the blocking pool (see [`pool`]).
+    /// the blocking pool, in its turn among the namespace's writers (see
+    /// [`pool`]).
     async fn run(&mut self, text: &str, params: &[Value], want_rows: bool) -> Result<Outcome, CapError> {
         let scope = self.scope_for(Capability::Sql)?;
         self.spend_statement()?;
@@ -385,7 +386,7 @@ impl CallState {
                     .map_err(CapError::from)
                 } else {
                     let (vetted, params) = (Arc::clone(&vetted), params.to_vec());
-                    conn.blocking(move |db| values::run_sqlite(db, &vetted.sql, &params, want_rows, caps))
+                    conn.blocking_write(move |db| values::run_sqlite(db, &vetted.sql, &params, want_rows, caps))
                         .await
                         .map_err(pool_error)?
                         .map_err(CapError::from)

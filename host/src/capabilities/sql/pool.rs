@@ -12,6 +12,11 @@
 //!   budget (a progress handler checks the deadline and the steps), and it
 //!   never waits on a lock — the connection's busy timeout is zero, and a
 //!   busy database is retried with an async sleep ([`while_busy`]);
+//! - writers of a namespace in this process take turns in arrival order
+//!   (an async mutex per namespace, taken before `BEGIN IMMEDIATE` and by a
+//!   write outside a transaction), so a stream of short transactions
+//!   cannot starve one writer; only writers of other processes meet at the
+//!   file lock;
 //! - what may wait on the disk or on another writer runs on the blocking
 //!   pool ([`NsConn::blocking`]): opening a file, a commit (which may
 //!   checkpoint the write-ahead log and `fsync`), a write outside a
@@ -390,6 +395,21 @@ impl NsConn {
         .map_err(|e| PoolError::Join(e.to_string()))?;
         self.conn = Some(conn);
         Ok(out)
+    }
+
+    /// Runs a write outside a transaction (it commits on its own) on the
+    /// blocking pool, in its turn among the namespace's writers: waiting at
+    /// the file lock alone, it lost to a stream of transactions.
+    pub async fn blocking_write<R: Send + 'static>(
+        &mut self,
+        work: impl FnOnce(&Connection) -> R + Send + 'static,
+    ) -> Result<R, PoolError> {
+        let wait = self.deadline.saturating_duration_since(Instant::now());
+        let _turn = match tokio::time::timeout(wait, Arc::clone(&self.pool.writer).lock_owned()).await {
+            Ok(turn) => turn,
+            Err(_) => return Err(PoolError::Sqlite(busy("another write transaction held the database"))),
+        };
+        self.blocking(work).await
     }
 
     /// Begins a write transaction: the process's turn first (writers
