@@ -241,6 +241,16 @@ pub struct Payment {
     pub at: String,
 }
 
+/// A sale's lines as stored, in order.
+fn line_rows(sale_id: i64) -> Result<Vec<LineRow>, Problem> {
+    Ok(sql::query_as(
+        "SELECT line_no, product_id, sku, description, quantity_milli, unit_price, discount_percent, discount_amount, \
+         gross_cents, discount_cents, net_cents, tax_code, tax_percent, tax_cents FROM sale_lines WHERE sale_id = $1 \
+         ORDER BY line_no",
+        &params![sale_id],
+    )?)
+}
+
 pub fn row(id: i64) -> Result<Option<SaleRow>, Problem> {
     Ok(sql::query_one_as(&format!("SELECT {SALE_COLUMNS} FROM sales WHERE id = $1"), &params![id])?)
 }
@@ -261,12 +271,7 @@ fn allow(sale: &SaleRow, action: SaleAction) -> Result<SaleState, Problem> {
 
 /// The whole document of a sale.
 pub fn full(tenant: &Tenant, r: SaleRow) -> Result<Sale, Problem> {
-    let lines: Vec<LineRow> = sql::query_as(
-        "SELECT line_no, product_id, sku, description, quantity_milli, unit_price, discount_percent, discount_amount, \
-         gross_cents, discount_cents, net_cents, tax_code, tax_percent, tax_cents FROM sale_lines WHERE sale_id = $1 \
-         ORDER BY line_no",
-        &params![r.id],
-    )?;
+    let lines = line_rows(r.id)?;
     let taxes: Vec<TaxRow> = sql::query_as(
         "SELECT tax_code, tax_percent, sri_code, base_cents, tax_cents FROM sale_taxes WHERE sale_id = $1",
         &params![r.id],
@@ -649,12 +654,7 @@ pub fn update(req: &Request, Json(change): Json<SaleChange>) -> Result<Json<Sale
 
 /// A draft's lines as they were written (prices as stored).
 fn current_lines(sale_id: i64) -> Result<Vec<NewLine>, Problem> {
-    let rows: Vec<LineRow> = sql::query_as(
-        "SELECT line_no, product_id, sku, description, quantity_milli, unit_price, discount_percent, discount_amount, \
-         gross_cents, discount_cents, net_cents, tax_code, tax_percent, tax_cents FROM sale_lines WHERE sale_id = $1 \
-         ORDER BY line_no",
-        &params![sale_id],
-    )?;
+    let rows = line_rows(sale_id)?;
     rows.into_iter()
         .map(|l| {
             Ok(NewLine {
@@ -674,12 +674,7 @@ fn current_lines(sale_id: i64) -> Result<Vec<NewLine>, Problem> {
 /// line given away) is paid at once. The caller publishes the event.
 fn confirm_in_tx(tenant: &Tenant, sale: &SaleRow, user: &str) -> Result<(), Problem> {
     let (_, number) = series::draw(&sale.series)?;
-    let mut lines: Vec<LineRow> = sql::query_as(
-        "SELECT line_no, product_id, sku, description, quantity_milli, unit_price, discount_percent, discount_amount, \
-         gross_cents, discount_cents, net_cents, tax_code, tax_percent, tax_cents FROM sale_lines WHERE sale_id = $1 \
-         ORDER BY line_no",
-        &params![sale.id],
-    )?;
+    let mut lines = line_rows(sale.id)?;
     // Stock rows are taken in product order, whatever the lines' order: two
     // sales of the same products never wait for each other in a cycle.
     lines.sort_by_key(|l| l.product_id);
