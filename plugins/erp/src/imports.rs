@@ -100,7 +100,7 @@ impl Kind {
 }
 
 /// Column names understood without any setting (Spanish spreadsheets).
-const BUILTIN_ALIASES: [(&str, &str); 24] = [
+const BUILTIN_ALIASES: [(&str, &str); 26] = [
     ("codigo", "sku"),
     ("cod", "sku"),
     ("codigo_barras", "barcode"),
@@ -125,6 +125,8 @@ const BUILTIN_ALIASES: [(&str, &str); 24] = [
     ("telefono", "phone"),
     ("direccion", "address"),
     ("cantidad", "quantity"),
+    ("almacen", "warehouse"),
+    ("bodega", "warehouse"),
 ];
 
 /// Most rows one part may carry: at 66 rows per `INSERT` (products, the
@@ -397,8 +399,6 @@ fn targets(kind: Kind, tenant: &Tenant, header: &[String]) -> Vec<Target> {
                 Target::Field(f)
             } else if kind == Kind::Stock && mapped == "cost" {
                 Target::Field("unit_cost")
-            } else if kind == Kind::Stock && (mapped == "almacen" || mapped == "bodega") {
-                Target::Field("warehouse")
             } else if custom.iter().any(|c| c.name == mapped) {
                 Target::Custom(mapped)
             } else {

@@ -73,7 +73,7 @@ impl From<PartyRow> for Party {
             id: r.id,
             // Only Ecuadorian ids have an SRI type (the Spanish final consumer has none).
             sri_id_type: TaxIdKind::parse(&r.tax_id_kind)
-                .filter(|_| r.tax_id != "CONSUMIDOR-FINAL")
+                .filter(|_| r.tax_id != ES_FINAL_CONSUMER)
                 .and_then(TaxIdKind::sri_code)
                 .map(str::to_owned),
             tax_id: r.tax_id,
@@ -203,12 +203,15 @@ pub fn active_party(kind: PartyKind, field: &str, id: i64) -> Result<PartyRow, P
     }
 }
 
+/// Spain's final consumer: a placeholder, as a simplified invoice names no customer.
+const ES_FINAL_CONSUMER: &str = "CONSUMIDOR-FINAL";
+
 /// The final consumer's tax id: SRI's `9999999999999` in Ecuador; in Spain,
 /// where a simplified invoice names no customer, a placeholder.
 fn final_consumer_id(tenant: &Tenant) -> &'static str {
     match tenant.country {
         taxid::Country::Ec => taxid::EC_FINAL_CONSUMER,
-        taxid::Country::Es => "CONSUMIDOR-FINAL",
+        taxid::Country::Es => ES_FINAL_CONSUMER,
     }
 }
 
