@@ -1,7 +1,8 @@
 //! Hashes, MACs and Ed25519 signatures (capability `crypto`), and since
 //! `plaza:module@1.1` detached CMS signatures with the tenant's X.509
-//! certificates for this module (PDF signatures, `.p7s` files). Signing
-//! uses keys the host keeps: the module never sees a private key.
+//! certificates for this module (PDF signatures, `.p7s` files, XML
+//! signatures). Signing uses keys the host keeps: the module never sees a
+//! private key.
 
 use crate::Result;
 use crate::bindings::plaza::module::crypto as wit;
@@ -44,6 +45,18 @@ pub fn sign_cms(name: &str, digest: &[u8; 32]) -> Result<Vec<u8>> {
 /// `plaza:module@1.1`.
 pub fn certificate(name: &str) -> Result<Vec<u8>> {
     Ok(wit::certificate(name)?)
+}
+
+/// The hash a [`sign_raw`] signature is made over.
+pub use wit::HashAlgorithm;
+
+/// A bare signature over `data` with the key of this module's certificate
+/// `name` for the tenant, as XML-DSig (XAdES) and JWS carry it: RSA
+/// PKCS#1 v1.5, or ECDSA P-256 as r‖s (64 bytes). The host hashes `data`
+/// with `hash`; SHA-1 works with RSA keys only (the SRI's XAdES profile).
+/// Since `plaza:module@1.1`.
+pub fn sign_raw(name: &str, hash: HashAlgorithm, data: &[u8]) -> Result<Vec<u8>> {
+    Ok(wit::sign_raw(name, hash, data)?)
 }
 
 /// Lower-case hex, the usual way to show a digest.

@@ -25,6 +25,8 @@
 //! # Ok(()) }
 //! ```
 
+pub mod tax_mock;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -56,6 +58,8 @@ pub enum TestError {
     Job(#[from] plaza::workers::JobError),
     #[error("the call failed: {0}")]
     Call(#[from] plaza::runtime::CallError),
+    #[error("certificate: {0}")]
+    Certificate(String),
     #[error("test database (PLAZA_TEST_DATABASE_URL): {0}")]
     Database(String),
 }
@@ -255,6 +259,40 @@ impl Running {
         app.modules.enable(id, &self.inner.module, None, &actor).await?;
         let roles: Vec<String> = roles.iter().map(|r| r.as_ref().to_owned()).collect();
         self.client_for(id, &roles).await
+    }
+
+    /// Installs the X.509 certificate `name` (PEM certificate and key) of
+    /// the module under test for `tenant`, as a tenant admin would: what the
+    /// module's `crypto.sign-cms` and `crypto.sign-raw` then sign with.
+    pub async fn install_certificate(
+        &self,
+        tenant: &str,
+        name: &str,
+        cert_pem: &str,
+        key_pem: &str,
+    ) -> Result<(), TestError> {
+        let actor = Actor::new("plaza-testing");
+        let services = self.inner.app.modules.services();
+        plaza::capabilities::crypto::certificates::install_pem(
+            services,
+            &actor,
+            tenant,
+            &self.inner.module,
+            name,
+            cert_pem,
+            key_pem,
+        )
+        .await
+        .map_err(|e| TestError::Certificate(e.to_string()))?;
+        Ok(())
+    }
+
+    /// A setting of the module under test for another tenant (see
+    /// [`Running::other_tenant`]).
+    pub async fn configure(&self, tenant: &str, key: &str, value: &serde_json::Value) -> Result<(), TestError> {
+        plaza::modules::settings::set(&self.inner.app.db, tenant, &self.inner.module, key, &value.to_string(), false)
+            .await
+            .map_err(|source| TestError::Config { key: key.to_owned(), source })
     }
 
     /// Moves the wall clock modules see by `secs` from the system's (0 puts

@@ -189,6 +189,9 @@ fn workspace_tests(ctx: &mut Ctx) -> Result<()> {
     // The gdi module's PDFs are read back with poppler: required, not skipped.
     crate::services::poppler::ensure(&mut ctx.apt).context("cannot install poppler-utils for the gdi PDF tests")?;
     cmd.env("PLAZA_TEST_POPPLER", "1");
+    // The einvoicing module's XML signatures are checked by xmlsec1: required too.
+    crate::services::xmlsec::ensure(&mut ctx.apt)
+        .context("cannot install xmlsec1 for the einvoicing signature tests")?;
     let python = crate::services::python::ensure(&mut ctx.apt)
         .context("cannot install openapi-python-client for the generated Python client test")?;
     cmd.env("PLAZA_TEST_OPENAPI_PYTHON_CLIENT", python.generator).env("PLAZA_TEST_PYTHON", python.python);
@@ -205,8 +208,8 @@ fn walkthrough(ctx: &mut Ctx) -> Result<()> {
 
 /// Pass 3: the HTTP suites (host API, files, identity, token attacks,
 /// modules, the registry with two host processes and placement on a second
-/// database, jobs and events across processes, the blog, playlists, gdi and
-/// erp modules end to end, one tenant attacking another, 1.0 modules) against a
+/// database, jobs and events across processes, the blog, playlists, gdi,
+/// erp and einvoicing modules end to end, one tenant attacking another, 1.0 modules) against a
 /// private PostgreSQL cluster.
 fn http_on_postgres(ctx: &mut Ctx) -> Result<()> {
     let install = postgres::ensure(&mut ctx.apt)?;
@@ -235,13 +238,15 @@ fn http_on_postgres(ctx: &mut Ctx) -> Result<()> {
         "business",
         "--test",
         "isolation",
-        // Both the host's HTTP suite and plaza-testing's suite of the gdi
-        // and erp modules (a TestHost takes a fresh PostgreSQL database when
+        // Both the host's HTTP suite and plaza-testing's suite of the gdi,
+        // erp and einvoicing modules (a TestHost takes a fresh PostgreSQL database when
         // PLAZA_TEST_DATABASE_URL is set); and 1.0 modules on PostgreSQL.
         "--test",
         "gdi",
         "--test",
         "erp",
+        "--test",
+        "einvoicing",
         "--test",
         "contract",
     ])

@@ -6,3 +6,4 @@ pub mod poppler;
 pub mod postgres;
 pub mod python;
 pub mod s3;
+pub mod xmlsec;

@@ -233,6 +233,23 @@ impl Host for CallState {
         tokio::task::spawn_blocking(move || certified.sign_detached(&digest)).await.map_err(failed)?.map_err(failed)
     }
 
+    async fn sign_raw(&mut self, name: String, hash: wit::HashAlgorithm, data: Vec<u8>) -> Result<Vec<u8>, CapError> {
+        let scope = self.scope_for(Capability::Crypto)?;
+        if data.len() > MAX_INPUT_BYTES {
+            return Err(CapError::limit("sign at most 16 MiB; sign a hash of larger data"));
+        }
+        let hash = match hash {
+            wit::HashAlgorithm::Sha1 => x509::RawHash::Sha1,
+            wit::HashAlgorithm::Sha256 => x509::RawHash::Sha256,
+        };
+        let certified = certificate_of(self.services(), &scope, &name).await?;
+        let signed = tokio::task::spawn_blocking(move || certified.sign_raw(hash, &data)).await.map_err(failed)?;
+        signed.map_err(|e| match e {
+            x509::X509Error::Hash => CapError::invalid(e.to_string()),
+            e => failed(e),
+        })
+    }
+
     async fn certificate(&mut self, name: String) -> Result<Vec<u8>, CapError> {
         let scope = self.scope_for(Capability::Crypto)?;
         Ok(certificate_of(self.services(), &scope, &name).await?.der().to_vec())

@@ -52,6 +52,8 @@ pub enum X509Error {
     Mismatch,
     #[error("the digest must be a SHA-256 (32 bytes), not {0} bytes")]
     Digest(usize),
+    #[error("a P-256 key signs with SHA-256 only")]
+    Hash,
     #[error("signing failed: {0}")]
     Sign(String),
 }
@@ -248,6 +250,36 @@ impl Certified {
     }
 }
 
+/// The hash a raw signature is made over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RawHash {
+    Sha1,
+    Sha256,
+}
+
+impl Certified {
+    /// A bare signature over `data`, as XML-DSig and JWS carry it: RSA
+    /// PKCS#1 v1.5 with `hash`, or ECDSA P-256 with SHA-256 as r‖s (64
+    /// bytes). SHA-1 only with RSA: the SRI's XAdES profile still asks for
+    /// RSA-SHA1, and nothing else should.
+    pub fn sign_raw(&self, hash: RawHash, data: &[u8]) -> Result<Vec<u8>, X509Error> {
+        use rsa::signature::SignatureEncoding;
+        match (&self.key, hash) {
+            (Key::P256(k), RawHash::Sha256) => {
+                let signature: p256::ecdsa::Signature = k.sign(data);
+                Ok(signature.to_bytes().to_vec())
+            }
+            (Key::P256(_), RawHash::Sha1) => Err(X509Error::Hash),
+            (Key::Rsa(k), RawHash::Sha256) => Ok(k.sign(data).to_vec()),
+            (Key::Rsa(k), RawHash::Sha1) => {
+                let private: &rsa::RsaPrivateKey = k.as_ref().as_ref();
+                let key = rsa::pkcs1v15::SigningKey::<sha1::Sha1>::new(private.clone());
+                Ok(key.sign(data).to_vec())
+            }
+        }
+    }
+}
+
 /// Adds the one `SignerInfo`: content-type, message-digest and `ess`
 /// signed by `key` (`Sig` is the key type's DER signature).
 fn add_signer<S, Sig>(
@@ -306,6 +338,40 @@ mod tests {
         let attrs = signed.signer_infos.0.get(0).unwrap().signed_attrs.clone().unwrap();
         assert!(attrs.iter().any(|a| a.oid == ID_SIGNING_CERTIFICATE_V2));
         assert!(matches!(again.sign_detached(b"short"), Err(X509Error::Digest(5))));
+    }
+
+    #[test]
+    fn raw_signatures_verify_with_the_certificates_public_key() {
+        use rsa::signature::Verifier;
+        let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/../plugins/einvoicing/tests/fixtures");
+        let read = |f: &str| std::fs::read_to_string(format!("{fixtures}/{f}")).unwrap();
+        let (rsa_pair, _) = Certified::from_pem(&read("test-rsa.cert.pem"), &read("test-rsa.key.pem")).unwrap();
+        let Key::Rsa(key) = &rsa_pair.key else { panic!("an RSA key") };
+        let public = rsa::RsaPublicKey::from(key.as_ref().as_ref());
+        let data = b"<ds:SignedInfo></ds:SignedInfo>";
+        for (hash, digest_len) in [(RawHash::Sha1, 20), (RawHash::Sha256, 32)] {
+            let signature = rsa_pair.sign_raw(hash, data).unwrap();
+            assert_eq!(signature.len(), 256);
+            let parsed = rsa::pkcs1v15::Signature::try_from(signature.as_slice()).unwrap();
+            let verified = match hash {
+                RawHash::Sha1 => rsa::pkcs1v15::VerifyingKey::<sha1::Sha1>::new(public.clone()).verify(data, &parsed),
+                RawHash::Sha256 => rsa::pkcs1v15::VerifyingKey::<Sha256>::new(public.clone()).verify(data, &parsed),
+            };
+            assert!(verified.is_ok(), "RSA with a {digest_len}-byte hash");
+            let tampered = b"<ds:SignedInfo> </ds:SignedInfo>";
+            let wrong = match hash {
+                RawHash::Sha1 => rsa::pkcs1v15::VerifyingKey::<sha1::Sha1>::new(public.clone()).verify(tampered, &parsed),
+                RawHash::Sha256 => rsa::pkcs1v15::VerifyingKey::<Sha256>::new(public.clone()).verify(tampered, &parsed),
+            };
+            assert!(wrong.is_err());
+        }
+        let (ec_pair, _) = Certified::self_signed("t", "einvoicing", "sri").unwrap();
+        let signature = ec_pair.sign_raw(RawHash::Sha256, data).unwrap();
+        assert_eq!(signature.len(), 64, "r‖s, not DER");
+        let Key::P256(k) = &ec_pair.key else { panic!("a P-256 key") };
+        let parsed = p256::ecdsa::Signature::from_slice(&signature).unwrap();
+        assert!(k.verifying_key().verify(data, &parsed).is_ok());
+        assert!(matches!(ec_pair.sign_raw(RawHash::Sha1, data), Err(X509Error::Hash)));
     }
 
     #[test]

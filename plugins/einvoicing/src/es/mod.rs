@@ -1,0 +1,5 @@
+//! Spain: VeriFactu records.
+
+pub mod huella;
+pub mod qr;
+pub mod xml;

@@ -1,0 +1,253 @@
+//! Where documents come from (erp's events, the API) and the one place
+//! that moves any of them on ([`advance`]), by country.
+
+use plaza_sdk::prelude::*;
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+use crate::documents::{self, Document, DocumentRow, Kind};
+use crate::invoice::{Invoice, InvoiceInput, Sale};
+use crate::settings::{Issuer, Tenant};
+use crate::{ecuador, spain};
+
+/// How many due documents one run of the `retry` job takes.
+const RETRY_BATCH: i64 = 50;
+
+/// Moves a stored document on, with the tenant's issuer of its country.
+pub fn advance(tenant: &Tenant, doc: DocumentRow) -> Result<(), Problem> {
+    match (&tenant.issuer, doc.country.as_str()) {
+        (Issuer::Ecuador(ec), "EC") => ecuador::advance(tenant, ec, doc),
+        (Issuer::Spain(es), "ES") => spain::advance(tenant, es, doc),
+        _ => Err(Problem::conflict(format!(
+            "document {} is from {}, but the tenant now issues in {}",
+            doc.id,
+            doc.country,
+            tenant.country()
+        ))),
+    }
+}
+
+fn reload_and_advance(tenant: &Tenant, id: i64) -> Result<DocumentRow, Problem> {
+    let doc = documents::row(id)?.ok_or_else(Problem::not_found)?;
+    if !doc.is_final() {
+        advance(tenant, doc)?;
+    }
+    documents::row(id)?.ok_or_else(Problem::not_found)
+}
+
+/// Stores a new document of the tenant's country, in one transaction
+/// (Spain: with its record in the chain). `None`: the sale has one already.
+fn create(
+    tenant: &Tenant,
+    kind: Kind,
+    origin: &str,
+    sale_id: Option<i64>,
+    invoice: &Invoice,
+    corrected: Option<(&DocumentRow, &str)>,
+) -> Result<Option<i64>, Problem> {
+    sql::transaction(|| match &tenant.issuer {
+        Issuer::Ecuador(ec) => ecuador::create(ec, kind, origin, sale_id, invoice, corrected),
+        Issuer::Spain(es) => spain::create(tenant, es, kind, origin, sale_id, invoice, corrected.map(|(d, _)| d)),
+    })
+}
+
+fn failed(p: &Problem) -> String {
+    p.detail_text().unwrap_or(p.title()).to_owned()
+}
+
+// ----- from erp -----
+
+/// `erp.sale-confirmed`: one invoice per sale, however often the event
+/// comes (the document is keyed by the sale, not by the event).
+pub fn sale_confirmed(event: &Event) -> Result<(), String> {
+    let Some(tenant) = Tenant::load().map_err(|p| failed(&p))? else {
+        return Ok(()); // the tenant has not chosen a country: nothing to issue
+    };
+    let sale: Sale = serde_json::from_str(&event.payload).map_err(|e| format!("erp.sale-confirmed payload: {e}"))?;
+    let sale_id = sale.id;
+    let invoice = Invoice::from_sale(sale)?;
+    let id = match documents::of_sale(Kind::Invoice, sale_id).map_err(|p| failed(&p))? {
+        Some(existing) => existing.id,
+        None => match create(&tenant, Kind::Invoice, "erp", Some(sale_id), &invoice, None) {
+            Ok(Some(id)) => id,
+            // Another delivery stored it meanwhile.
+            Ok(None) | Err(_) if documents::of_sale(Kind::Invoice, sale_id).ok().flatten().is_some() => return Ok(()),
+            Ok(None) => return Ok(()),
+            Err(p) => return Err(failed(&p)),
+        },
+    };
+    reload_and_advance(&tenant, id).map(|_| ()).map_err(|p| failed(&p))
+}
+
+#[derive(Deserialize)]
+struct Cancelled {
+    id: i64,
+}
+
+/// `erp.sale-cancelled`: the invoice of the sale, if it has one, is
+/// corrected: a nota de crédito (Ecuador) or a registro de anulación (Spain).
+pub fn sale_cancelled(event: &Event) -> Result<(), String> {
+    let Some(tenant) = Tenant::load().map_err(|p| failed(&p))? else { return Ok(()) };
+    let sale: Cancelled =
+        serde_json::from_str(&event.payload).map_err(|e| format!("erp.sale-cancelled payload: {e}"))?;
+    let Some(invoice) = documents::of_sale(Kind::Invoice, sale.id).map_err(|p| failed(&p))? else {
+        return Ok(()); // cancelled before it was invoiced
+    };
+    let kind = correction_kind(&tenant);
+    let id = match documents::of_sale(kind, sale.id).map_err(|p| failed(&p))? {
+        Some(existing) => existing.id,
+        None => match correct(&tenant, &invoice, "Venta anulada") {
+            Ok(id) => id,
+            Err(_) if documents::of_sale(kind, sale.id).ok().flatten().is_some() => return Ok(()),
+            Err(p) => return Err(failed(&p)),
+        },
+    };
+    reload_and_advance(&tenant, id).map(|_| ()).map_err(|p| failed(&p))
+}
+
+fn correction_kind(tenant: &Tenant) -> Kind {
+    match tenant.issuer {
+        Issuer::Ecuador(_) => Kind::CreditNote,
+        Issuer::Spain(_) => Kind::Cancellation,
+    }
+}
+
+/// The credit note (Ecuador: the whole invoice, numbered in the module's
+/// own emission point) or the cancellation record (Spain) of an invoice.
+fn correct(tenant: &Tenant, invoice: &DocumentRow, reason: &str) -> Result<i64, Problem> {
+    let original = invoice.invoice()?;
+    let kind = correction_kind(tenant);
+    sql::transaction(|| {
+        let body = match &tenant.issuer {
+            Issuer::Ecuador(ec) => {
+                let series = format!("{}-{}", ec.establecimiento, ec.punto_emision);
+                let n = documents::next_number(kind, &series)?;
+                Invoice {
+                    number: format!("{series}-{n:09}"),
+                    issue_date: tenant.today(),
+                    notes: reason.to_owned(),
+                    ..original.clone()
+                }
+            }
+            // The anulación names the invoice it cancels: same number and date.
+            Issuer::Spain(_) => original.clone(),
+        };
+        let made = match &tenant.issuer {
+            Issuer::Ecuador(ec) => {
+                ecuador::create(ec, kind, &invoice.origin, invoice.sale_id, &body, Some((invoice, reason)))?
+            }
+            Issuer::Spain(es) => {
+                spain::create(tenant, es, kind, &invoice.origin, invoice.sale_id, &body, Some(invoice))?
+            }
+        };
+        made.ok_or_else(|| Problem::conflict("the invoice is corrected already"))
+    })
+}
+
+// ----- the API -----
+
+/// `POST /invoices`: an invoice that did not come from a sale.
+pub fn create_invoice(req: &Request) -> Result<Created<Document>, Problem> {
+    let tenant = Tenant::required()?;
+    let input: InvoiceInput = req.json()?;
+    let (series, currency, ecuador) = match &tenant.issuer {
+        Issuer::Ecuador(ec) => (format!("{}-{}", ec.establecimiento, ec.punto_emision), "USD", true),
+        Issuer::Spain(es) => (es.series.clone().unwrap_or_else(|| "API".to_owned()), "EUR", false),
+    };
+    // Checked before a number is drawn, so bad input takes none.
+    let checked = input.into_invoice(String::new(), tenant.today(), currency, ecuador)?;
+    let id = sql::transaction(|| {
+        let n = documents::next_number(Kind::Invoice, &series)?;
+        let number = if ecuador { format!("{series}-{n:09}") } else { format!("{series}-{n:06}") };
+        let invoice = Invoice { number, ..checked.clone() };
+        let made = match &tenant.issuer {
+            Issuer::Ecuador(ec) => ecuador::create(ec, Kind::Invoice, "api", None, &invoice, None)?,
+            Issuer::Spain(es) => spain::create(&tenant, es, Kind::Invoice, "api", None, &invoice, None)?,
+        };
+        made.ok_or_else(|| Problem::internal("an API invoice collided with a sale's"))
+    })?;
+    Ok(Created(reload_and_advance(&tenant, id)?.try_into()?))
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CorrectionInput {
+    /// Why (the nota de crédito's `motivo`); 1 to 300 characters.
+    pub reason: String,
+}
+
+/// `POST /documents/{id}/correct`: a nota de crédito (Ecuador) or a
+/// registro de anulación (Spain) for an invoice.
+pub fn correct_invoice(req: &Request) -> Result<Created<Document>, Problem> {
+    let tenant = Tenant::required()?;
+    let invoice = documents::found(req)?;
+    let input: CorrectionInput = req.json()?;
+    let reason = input.reason.trim();
+    if reason.is_empty() || reason.chars().count() > 300 {
+        return Err(plaza_sdk::validation::invalid("reason", "the reason has 1 to 300 characters"));
+    }
+    if invoice.kind != Kind::Invoice.as_str() {
+        return Err(state_conflict(&invoice, "corrected (only invoices are)"));
+    }
+    if !matches!(invoice.state.as_str(), "authorized" | "accepted" | "accepted_with_errors" | "recorded" | "sent")
+        && invoice.country == "EC"
+    {
+        return Err(state_conflict(&invoice, "corrected (only an authorized invoice is)"));
+    }
+    let corrections =
+        plaza_sdk::listing::count("SELECT COUNT(*) AS n FROM documents WHERE corrects_id = $1", &params![invoice.id])?;
+    if corrections > 0 {
+        return Err(Problem::conflict("the invoice is corrected already")
+            .with_type("urn:plaza:problem:einvoicing:already-corrected"));
+    }
+    let id = correct(&tenant, &invoice, reason)?;
+    Ok(Created(reload_and_advance(&tenant, id)?.try_into()?))
+}
+
+pub fn state_conflict(doc: &DocumentRow, action: &str) -> Problem {
+    Problem::conflict(format!("a document in state `{}` cannot be {action}", doc.state))
+        .with_type("urn:plaza:problem:einvoicing:invalid-state")
+        .with("state", doc.state.as_str())
+}
+
+/// `POST /documents/{id}/submit`: try now instead of waiting for the job
+/// (also sends a `returned` document again, once its cause is fixed).
+pub fn submit(req: &Request) -> Result<Json<Document>, Problem> {
+    let tenant = Tenant::required()?;
+    let doc = documents::found(req)?;
+    let doc = match doc.state.as_str() {
+        // The SRI did not register a returned document: the same clave may go again.
+        "returned" => {
+            documents::record_step(
+                doc.id,
+                &documents::Step {
+                    state: "signed",
+                    messages: None,
+                    next_attempt_at: None,
+                    last_error: None,
+                    counts_as_attempt: false,
+                },
+            )?;
+            documents::row(doc.id)?.ok_or_else(Problem::not_found)?
+        }
+        _ if doc.is_final() => return Err(state_conflict(&doc, "submitted")),
+        _ => doc,
+    };
+    let id = doc.id;
+    advance(&tenant, doc)?;
+    Ok(Json(documents::row(id)?.ok_or_else(Problem::not_found)?.try_into()?))
+}
+
+/// The `retry` job: every document whose next try is due.
+pub fn retry_job() -> Result<(), String> {
+    let Some(tenant) = Tenant::load().map_err(|p| failed(&p))? else { return Ok(()) };
+    let due = documents::due(RETRY_BATCH).map_err(|p| failed(&p))?;
+    let mut errors = Vec::new();
+    for doc in due {
+        let id = doc.id;
+        if let Err(p) = advance(&tenant, doc) {
+            errors.push(format!("document {id}: {}", failed(&p)));
+        }
+    }
+    if errors.is_empty() { Ok(()) } else { Err(errors.join("; ")) }
+}
