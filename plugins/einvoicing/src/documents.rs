@@ -277,6 +277,17 @@ pub fn record_step(id: i64, step: &Step<'_>) -> Result<(), Problem> {
     Ok(())
 }
 
+/// A step the module could not take (no certificate yet, storage down):
+/// the document keeps its state, says why, and the `retry` job comes back.
+pub fn schedule_retry(id: i64, attempts: i64, why: &str) -> Result<(), Problem> {
+    sql::execute(
+        "UPDATE documents SET next_attempt_at = $1, last_error = $2, attempts = attempts + 1, updated_at = $3 \
+         WHERE id = $4",
+        &params![backoff(attempts), why, time::now_rfc3339(), id],
+    )?;
+    Ok(())
+}
+
 /// When to try again after `attempts` failed tries: 1, 2, 4 … minutes,
 /// at most an hour apart.
 pub fn backoff(attempts: i64) -> String {

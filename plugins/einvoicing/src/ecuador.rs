@@ -284,10 +284,14 @@ fn sign(tenant: &Tenant, doc: &DocumentRow) -> Result<(), Problem> {
     Ok(())
 }
 
-fn base_url(ec: &Ecuador) -> String {
+/// Where a document goes: the configured `sri_url`, else the SRI's host
+/// of the document's own ambiente (digit 24 of its clave), so a pruebas
+/// document made before a switch to producción is never sent there.
+fn base_url(ec: &Ecuador, access_key: Option<&str>) -> String {
+    let production = access_key.and_then(|k| k.get(23..24)) == Some("2");
     ec.sri_url
         .clone()
-        .unwrap_or_else(|| (if ec.ambiente == 2 { sri::PRODUCTION } else { sri::TESTING }).to_owned())
+        .unwrap_or_else(|| (if production { sri::PRODUCTION } else { sri::TESTING }).to_owned())
         .trim_end_matches('/')
         .to_owned()
 }
@@ -349,7 +353,7 @@ fn send(ec: &Ecuador, doc: &DocumentRow) -> Result<Option<&'static str>, Problem
         "UPDATE documents SET state = 'sent', updated_at = $1 WHERE id = $2",
         &params![time::now_rfc3339(), doc.id],
     )?;
-    let url = format!("{}{}", base_url(ec), sri::RECEPTION_PATH);
+    let url = format!("{}{}", base_url(ec, doc.access_key.as_deref()), sri::RECEPTION_PATH);
     let body = match call(&url, sri::reception_request(&signed)) {
         Ok(b) => b,
         Err(why) => return unreachable(doc, "sent", &why).map(|()| None),
@@ -379,7 +383,7 @@ fn step<'a>(state: &'a str, messages: Option<&'a [Message]>, counts: bool) -> St
 
 /// Authorization: authorized (with the RIDE), not authorized, or a retry.
 fn authorize(ec: &Ecuador, doc: &DocumentRow) -> Result<(), Problem> {
-    let url = format!("{}{}", base_url(ec), sri::AUTHORIZATION_PATH);
+    let url = format!("{}{}", base_url(ec, doc.access_key.as_deref()), sri::AUTHORIZATION_PATH);
     let Some(access_key) = doc.access_key.as_deref() else {
         return Err(Problem::internal("an Ecuadorian document without a clave"));
     };
@@ -451,6 +455,29 @@ fn ride(doc: &DocumentRow, ec: &Ecuador, number: &str, date: &str) -> Result<(),
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_document_goes_to_the_sri_of_its_own_ambiente() {
+        let mut ec = Ecuador {
+            ruc: "1790011674001".into(),
+            razon_social: "X".into(),
+            nombre_comercial: None,
+            dir_matriz: "Quito".into(),
+            dir_establecimiento: None,
+            establecimiento: "001".into(),
+            punto_emision: "900".into(),
+            ambiente: 2,
+            obligado_contabilidad: false,
+            contribuyente_especial: None,
+            sri_url: None,
+        };
+        let pruebas = "0712202601179001167400110010010000000411234567811";
+        let produccion = "0712202601179001167400120010010000000411234567811";
+        assert_eq!(base_url(&ec, Some(pruebas)), sri::TESTING, "made in pruebas, still pruebas");
+        assert_eq!(base_url(&ec, Some(produccion)), sri::PRODUCTION);
+        ec.sri_url = Some("http://127.0.0.1:8089/".into());
+        assert_eq!(base_url(&ec, Some(produccion)), "http://127.0.0.1:8089");
+    }
 
     #[test]
     fn numbers_split_into_the_sri_series() {

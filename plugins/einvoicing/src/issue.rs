@@ -27,10 +27,18 @@ pub fn advance(tenant: &Tenant, doc: DocumentRow) -> Result<(), Problem> {
     }
 }
 
-fn reload_and_advance(tenant: &Tenant, id: i64) -> Result<DocumentRow, Problem> {
+/// Moves a document on as far as it goes now, and reads it back. A step
+/// the module cannot take is recorded on the document and retried by the
+/// job, never reported as the caller's failure: the document exists, and a
+/// client that retried its request would issue a second one.
+fn advance_and_read(tenant: &Tenant, id: i64) -> Result<DocumentRow, Problem> {
     let doc = documents::row(id)?.ok_or_else(Problem::not_found)?;
-    if !doc.is_final() {
-        advance(tenant, doc)?;
+    let attempts = doc.attempts;
+    if !doc.is_final()
+        && let Err(p) = advance(tenant, doc)
+    {
+        log::warn(format!("document {id}: {}; retrying later", failed(&p)));
+        documents::schedule_retry(id, attempts, &failed(&p))?;
     }
     documents::row(id)?.ok_or_else(Problem::not_found)
 }
@@ -66,17 +74,23 @@ pub fn sale_confirmed(event: &Event) -> Result<(), String> {
     let sale: Sale = serde_json::from_str(&event.payload).map_err(|e| format!("erp.sale-confirmed payload: {e}"))?;
     let sale_id = sale.id;
     let invoice = Invoice::from_sale(sale)?;
-    let id = match documents::of_sale(Kind::Invoice, sale_id).map_err(|p| failed(&p))? {
-        Some(existing) => existing.id,
-        None => match create(&tenant, Kind::Invoice, "erp", Some(sale_id), &invoice, None) {
-            Ok(Some(id)) => id,
-            // Another delivery stored it meanwhile.
-            Ok(None) | Err(_) if documents::of_sale(Kind::Invoice, sale_id).ok().flatten().is_some() => return Ok(()),
-            Ok(None) => return Ok(()),
-            Err(p) => return Err(failed(&p)),
-        },
+    let made = match documents::of_sale(Kind::Invoice, sale_id).map_err(|p| failed(&p))? {
+        Some(existing) => Ok(Some(existing.id)),
+        None => create(&tenant, Kind::Invoice, "erp", Some(sale_id), &invoice, None),
     };
-    reload_and_advance(&tenant, id).map(|_| ()).map_err(|p| failed(&p))
+    let id = stored(made, Kind::Invoice, sale_id)?;
+    advance_and_read(&tenant, id).map(|_| ()).map_err(|p| failed(&p))
+}
+
+/// The document a create made, or the one another delivery of the same
+/// sale stored meanwhile (the insert lost the race on the sale's key).
+fn stored(made: Result<Option<i64>, Problem>, kind: Kind, sale_id: i64) -> Result<i64, String> {
+    match made {
+        Ok(Some(id)) => Ok(id),
+        Ok(None) | Err(_) if let Ok(Some(existing)) = documents::of_sale(kind, sale_id) => Ok(existing.id),
+        Ok(None) => Err(format!("sale {sale_id}'s {} vanished", kind.as_str())),
+        Err(p) => Err(failed(&p)),
+    }
 }
 
 #[derive(Deserialize)]
@@ -94,15 +108,12 @@ pub fn sale_cancelled(event: &Event) -> Result<(), String> {
         return Ok(()); // cancelled before it was invoiced
     };
     let kind = correction_kind(&tenant);
-    let id = match documents::of_sale(kind, sale.id).map_err(|p| failed(&p))? {
-        Some(existing) => existing.id,
-        None => match correct(&tenant, &invoice, "Venta anulada") {
-            Ok(id) => id,
-            Err(_) if documents::of_sale(kind, sale.id).ok().flatten().is_some() => return Ok(()),
-            Err(p) => return Err(failed(&p)),
-        },
+    let made = match documents::of_sale(kind, sale.id).map_err(|p| failed(&p))? {
+        Some(existing) => Ok(Some(existing.id)),
+        None => correct(&tenant, &invoice, "Venta anulada").map(Some),
     };
-    reload_and_advance(&tenant, id).map(|_| ()).map_err(|p| failed(&p))
+    let id = stored(made, kind, sale.id)?;
+    advance_and_read(&tenant, id).map(|_| ()).map_err(|p| failed(&p))
 }
 
 fn correction_kind(tenant: &Tenant) -> Kind {
@@ -166,7 +177,7 @@ pub fn create_invoice(req: &Request) -> Result<Created<Document>, Problem> {
         };
         made.ok_or_else(|| Problem::internal("an API invoice collided with a sale's"))
     })?;
-    Ok(Created(reload_and_advance(&tenant, id)?.try_into()?))
+    Ok(Created(advance_and_read(&tenant, id)?.try_into()?))
 }
 
 #[derive(Deserialize, JsonSchema)]
@@ -201,7 +212,7 @@ pub fn correct_invoice(req: &Request) -> Result<Created<Document>, Problem> {
             .with_type("urn:plaza:problem:einvoicing:already-corrected"));
     }
     let id = correct(&tenant, &invoice, reason)?;
-    Ok(Created(reload_and_advance(&tenant, id)?.try_into()?))
+    Ok(Created(advance_and_read(&tenant, id)?.try_into()?))
 }
 
 pub fn state_conflict(doc: &DocumentRow, action: &str) -> Problem {
@@ -233,9 +244,7 @@ pub fn submit(req: &Request) -> Result<Json<Document>, Problem> {
         _ if doc.is_final() => return Err(state_conflict(&doc, "submitted")),
         _ => doc,
     };
-    let id = doc.id;
-    advance(&tenant, doc)?;
-    Ok(Json(documents::row(id)?.ok_or_else(Problem::not_found)?.try_into()?))
+    Ok(Json(advance_and_read(&tenant, doc.id)?.try_into()?))
 }
 
 /// The `retry` job: every document whose next try is due.
@@ -244,9 +253,8 @@ pub fn retry_job() -> Result<(), String> {
     let due = documents::due(RETRY_BATCH).map_err(|p| failed(&p))?;
     let mut errors = Vec::new();
     for doc in due {
-        let id = doc.id;
-        if let Err(p) = advance(&tenant, doc) {
-            errors.push(format!("document {id}: {}", failed(&p)));
+        if let Err(p) = advance_and_read(&tenant, doc.id) {
+            errors.push(format!("document {}: {}", doc.id, failed(&p)));
         }
     }
     if errors.is_empty() { Ok(()) } else { Err(errors.join("; ")) }
