@@ -1,14 +1,19 @@
 //! The demo tenant's content: a few blog posts, a small TV catalogue
 //! (videos, playlists, live channels, news, an ad request), a
 //! municipality's GDI (two sectors, signed documents, an expediente that
-//! moved once) and a small Ecuadorian shop's ERP (catalogue, opening stock,
-//! customers, a received purchase, sales), written through the modules' own
-//! HTTP API by the demo accounts, as a client would.
+//! moved once), a small Ecuadorian shop's ERP (catalogue, opening stock,
+//! customers, a received purchase, sales) and the shop's electronic invoices
+//! (the SRI's facturas of those sales, authorized by the local tax-authority
+//! mock), written through the modules' own HTTP API by the demo accounts, as
+//! a client would.
 //!
 //! Seeding runs on every `cargo xtask dev` and is idempotent: each part is
-//! skipped when the tenant already has content of that kind.
+//! skipped when the tenant already has content of that kind (settings are
+//! written again, which changes nothing but the mock's URL).
 
 use std::net::SocketAddr;
+use std::thread;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use serde_json::{Value, json};
@@ -71,13 +76,24 @@ pub struct Authors<'a> {
     pub storekeeper: Api,
     /// An `erp-accountant` (reports).
     pub accountant: Api,
+    /// An `einvoicing-issuer`: the clerk who follows the invoices.
+    pub invoicing: Api,
     /// The tenant, for the paths.
     pub tenant: &'a str,
+    /// The base URL of the tax-authority mock `dev` runs, the demo's SRI.
+    pub tax_mock: &'a str,
 }
 
 /// Seeds every module; returns a line per part for the banner.
 pub fn seed(authors: &Authors<'_>) -> Result<Vec<String>> {
-    Ok(vec![seed_blog(authors)?, seed_playlists(authors)?, seed_gdi(authors)?, seed_erp(authors)?])
+    let mut lines = vec![seed_blog(authors)?, seed_playlists(authors)?, seed_gdi(authors)?];
+    // einvoicing's settings go in before erp's sales: each confirmed sale's
+    // event then finds a country and an issuer and becomes a factura.
+    seed_einvoicing(authors)?;
+    let (erp, sales) = seed_erp(authors)?;
+    lines.push(erp);
+    lines.push(check_einvoicing(authors, &sales)?);
+    Ok(lines)
 }
 
 fn seed_blog(a: &Authors<'_>) -> Result<String> {
@@ -316,11 +332,14 @@ fn cents(amount: &Value) -> Result<i64> {
     Ok(units.parse::<i64>()? * 100 + fraction[..2].parse::<i64>()?)
 }
 
-fn seed_erp(a: &Authors<'_>) -> Result<String> {
+/// Seeds the shop; returns the banner's line and the ids of the sales it
+/// confirmed, whose facturas [`check_einvoicing`] waits for (none when the
+/// shop was there already).
+fn seed_erp(a: &Authors<'_>) -> Result<(String, Vec<i64>)> {
     let base = format!("/t/{}/erp", a.tenant);
     let existing = a.admin.get(&format!("{base}/products?per_page=1"))?;
     if existing["total"].as_i64().unwrap_or(0) > 0 {
-        return Ok(format!("erp: {} products already there", existing["total"]));
+        return Ok((format!("erp: {} products already there", existing["total"]), Vec::new()));
     }
     let settings = format!("/t/{}/modules/erp/config", a.tenant);
     for (key, value) in [
@@ -454,10 +473,11 @@ fn seed_erp(a: &Authors<'_>) -> Result<String> {
         &format!("{base}/sales/{}/payments", id_of(&credit)?),
         &json!({ "method": "transfer", "amount": format!("{}.{:02}", half / 100, half % 100), "reference": "TRF-20931" }),
     )?;
+    let sales = vec![id_of(&ticket)?, id_of(&card)?, id_of(&credit)?];
     let summary = a.accountant.get(&format!("{base}/reports/tax-summary"))?;
     let state =
         |sale: &Value| format!("{} {}", sale["number"].as_str().unwrap_or("?"), sale["state"].as_str().unwrap_or("?"));
-    Ok(format!(
+    let line = format!(
         "erp: {} products, opening stock, 3 customers, purchase {} {}; sales {}, {}, {} (due {}); tax summary {} USD",
         products.len(),
         purchase["supplier_document"].as_str().unwrap_or_default(),
@@ -467,5 +487,109 @@ fn seed_erp(a: &Authors<'_>) -> Result<String> {
         state(&credit),
         credit["due"].as_str().unwrap_or_default(),
         summary["total"].as_str().unwrap_or_default(),
-    ))
+    );
+    Ok((line, sales))
+}
+
+/// The settings of einvoicing: the shop issues SRI facturas in pruebas
+/// (ambiente 1) to the local mock instead of celcer.sri.gob.ec. No
+/// certificate is uploaded: the host makes a self-signed test one on first
+/// use, which only a mock accepts, and that is what pruebas here is for.
+/// Written on every run (a PUT of the same value changes nothing) so that
+/// `sri_url` follows the port the mock got this time.
+fn seed_einvoicing(a: &Authors<'_>) -> Result<()> {
+    let settings = format!("/t/{}/modules/einvoicing/config", a.tenant);
+    // The issuer before the country: a tenant with a country but no issuer
+    // fails every sale's event instead of skipping it.
+    for (key, value) in [
+        (
+            "ecuador",
+            json!({ "ruc": "1790011674001", "razon_social": "Comercial Plaza S.A. (demo)",
+                    "nombre_comercial": "Tienda Plaza", "dir_matriz": "Av. Amazonas N24-03 y Colón, Quito",
+                    "establecimiento": "001", "punto_emision": "900", "ambiente": 1,
+                    "obligado_contabilidad": true, "sri_url": a.tax_mock }),
+        ),
+        ("timezone", json!("America/Guayaquil")),
+        ("country", json!("EC")),
+    ] {
+        a.admin.put(&format!("{settings}/{key}"), &json!({ "value": value, "secret": false }))?;
+    }
+    Ok(())
+}
+
+/// How long the facturas of the demo's sales may take: erp's events reach
+/// einvoicing through the host's relay, and each factura is signed, sent and
+/// authorized in the call that receives its event.
+const INVOICES_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// States of an SRI document that no retry changes.
+const REFUSED: [&str; 2] = ["returned", "not_authorized"];
+
+/// A listed document's state, or that there is none yet.
+fn state_of(doc: Option<&Value>) -> &str {
+    doc.and_then(|d| d["state"].as_str()).unwrap_or("none yet")
+}
+
+/// Waits until each of `sales` has its factura authorized by the mock, so
+/// that a broken link (settings, the relay, the host refusing loopback) is
+/// a failed start rather than a demo without invoices. With no new sales
+/// (erp's seed ran on an earlier start) it only counts what is there.
+fn check_einvoicing(a: &Authors<'_>, sales: &[i64]) -> Result<String> {
+    let base = format!("/t/{}/einvoicing/documents", a.tenant);
+    if sales.is_empty() {
+        let all = a.invoicing.get(&format!("{base}?per_page=1"))?;
+        let authorized = a.invoicing.get(&format!("{base}?state=authorized&per_page=1"))?;
+        return Ok(format!(
+            "einvoicing: {} documents already there, {} authorized",
+            all["total"].as_i64().unwrap_or(0),
+            authorized["total"].as_i64().unwrap_or(0)
+        ));
+    }
+    let deadline = Instant::now() + INVOICES_TIMEOUT;
+    loop {
+        let listing = a.invoicing.get(&format!("{base}?kind=invoice&per_page=100"))?;
+        let invoices: Vec<Option<&Value>> = sales
+            .iter()
+            .map(|sale| listing["items"].as_array()?.iter().find(|d| d["sale_id"].as_i64() == Some(*sale)))
+            .collect();
+        if invoices.iter().all(|doc| state_of(*doc) == "authorized") {
+            let numbers: Vec<&str> = invoices.iter().flatten().filter_map(|d| d["number"].as_str()).collect();
+            let key = invoices.iter().flatten().find_map(|d| d["access_key"].as_str()).unwrap_or_default();
+            return Ok(format!(
+                "einvoicing: {} facturas authorized by the local SRI mock ({}; claves {}…)",
+                numbers.len(),
+                numbers.join(", "),
+                key.get(..10).unwrap_or(key)
+            ));
+        }
+        let refused = invoices.iter().any(|doc| REFUSED.contains(&state_of(*doc)));
+        if refused || Instant::now() >= deadline || util::interrupted() {
+            let why = if refused {
+                "refused by the SRI mock"
+            } else if util::interrupted() {
+                "interrupted while waiting"
+            } else {
+                "not authorized in time"
+            };
+            let mut details = Vec::new();
+            for (sale, doc) in sales.iter().zip(&invoices) {
+                let detail = match doc.and_then(|d| d["id"].as_i64()) {
+                    // The listing has no messages or last error: the document has.
+                    Some(id) => {
+                        let full = a.invoicing.get(&format!("{base}/{id}"))?;
+                        format!(
+                            "{} (last error: {}, messages: {})",
+                            state_of(*doc),
+                            full["last_error"],
+                            full["messages"]
+                        )
+                    }
+                    None => state_of(*doc).to_owned(),
+                };
+                details.push(format!("sale {sale}: {detail}"));
+            }
+            anyhow::bail!("the demo's facturas were {why}: {}", details.join("; "));
+        }
+        thread::sleep(Duration::from_millis(500));
+    }
 }

@@ -1,14 +1,17 @@
 //! `cargo xtask dev`: the host on SQLite + local files, with a demo tenant
-//! and a stable operator token, ready to try from a browser or curl.
+//! and a stable operator token, ready to try from a browser or curl; next to
+//! it the tax-authority mock, which the demo's electronic invoices go to.
 
 use std::fs::{self, OpenOptions};
 use std::io::{ErrorKind, Write};
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitCode};
-use std::time::Duration;
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
@@ -22,6 +25,10 @@ pub struct DevArgs {
     /// Build and run the release binary instead of the debug one.
     #[arg(long)]
     release: bool,
+    /// Port of the tax-authority mock on 127.0.0.1 (0: any free port).
+    /// Without it: 8089, or a free port when 8089 is taken.
+    #[arg(long, env = "PLAZA_TAX_MOCK_PORT")]
+    tax_mock_port: Option<u16>,
 }
 
 const TOKEN_FILE: &str = "dev-operator-token";
@@ -44,9 +51,11 @@ const DEMO_ACCOUNTS: &[(&str, &str, &str)] = &[
     ("cajero@plaza.example", "Demo ERP cashier", "erp-seller"),
     ("bodeguero@plaza.example", "Demo ERP warehouse keeper", "erp-stock"),
     ("contador@plaza.example", "Demo ERP accountant", "erp-accountant"),
+    ("facturacion@plaza.example", "Demo e-invoicing clerk", "einvoicing-issuer"),
 ];
-/// The modules the demo tenant has enabled.
-const DEMO_MODULES: &[&str] = &["hello", "blog", "playlists", "gdi", "erp"];
+/// The modules the demo tenant has enabled. All are enabled before the
+/// server starts, so einvoicing is subscribed before erp's sales are seeded.
+const DEMO_MODULES: &[&str] = &["hello", "blog", "playlists", "gdi", "erp", "einvoicing"];
 
 pub fn run(args: &DevArgs) -> Result<ExitCode> {
     util::ensure_wasm_target()?;
@@ -64,6 +73,7 @@ pub fn run(args: &DevArgs) -> Result<ExitCode> {
     if !plaza.is_file() {
         bail!("built, but {} is missing", plaza.display());
     }
+    let tax_mock_binary = build_tax_mock(args.release)?;
 
     let data_dir = data_dir()?;
     fs::create_dir_all(&data_dir).with_context(|| format!("cannot create {}", data_dir.display()))?;
@@ -134,13 +144,22 @@ pub fn run(args: &DevArgs) -> Result<ExitCode> {
     if util::port_open(addr) {
         bail!("something already listens on {addr}: stop it or pick another address with --listen");
     }
+    // From here on xtask has children to stop: a SIGTERM (which, unlike
+    // Ctrl-C at a terminal, reaches xtask alone) is passed on to them.
+    signal_hook::flag::register(signal_hook::consts::SIGTERM, &TERMINATED).context("cannot handle SIGTERM")?;
+    // Dropped on every way out of this function, which stops it.
+    let mut tax_mock = TaxMock::start(&tax_mock_binary, args.tax_mock_port)?;
     let mut serve = host(&["serve"]);
     serve.env("PLAZA_LISTEN", args.listen.to_string());
+    // Development only: lets modules reach loopback and plain http://, here
+    // einvoicing the tax mock. A real deployment must leave it off, or a
+    // module could call the host's own network.
+    serve.env("PLAZA_MODULE_ALLOW_PRIVATE_HOSTS", "true");
     println!("$ {}", util::display(&serve));
     let mut child = serve.spawn().context("cannot start plaza serve")?;
     if let Err(err) = wait_healthy(&mut child, addr) {
-        if util::interrupted() {
-            return finish(&mut child);
+        if stopping() {
+            return finish(&mut child, &mut tax_mock);
         }
         // A failed start: do not leave a server behind.
         let _ = child.kill();
@@ -157,7 +176,9 @@ pub fn run(args: &DevArgs) -> Result<ExitCode> {
         cashier: demo::Api::new(addr, &token_of("cajero@plaza.example")?),
         storekeeper: demo::Api::new(addr, &token_of("bodeguero@plaza.example")?),
         accountant: demo::Api::new(addr, &token_of("contador@plaza.example")?),
+        invoicing: demo::Api::new(addr, &token_of("facturacion@plaza.example")?),
         tenant: DEMO_TENANT,
+        tax_mock: &tax_mock.url(),
     };
     let seeded = match demo::seed(&authors) {
         Ok(lines) => lines,
@@ -167,8 +188,8 @@ pub fn run(args: &DevArgs) -> Result<ExitCode> {
             return Err(err.context("seeding the demo tenant failed"));
         }
     };
-    print_banner(addr, &data_dir, &token, &user_token, &seeded);
-    finish(&mut child)
+    print_banner(addr, &tax_mock.url(), &data_dir, &token, &user_token, &seeded);
+    finish(&mut child, &mut tax_mock)
 }
 
 /// `PLAZA_DATA_DIR` (made absolute against the current directory) or
@@ -236,24 +257,182 @@ fn wait_healthy(child: &mut Child, addr: SocketAddr) -> Result<()> {
         || matches!(util::http_request(addr, "GET", "/health"), Ok((200, _))),
         || match child.try_wait() {
             Ok(Some(status)) => bail!("plaza serve exited before it was healthy ({status})"),
+            Ok(None) if TERMINATED.load(Ordering::SeqCst) => bail!("terminated while waiting for plaza serve"),
             Ok(None) => Ok(()),
             Err(err) => Err(err.into()),
         },
     )
 }
 
-/// Waits for the server; Ctrl-C reaches it too (same process group).
-fn finish(child: &mut Child) -> Result<ExitCode> {
-    let status = child.wait().context("cannot wait for plaza serve")?;
-    if status.success() || status.signal() == Some(2) || util::interrupted() {
-        println!("plaza stopped");
+/// Set by SIGTERM once the children run (see [`finish`]).
+static TERMINATED: AtomicBool = AtomicBool::new(false);
+
+/// Whether xtask was asked to stop, by Ctrl-C or SIGTERM.
+fn stopping() -> bool {
+    util::interrupted() || TERMINATED.load(Ordering::SeqCst)
+}
+
+/// How long the server may take to stop once told before it is killed: its
+/// shutdown lets in-flight requests finish, which takes seconds, not this.
+const STOP_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Waits for the server, then stops the mock. Ctrl-C at a terminal reaches
+/// both (same process group); a signal sent to xtask alone (`kill`, a
+/// process manager, an IDE's stop button) does not, so xtask passes a
+/// SIGTERM on to each, which stops the server the same graceful way.
+fn finish(child: &mut Child, tax_mock: &mut TaxMock) -> Result<ExitCode> {
+    let mut told: Option<Instant> = None;
+    let mut mock_gone_reported = false;
+    let status = loop {
+        if let Some(status) = child.try_wait().context("cannot wait for plaza serve")? {
+            break status;
+        }
+        match told {
+            None if stopping() => {
+                // A second signal is harmless if the group's Ctrl-C got there
+                // first. Only children not yet reaped are signalled, so the
+                // pid cannot be another process's by now.
+                terminate(child.id());
+                if !tax_mock.exited() {
+                    terminate(tax_mock.id());
+                }
+                told = Some(Instant::now());
+            }
+            Some(at) if at.elapsed() > STOP_TIMEOUT => {
+                eprintln!("plaza serve did not stop within {} s: killing it", STOP_TIMEOUT.as_secs());
+                let _ = child.kill();
+            }
+            _ => {}
+        }
+        if told.is_none() && !mock_gone_reported && tax_mock.exited() {
+            // The server goes on; the documents wait for the retry job.
+            eprintln!("warning: the tax-authority mock exited: einvoicing cannot reach its SRI until dev restarts");
+            mock_gone_reported = true;
+        }
+        thread::sleep(Duration::from_millis(100));
+    };
+    println!("plaza stopped");
+    if status.success() || matches!(status.signal(), Some(2 | 15)) || stopping() {
         Ok(ExitCode::SUCCESS)
     } else {
         bail!("plaza serve exited ({status})")
     }
 }
 
-fn print_banner(addr: SocketAddr, data_dir: &Path, token: &str, user_token: &str, seeded: &[String]) {
+/// Sends SIGTERM to a child by pid with `kill(1)` (xtask has no libc
+/// binding); a child already gone is no error.
+fn terminate(pid: u32) {
+    let _ = Command::new("kill").args(["-TERM", &pid.to_string()]).stdout(Stdio::null()).stderr(Stdio::null()).status();
+}
+
+/// The port the tax-authority mock listens on unless told otherwise (the
+/// binary's own default), so that the URL in the demo's settings stays the
+/// same from one start to the next.
+const TAX_MOCK_PORT: u16 = 8089;
+
+/// Builds `plaza-tax-mock` of plaza-testing in the host's profile (one build
+/// of plaza's dependencies serves both) and returns the binary's path.
+fn build_tax_mock(release: bool) -> Result<PathBuf> {
+    let mut build = util::cargo();
+    build.args(["build", "-p", "plaza-testing", "--bin", "plaza-tax-mock"]);
+    if release {
+        build.arg("--release");
+    }
+    util::run(&mut build)?;
+    let profile = if release { "release" } else { "debug" };
+    let binary = util::target_dir().join(profile).join("plaza-tax-mock");
+    if !binary.is_file() {
+        bail!("built, but {} is missing", binary.display());
+    }
+    Ok(binary)
+}
+
+/// The tax-authority mock (`plaza-tax-mock`), which stands in for the SRI
+/// and the AEAT so that the demo's invoices are authorized without a
+/// network and without sending made-up documents to a real tax authority.
+/// Dropping it stops it, so no way out of [`run`] leaves it listening.
+struct TaxMock {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl TaxMock {
+    /// Starts the mock on 127.0.0.1: with `localhost`, the one local
+    /// address einvoicing's manifest lets it call. `port`: `None` is
+    /// [`TAX_MOCK_PORT`], or a free port when that one is taken (a second
+    /// `dev`, another service; the demo's settings get whichever URL it
+    /// has); an explicit port must be free, `0` picks one.
+    fn start(binary: &Path, port: Option<u16>) -> Result<Self> {
+        let port = match port {
+            None => {
+                let default = SocketAddr::from((Ipv4Addr::LOCALHOST, TAX_MOCK_PORT));
+                if util::port_open(default) {
+                    let free = util::free_port()?;
+                    println!("{default} is taken: the tax-authority mock listens on port {free} instead");
+                    free
+                } else {
+                    TAX_MOCK_PORT
+                }
+            }
+            Some(0) => util::free_port()?,
+            Some(port) => {
+                let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+                if util::port_open(addr) {
+                    bail!("something already listens on {addr}: stop it or pick another port with --tax-mock-port");
+                }
+                port
+            }
+        };
+        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+        let mut cmd = Command::new(binary);
+        cmd.arg(addr.to_string()).current_dir(util::workspace_root()).stdin(Stdio::null());
+        println!("$ {}", util::display(&cmd));
+        let child = cmd.spawn().context("cannot start plaza-tax-mock")?;
+        // Owned before the wait, so that a mock that never listens is stopped too.
+        let mut mock = Self { child, addr };
+        let child = &mut mock.child;
+        util::wait_until(
+            &format!("the tax-authority mock at http://{addr}"),
+            Duration::from_secs(30),
+            || util::port_open(addr),
+            || match child.try_wait() {
+                Ok(Some(status)) => bail!("plaza-tax-mock exited before it listened ({status})"),
+                Ok(None) if TERMINATED.load(Ordering::SeqCst) => bail!("terminated while waiting for plaza-tax-mock"),
+                Ok(None) => Ok(()),
+                Err(err) => Err(err.into()),
+            },
+        )?;
+        Ok(mock)
+    }
+
+    /// The base URL: the SRI's services and the AEAT's are below it.
+    fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    fn id(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Whether it has exited (or cannot be asked, which counts the same).
+    fn exited(&mut self) -> bool {
+        !matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+impl Drop for TaxMock {
+    fn drop(&mut self) {
+        // Usually gone already (Ctrl-C, or finish's SIGTERM); it keeps no
+        // state worth a graceful stop, so a kill does for the rest.
+        if !self.exited() {
+            let _ = self.child.kill();
+        }
+        let _ = self.child.wait();
+        println!("tax-authority mock stopped");
+    }
+}
+
+fn print_banner(addr: SocketAddr, tax_mock: &str, data_dir: &Path, token: &str, user_token: &str, seeded: &[String]) {
     let base = format!("http://{addr}");
     let t = format!("{base}/t/{DEMO_TENANT}");
     let mut rows = vec![
@@ -263,12 +442,14 @@ fn print_banner(addr: SocketAddr, data_dir: &Path, token: &str, user_token: &str
         ("Playlists", format!("{t}/playlists/api/playlists  ({t}/playlists/api/channels)")),
         ("GDI", format!("{t}/gdi/documents  ({t}/gdi/expedientes, public: {t}/gdi/verify/{{number}})")),
         ("ERP", format!("{t}/erp/products  ({t}/erp/sales, {t}/erp/reports/tax-summary)")),
+        ("E-invoicing", format!("{t}/einvoicing/documents  ({t}/einvoicing/documents/{{id}}/pdf: the RIDE)")),
         ("Hello", format!("{t}/hello/")),
         ("Host API docs", format!("{base}/docs")),
         ("OpenAPI", format!("{t}/openapi.json  (host: {base}/openapi.json)")),
         ("Health", format!("{base}/health")),
         ("Metrics", format!("{base}/metrics")),
         ("Registry", format!("{base}/api/v1/registry/modules")),
+        ("Tax mock", format!("{tax_mock}  (SRI + AEAT stand-in: received, authorized, correct)")),
         ("Data dir", data_dir.display().to_string()),
         ("Operator token", token.to_owned()),
         ("Accounts", format!("{DEMO_EMAIL} (owner), password {DEMO_PASSWORD}")),
