@@ -43,14 +43,16 @@ fn the_module_world_imports_the_capabilities_and_exports_the_entry_points() {
 }
 
 #[test]
-fn version_1_1_adds_the_cms_functions_to_crypto_and_nothing_else() {
+fn version_1_1_adds_signing_functions_to_crypto_and_nothing_else() {
     let mut resolve = Resolve::default();
     resolve.push_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("wit")).unwrap();
     let crypto = resolve.interfaces.iter().find(|(_, i)| i.name.as_deref() == Some("crypto")).map(|(_, i)| i).unwrap();
     let names: BTreeSet<&str> = crypto.functions.keys().map(String::as_str).collect();
     let expected: BTreeSet<&str> =
-        ["sha256", "hmac-sha256", "sign", "public-key", "verify", "sign-cms", "certificate"].into();
+        ["sha256", "hmac-sha256", "sign", "public-key", "verify", "sign-cms", "certificate", "sign-raw"].into();
     assert_eq!(names, expected);
+    // Its one new type belongs to crypto, not to `types`.
+    assert!(crypto.types.contains_key("hash-algorithm"));
     // The types of 1.0 are the types of 1.1: a 1.0 module's exports keep their shape.
     let types = resolve.interfaces.iter().find(|(_, i)| i.name.as_deref() == Some("types")).map(|(_, i)| i).unwrap();
     // (host/tests/contract.rs runs a module built against 1.0 to prove it.)
