@@ -456,6 +456,48 @@ async fn spanish_invoices_form_one_chain_under_concurrency_and_every_aeat_answer
     assert_eq!(expect(&host.get("/chain/verify").await, 200)["valid"], true);
 }
 
+/// Changes one record's ImporteTotal behind the module's back, in its own
+/// namespace: the SQLite file of (tenant, einvoicing), or its PostgreSQL schema.
+async fn tamper_with_record(host: &Running, tenant: &str, seq: i64) {
+    use sqlx::Connection;
+    let update = format!("UPDATE records SET importe_total = '999.99' WHERE seq = {seq}");
+    match std::env::var("PLAZA_TEST_DATABASE_URL") {
+        Ok(url) if !url.is_empty() => {
+            let pool = host.app().db.pool();
+            let schema: (String,) = sqlx::query_as(
+                "SELECT table_schema::text FROM information_schema.tables WHERE table_name = 'records' \
+                 AND table_schema LIKE '%einvoicing%'",
+            )
+            .fetch_one(pool)
+            .await
+            .unwrap();
+            let statement = update.replace("UPDATE records", &format!("UPDATE \"{}\".records", schema.0));
+            sqlx::raw_sql(sqlx::AssertSqlSafe(statement)).execute(pool).await.unwrap();
+        }
+        _ => {
+            let file = host.app().config.data_dir.join("modules").join(tenant).join("einvoicing.db");
+            let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", file.display())).await.unwrap();
+            sqlx::raw_sql(sqlx::AssertSqlSafe(update)).execute(&mut conn).await.unwrap();
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_chain_check_names_the_first_record_changed_behind_its_back() {
+    let mock = TaxMock::start().await.unwrap();
+    let host = spanish_shop(&mock).await;
+    for i in 1..=4 {
+        host.deliver("erp.sale-confirmed", &spanish_sale(i)).await.unwrap().unwrap();
+    }
+    assert_eq!(expect(&host.get("/chain/verify").await, 200)["valid"], true);
+    tamper_with_record(&host, "tienda-es", 3).await;
+    let check = expect(&host.get("/chain/verify").await, 200);
+    assert_eq!(check["valid"], false, "{check}");
+    assert_eq!(check["first_broken"]["seq"], 3);
+    assert_eq!(check["first_broken"]["reason"], "its fields do not hash to its Huella");
+    assert_eq!(check["records"], 3, "the check stops at the first broken link");
+}
+
 #[tokio::test]
 async fn other_tenants_see_nothing_and_sign_with_their_own_certificate() {
     let (host, mock) = ecuadorian_shop().await;

@@ -17,7 +17,7 @@ const RETRY_BATCH: i64 = 50;
 pub fn advance(tenant: &Tenant, doc: DocumentRow) -> Result<(), Problem> {
     match (&tenant.issuer, doc.country.as_str()) {
         (Issuer::Ecuador(ec), "EC") => ecuador::advance(tenant, ec, doc),
-        (Issuer::Spain(es), "ES") => spain::advance(tenant, es, doc),
+        (Issuer::Spain(es), "ES") => spain::advance(es, doc),
         _ => Err(Problem::conflict(format!(
             "document {} is from {}, but the tenant now issues in {}",
             doc.id,
@@ -43,9 +43,11 @@ fn advance_and_read(tenant: &Tenant, id: i64) -> Result<DocumentRow, Problem> {
     documents::row(id)?.ok_or_else(Problem::not_found)
 }
 
-/// Stores a new document of the tenant's country, in one transaction
-/// (Spain: with its record in the chain). `None`: the sale has one already.
-fn create(
+/// Stores a new document of the tenant's country, in the caller's
+/// transaction (Spain: with its record in the chain). `corrected`: the
+/// invoice a credit note or cancellation is about, and why. `None`: the
+/// sale has a document of this kind already.
+fn store(
     tenant: &Tenant,
     kind: Kind,
     origin: &str,
@@ -53,10 +55,10 @@ fn create(
     invoice: &Invoice,
     corrected: Option<(&DocumentRow, &str)>,
 ) -> Result<Option<i64>, Problem> {
-    sql::transaction(|| match &tenant.issuer {
+    match &tenant.issuer {
         Issuer::Ecuador(ec) => ecuador::create(ec, kind, origin, sale_id, invoice, corrected),
         Issuer::Spain(es) => spain::create(tenant, es, kind, origin, sale_id, invoice, corrected.map(|(d, _)| d)),
-    })
+    }
 }
 
 fn failed(p: &Problem) -> String {
@@ -76,7 +78,7 @@ pub fn sale_confirmed(event: &Event) -> Result<(), String> {
     let invoice = Invoice::from_sale(sale)?;
     let made = match documents::of_sale(Kind::Invoice, sale_id).map_err(|p| failed(&p))? {
         Some(existing) => Ok(Some(existing.id)),
-        None => create(&tenant, Kind::Invoice, "erp", Some(sale_id), &invoice, None),
+        None => sql::transaction(|| store(&tenant, Kind::Invoice, "erp", Some(sale_id), &invoice, None)),
     };
     let id = stored(made, Kind::Invoice, sale_id)?;
     advance_and_read(&tenant, id).map(|_| ()).map_err(|p| failed(&p))
@@ -143,14 +145,7 @@ fn correct(tenant: &Tenant, invoice: &DocumentRow, reason: &str) -> Result<i64, 
             // The anulación names the invoice it cancels: same number and date.
             Issuer::Spain(_) => original.clone(),
         };
-        let made = match &tenant.issuer {
-            Issuer::Ecuador(ec) => {
-                ecuador::create(ec, kind, &invoice.origin, invoice.sale_id, &body, Some((invoice, reason)))?
-            }
-            Issuer::Spain(es) => {
-                spain::create(tenant, es, kind, &invoice.origin, invoice.sale_id, &body, Some(invoice))?
-            }
-        };
+        let made = store(tenant, kind, &invoice.origin, invoice.sale_id, &body, Some((invoice, reason)))?;
         made.ok_or_else(|| Problem::conflict("the invoice is corrected already"))
     })
 }
@@ -171,11 +166,8 @@ pub fn create_invoice(req: &Request) -> Result<Created<Document>, Problem> {
         let n = documents::next_number(Kind::Invoice, &series)?;
         let number = if ecuador { format!("{series}-{n:09}") } else { format!("{series}-{n:06}") };
         let invoice = Invoice { number, ..checked.clone() };
-        let made = match &tenant.issuer {
-            Issuer::Ecuador(ec) => ecuador::create(ec, Kind::Invoice, "api", None, &invoice, None)?,
-            Issuer::Spain(es) => spain::create(&tenant, es, Kind::Invoice, "api", None, &invoice, None)?,
-        };
-        made.ok_or_else(|| Problem::internal("an API invoice collided with a sale's"))
+        store(&tenant, Kind::Invoice, "api", None, &invoice, None)?
+            .ok_or_else(|| Problem::internal("an API invoice collided with a sale's"))
     })?;
     Ok(Created(advance_and_read(&tenant, id)?.try_into()?))
 }

@@ -253,7 +253,7 @@ fn registro(es: &Spain, record: &RecordRow, invoice: &Invoice) -> Result<xml::Re
 }
 
 /// Moves a document on: its PDF, then its submission.
-pub fn advance(_tenant: &Tenant, es: &Spain, doc: DocumentRow) -> Result<(), Problem> {
+pub fn advance(es: &Spain, doc: DocumentRow) -> Result<(), Problem> {
     let record = record_of(doc.id)?;
     if doc.pdf_key.is_none() && doc.kind == Kind::Invoice.as_str() {
         let invoice = doc.invoice()?;
