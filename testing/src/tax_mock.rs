@@ -50,6 +50,9 @@ pub enum Authorization {
     InProcess,
     /// HTTP 503.
     Down,
+    /// Answers `AUTORIZADO`, but only after 30 seconds: longer than a
+    /// module call may last.
+    Slow,
 }
 
 /// How the AEAT answers a VeriFactu submission.
@@ -265,6 +268,10 @@ async fn authorization(req: &Request, body: Body) -> Response {
     let Some(state) = req.data::<Arc<Mutex<State>>>().cloned() else { return down() };
     let text = body.into_string().await.unwrap_or_default();
     let key = element(&text, "claveAccesoComprobante").unwrap_or_default().to_owned();
+    let slow = state.lock().unwrap_or_else(PoisonError::into_inner).authorization == Authorization::Slow;
+    if slow {
+        tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+    }
     let mut s = state.lock().unwrap_or_else(PoisonError::into_inner);
     if s.authorization == Authorization::Down {
         return down();

@@ -277,6 +277,59 @@ async fn every_answer_of_the_sri_is_recorded_and_retried_where_it_should_be() {
 }
 
 #[tokio::test]
+async fn a_call_cut_at_its_deadline_or_out_of_requests_is_picked_up_by_the_retry_job() {
+    let mock = TaxMock::start().await.unwrap();
+    let host = TestHost::new()
+        .module(wasm())
+        .tenant("tienda")
+        .user(["admin"])
+        .allow_private_hosts()
+        .deadline_ms(2_000)
+        .config("country", json!("EC"))
+        .config("ecuador", ecuador(&mock))
+        .start()
+        .await
+        .unwrap();
+    // The SRI takes longer than the call may last: the host cuts the call
+    // after the reception, and the document still has its next try armed.
+    mock.set_authorization(tax_mock::Authorization::Slow);
+    let cut = host.deliver("erp.sale-confirmed", &sale(1, "001-001-000000001")).await;
+    assert!(!matches!(cut, Ok(Ok(()))), "the call was cut: {cut:?}");
+    let doc = documents(&host, "").await.remove(0);
+    let doc = document(&host, doc["id"].as_i64().unwrap()).await;
+    assert_eq!(doc["state"], "received", "{doc}");
+    assert!(doc["next_attempt_at"].is_string(), "armed before the call: {doc}");
+    mock.set_authorization(tax_mock::Authorization::Authorized);
+    host.shift_module_clock(3600);
+    host.run_job("retry").await.unwrap();
+    assert_eq!(document(&host, doc["id"].as_i64().unwrap()).await["state"], "authorized");
+    host.shift_module_clock(0);
+
+    // Six documents wait while the SRI is down; a run of the job may send
+    // 10 requests (the host's per-call cap), two per document: five go
+    // through, the sixth waits for the next run without counting it as a
+    // failure of the SRI.
+    mock.set_reception(tax_mock::Reception::Down);
+    for i in 2..=7 {
+        host.deliver("erp.sale-confirmed", &sale(i, &format!("001-001-{i:09}"))).await.unwrap().unwrap();
+    }
+    assert_eq!(documents(&host, "?state=sent").await.len(), 6);
+    mock.set_reception(tax_mock::Reception::Received);
+    host.shift_module_clock(3600);
+    assert_eq!(host.run_job("retry").await.unwrap().status, "succeeded");
+    assert_eq!(documents(&host, "?state=authorized").await.len(), 6, "five more, and the first one");
+    let waiting = documents(&host, "?state=sent").await;
+    assert_eq!(waiting.len(), 1);
+    let waiting = document(&host, waiting[0]["id"].as_i64().unwrap()).await;
+    assert!(waiting["last_error"].as_str().unwrap().contains("503"), "still the SRI's error: {waiting}");
+    assert_eq!(waiting["attempts"], 1, "the refused request is not the SRI's failure");
+    host.shift_module_clock(7200);
+    host.run_job("retry").await.unwrap();
+    host.shift_module_clock(0);
+    assert_eq!(documents(&host, "?state=authorized").await.len(), 7);
+}
+
+#[tokio::test]
 async fn a_cancelled_sale_gets_a_credit_note_and_the_api_issues_and_corrects_invoices() {
     let (host, mock) = ecuadorian_shop().await;
     host.deliver("erp.sale-confirmed", &sale(9, "001-001-000000009")).await.unwrap().unwrap();

@@ -13,14 +13,12 @@
 use plaza_sdk::crypto::HashAlgorithm;
 use plaza_sdk::prelude::*;
 
+use crate::authority;
 use crate::documents::{self, DocumentRow, Kind, Message, Step};
 use crate::ec::{clave, sri, xades, xml};
 use crate::invoice::Invoice;
 use crate::settings::{Ecuador, Tenant};
 use crate::{pdf, print};
-
-/// Longest a call to the SRI may take.
-const SRI_TIMEOUT_MS: u32 = 20_000;
 
 /// `001-002-000000123` → ("001", "002", 123).
 pub fn split_number(number: &str) -> Option<(&str, &str, u64)> {
@@ -307,37 +305,6 @@ fn messages(list: &[sri::Message]) -> Vec<Message> {
         .collect()
 }
 
-/// A try that did not reach an answer: the state stays, the job comes back.
-fn unreachable(doc: &DocumentRow, state: &str, why: &str) -> Result<(), Problem> {
-    log::warn(format!("document {}: {why}; retrying later", doc.id));
-    documents::record_step(
-        doc.id,
-        &Step {
-            state,
-            messages: None,
-            next_attempt_at: Some(documents::backoff(doc.attempts)),
-            last_error: Some(why),
-            counts_as_attempt: true,
-        },
-    )
-}
-
-/// One SOAP call to the SRI: the answer's body, or why there is none.
-fn call(url: &str, body: String) -> Result<Vec<u8>, String> {
-    let response = http::post(url)
-        .header("content-type", "text/xml; charset=utf-8")
-        .header("soapaction", "")
-        .body(body)
-        .timeout_ms(SRI_TIMEOUT_MS)
-        .send()
-        .map_err(|e| format!("the SRI could not be reached: {e}"))?;
-    // A SOAP fault comes with a 500; its body says more than the status.
-    if response.status >= 500 && !response.body.starts_with(b"<") {
-        return Err(format!("the SRI answered {}", response.status));
-    }
-    Ok(response.body)
-}
-
 /// Reception: the new state, or `None` when the document waits for a retry.
 fn send(ec: &Ecuador, doc: &DocumentRow) -> Result<Option<&'static str>, Problem> {
     #[derive(serde::Deserialize)]
@@ -353,10 +320,11 @@ fn send(ec: &Ecuador, doc: &DocumentRow) -> Result<Option<&'static str>, Problem
         "UPDATE documents SET state = 'sent', updated_at = $1 WHERE id = $2",
         &params![time::now_rfc3339(), doc.id],
     )?;
+    authority::arm(doc)?;
     let url = format!("{}{}", base_url(ec, doc.access_key.as_deref()), sri::RECEPTION_PATH);
-    let body = match call(&url, sri::reception_request(&signed)) {
+    let body = match authority::post_soap("the SRI", &url, sri::reception_request(&signed)) {
         Ok(b) => b,
-        Err(why) => return unreachable(doc, "sent", &why).map(|()| None),
+        Err(why) => return authority::no_answer(doc, "sent", why).map(|()| None),
     };
     match sri::parse_reception(&body) {
         Ok(sri::Reception::Received) => {
@@ -371,9 +339,8 @@ fn send(ec: &Ecuador, doc: &DocumentRow) -> Result<Option<&'static str>, Problem
             documents::record_step(doc.id, &step("returned", Some(&messages(&m)), true))?;
             Ok(Some("returned"))
         }
-        Err(e) => {
-            unreachable(doc, "sent", &format!("the SRI's reception answer was not understood: {e}")).map(|()| None)
-        }
+        Err(e) => authority::unreachable(doc, "sent", &format!("the SRI's reception answer was not understood: {e}"))
+            .map(|()| None),
     }
 }
 
@@ -387,9 +354,10 @@ fn authorize(ec: &Ecuador, doc: &DocumentRow) -> Result<(), Problem> {
     let Some(access_key) = doc.access_key.as_deref() else {
         return Err(Problem::internal("an Ecuadorian document without a clave"));
     };
-    let body = match call(&url, sri::authorization_request(access_key)) {
+    authority::arm(doc)?;
+    let body = match authority::post_soap("the SRI", &url, sri::authorization_request(access_key)) {
         Ok(b) => b,
-        Err(why) => return unreachable(doc, "received", &why),
+        Err(why) => return authority::no_answer(doc, "received", why),
     };
     match sri::parse_authorization(&body) {
         Ok(sri::Authorization::Authorized { number, date, messages: m, .. }) => {
@@ -423,8 +391,12 @@ fn authorize(ec: &Ecuador, doc: &DocumentRow) -> Result<(), Problem> {
             sql::execute("UPDATE documents SET answer_xml = $1 WHERE id = $2", &params![answer, doc.id])?;
             documents::record_step(doc.id, &step("not_authorized", Some(&messages(&m)), true))
         }
-        Ok(sri::Authorization::InProcess) => unreachable(doc, "received", "the SRI has the document in process"),
-        Err(e) => unreachable(doc, "received", &format!("the SRI's authorization answer was not understood: {e}")),
+        Ok(sri::Authorization::InProcess) => {
+            authority::unreachable(doc, "received", "the SRI has the document in process")
+        }
+        Err(e) => {
+            authority::unreachable(doc, "received", &format!("the SRI's authorization answer was not understood: {e}"))
+        }
     }
 }
 

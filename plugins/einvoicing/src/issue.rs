@@ -8,7 +8,7 @@ use serde::Deserialize;
 use crate::documents::{self, Document, DocumentRow, Kind};
 use crate::invoice::{Invoice, InvoiceInput, Sale};
 use crate::settings::{Issuer, Tenant};
-use crate::{ecuador, spain};
+use crate::{authority, ecuador, spain};
 
 /// How many due documents one run of the `retry` job takes.
 const RETRY_BATCH: i64 = 50;
@@ -27,19 +27,28 @@ pub fn advance(tenant: &Tenant, doc: DocumentRow) -> Result<(), Problem> {
     }
 }
 
-/// Moves a document on as far as it goes now, and reads it back. A step
-/// the module cannot take is recorded on the document and retried by the
-/// job, never reported as the caller's failure: the document exists, and a
-/// client that retried its request would issue a second one.
-fn advance_and_read(tenant: &Tenant, id: i64) -> Result<DocumentRow, Problem> {
-    let doc = documents::row(id)?.ok_or_else(Problem::not_found)?;
-    let attempts = doc.attempts;
-    if !doc.is_final()
-        && let Err(p) = advance(tenant, doc)
-    {
+/// Moves a document on as far as it goes now. A step the module cannot
+/// take is recorded on the document and retried by the job, never reported
+/// as the caller's failure: the document exists, and a client that retried
+/// its request would issue a second one. Returns that step's problem.
+fn try_advance(tenant: &Tenant, doc: DocumentRow) -> Result<Option<Problem>, Problem> {
+    let (id, attempts) = (doc.id, doc.attempts);
+    if doc.is_final() {
+        return Ok(None);
+    }
+    let Err(p) = advance(tenant, doc) else { return Ok(None) };
+    // Out of this call's requests: the retry was armed before the call.
+    if p.type_uri() != authority::OUT_OF_BUDGET {
         log::warn(format!("document {id}: {}; retrying later", failed(&p)));
         documents::schedule_retry(id, attempts, &failed(&p))?;
     }
+    Ok(Some(p))
+}
+
+/// [`try_advance`], then the document as it is now.
+fn advance_and_read(tenant: &Tenant, id: i64) -> Result<DocumentRow, Problem> {
+    let doc = documents::row(id)?.ok_or_else(Problem::not_found)?;
+    try_advance(tenant, doc)?;
     documents::row(id)?.ok_or_else(Problem::not_found)
 }
 
@@ -245,8 +254,12 @@ pub fn retry_job() -> Result<(), String> {
     let due = documents::due(RETRY_BATCH).map_err(|p| failed(&p))?;
     let mut errors = Vec::new();
     for doc in due {
-        if let Err(p) = advance_and_read(&tenant, doc.id) {
-            errors.push(format!("document {}: {}", doc.id, failed(&p)));
+        let id = doc.id;
+        match try_advance(&tenant, doc) {
+            // The rest waits for the next run, with a fresh budget.
+            Ok(Some(p)) if p.type_uri() == authority::OUT_OF_BUDGET => break,
+            Ok(_) => {}
+            Err(p) => errors.push(format!("document {id}: {}", failed(&p))),
         }
     }
     if errors.is_empty() { Ok(()) } else { Err(errors.join("; ")) }

@@ -15,6 +15,7 @@
 //! are unit-tested natively; [`documents`] stores, [`issue`] decides what
 //! happens next.
 
+mod authority;
 mod documents;
 mod ec;
 mod ecuador;

@@ -14,14 +14,12 @@ use plaza_sdk::prelude::*;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::authority;
 use crate::documents::{self, DocumentRow, Kind, Message, Step};
 use crate::es::{huella, qr, xml};
 use crate::invoice::Invoice;
 use crate::settings::{AEAT_TEST, Spain, Tenant};
 use crate::{pdf, print};
-
-/// Longest a call to the AEAT may take.
-const AEAT_TIMEOUT_MS: u32 = 20_000;
 
 /// A stored record of the chain.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -269,20 +267,6 @@ pub fn advance(es: &Spain, doc: DocumentRow) -> Result<(), Problem> {
     Ok(())
 }
 
-fn unreachable(doc: &DocumentRow, why: &str) -> Result<(), Problem> {
-    log::warn(format!("document {}: {why}; retrying later", doc.id));
-    documents::record_step(
-        doc.id,
-        &Step {
-            state: "sent",
-            messages: None,
-            next_attempt_at: Some(documents::backoff(doc.attempts)),
-            last_error: Some(why),
-            counts_as_attempt: true,
-        },
-    )
-}
-
 fn send(es: &Spain, doc: &DocumentRow, record: &RecordRow) -> Result<(), Problem> {
     let invoice = doc.invoice()?;
     let registro = registro(es, record, &invoice)?;
@@ -294,22 +278,15 @@ fn send(es: &Spain, doc: &DocumentRow, record: &RecordRow) -> Result<(), Problem
     )?;
     sql::execute("UPDATE records SET xml = $1 WHERE id = $2", &params![request.as_str(), record.id])?;
     let endpoint = es.endpoint.clone().unwrap_or_else(|| AEAT_TEST.to_owned());
-    let response = match http::post(&endpoint)
-        .header("content-type", "text/xml; charset=utf-8")
-        .body(request)
-        .timeout_ms(AEAT_TIMEOUT_MS)
-        .send()
-    {
-        Ok(r) => r,
-        Err(e) => return unreachable(doc, &format!("the AEAT could not be reached: {e}")),
+    authority::arm(doc)?;
+    let body = match authority::post_soap("the AEAT", &endpoint, request) {
+        Ok(b) => b,
+        Err(why) => return authority::no_answer(doc, "sent", why),
     };
-    let text = String::from_utf8_lossy(&response.body).into_owned();
-    if response.status >= 500 && !text.contains("Fault") {
-        return unreachable(doc, &format!("the AEAT answered {}", response.status));
-    }
+    let text = String::from_utf8_lossy(&body).into_owned();
     let answer = match xml::parse_response(&text) {
         Ok(a) => a,
-        Err(e) => return unreachable(doc, &format!("the AEAT's answer was not understood: {e}")),
+        Err(e) => return authority::unreachable(doc, "sent", &format!("the AEAT's answer was not understood: {e}")),
     };
     let (state, csv, code, description) = match answer {
         xml::Respuesta::Fault(f) => ("rejected", None, Some(f.code), Some(f.message)),
