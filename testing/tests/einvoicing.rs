@@ -187,8 +187,11 @@ async fn a_confirmed_sale_becomes_an_authorized_signed_factura_once() {
     assert!(!xmlsec_verifies(&tampered, &cert), "xmlsec1 rejects a changed amount");
 
     // The authorization as received, and the RIDE with the clave.
+    // The "XML autorizado" a buyer receives: the authorization with the signed comprobante.
     let answer = host.get(&format!("/documents/{id}/answer")).await.text();
-    assert!(answer.contains("<estado>AUTORIZADO</estado>"));
+    assert!(answer.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?><autorizacion><estado>AUTORIZADO</estado>"));
+    assert!(answer.contains(&format!("<numeroAutorizacion>{key}</numeroAutorizacion>")));
+    assert!(answer.contains(&format!("<comprobante><![CDATA[{signed}]]></comprobante>")));
     let pdf = host.get(&format!("/documents/{id}/pdf")).await;
     assert_eq!(pdf.header("content-type"), Some("application/pdf"));
     let text = pdf_text(&pdf.body);

@@ -360,8 +360,8 @@ fn authorize(ec: &Ecuador, doc: &DocumentRow) -> Result<(), Problem> {
         Err(why) => return authority::no_answer(doc, "received", why),
     };
     match sri::parse_authorization(&body) {
-        Ok(sri::Authorization::Authorized { number, date, messages: m, .. }) => {
-            let answer = String::from_utf8_lossy(&body).into_owned();
+        Ok(sri::Authorization::Authorized { number, date, environment, comprobante_xml, messages: m }) => {
+            let answer = sri::authorized_document(&number, &date, &environment, &comprobante_xml);
             sql::execute(
                 "UPDATE documents SET state = 'authorized', authorization_number = $1, authorized_at = $2, \
                  answer_xml = $3, messages = COALESCE($4, messages), next_attempt_at = NULL, last_error = NULL, \

@@ -122,7 +122,7 @@ impl plaza_sdk::Module for Einvoicing {
             .response::<XmlText>()
             .get("/documents/{id}/answer", documents::answer)
             .roles(READERS)
-            .summary("The SRI's authorization, or the AEAT's answer, as received")
+            .summary("Ecuador: the XML autorizado (authorization and signed comprobante); Spain: the AEAT's answer")
             .response::<XmlText>()
             .get("/documents/{id}/pdf", documents::pdf)
             .roles(READERS)

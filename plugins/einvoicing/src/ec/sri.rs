@@ -136,6 +136,24 @@ pub enum Authorization {
     InProcess,
 }
 
+/// The "XML autorizado" of an authorized comprobante: the `autorizacion`
+/// element as the SRI's answer carries it (state, number, date, ambiente and
+/// the signed comprobante in CDATA), as its own document. It is the file a
+/// buyer receives and the SRI's own tools open. A `]]>` inside the
+/// comprobante (none in Plaza's) would end the CDATA; it is split across two
+/// sections, which readers join back.
+pub fn authorized_document(number: &str, date: &str, environment: &str, comprobante_xml: &str) -> String {
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><autorizacion><estado>AUTORIZADO</estado>\
+         <numeroAutorizacion>{}</numeroAutorizacion><fechaAutorizacion>{}</fechaAutorizacion>\
+         <ambiente>{}</ambiente><comprobante><![CDATA[{}]]></comprobante><mensajes/></autorizacion>",
+        escape(number),
+        escape(date),
+        escape(environment),
+        comprobante_xml.replace("]]>", "]]]]><![CDATA[>")
+    )
+}
+
 /// An answer that cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SriError {
@@ -490,5 +508,23 @@ mod tests {
             "<r:validarComprobanteResponse xmlns:r=\"http://ec.gob.sri.ws.recepcion\"><RespuestaRecepcionComprobante><estado>OTRA</estado></RespuestaRecepcionComprobante></r:validarComprobanteResponse>",
         );
         assert_eq!(parse_reception(&odd), Err(SriError::UnknownState("OTRA".into())));
+    }
+
+    #[test]
+    fn the_authorized_document_carries_the_comprobante_as_received() {
+        let comprobante = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><factura id=\"comprobante\">a ]]> b</factura>";
+        let doc = authorized_document("0712", "2026-12-07T10:15:30-05:00", "PRUEBAS", comprobante);
+        assert!(doc.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?><autorizacion><estado>AUTORIZADO</estado>"));
+        // Read back, the CDATA sections join into the comprobante, byte for byte.
+        let mut reader = quick_xml::Reader::from_str(&doc);
+        let mut text = String::new();
+        loop {
+            match reader.read_event().unwrap() {
+                Event::CData(c) => text.push_str(&c.into_inner()),
+                Event::Eof => break,
+                _ => {}
+            }
+        }
+        assert_eq!(text, comprobante);
     }
 }
