@@ -612,4 +612,17 @@ async fn a_tenant_without_a_country_issues_nothing() {
         host.post_json("/invoices", &json!({ "customer": { "tax_id": "1", "name": "x" }, "lines": [] })).await;
     assert_eq!(refused.status, 409);
     assert_eq!(refused.problem_type().as_deref(), Some("urn:plaza:problem:einvoicing:not-configured"));
+
+    // A time zone that is none stops issuing (dates would be wrong), named in the problem.
+    host.configure("nada", "country", &json!("EC")).await.unwrap();
+    host.configure("nada", "ecuador", &ecuador(&mock)).await.unwrap();
+    host.configure("nada", "timezone", &json!("Marte/Olympus")).await.unwrap();
+    let body = json!({ "customer": { "tax_id": "9999999999999", "name": "CONSUMIDOR FINAL" },
+                       "lines": [{ "code": "A", "description": "A", "quantity": "1", "unit_price": "1", "tax_percent": "15" }] });
+    let refused = host.post_json("/invoices", &body).await;
+    assert_eq!(expect(&refused, 409)["setting"], "timezone");
+    let retried = host.deliver("erp.sale-confirmed", &sale(2, "001-001-000000002")).await.unwrap();
+    assert!(retried.is_err(), "the event is retried, not dropped");
+    assert_eq!(documents(&host, "").await.len(), 0);
+    assert!(mock.received().is_empty());
 }

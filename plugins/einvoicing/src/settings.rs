@@ -19,7 +19,8 @@ pub struct Settings {
     #[schemars(regex(pattern = r"^(EC|ES)$"))]
     pub country: Option<String>,
     /// IANA time zone of the issuer (`America/Guayaquil`, `Europe/Madrid`):
-    /// dates printed and hashed are calendar dates there. UTC by default.
+    /// dates printed and hashed are calendar dates there. UTC by default; a
+    /// name that is no zone stops issuing (409 naming the setting).
     pub timezone: Option<String>,
     /// The name of the module's certificate that signs (installed by a
     /// tenant admin at `/t/{tenant}/modules/einvoicing/certificates/{name}`);
@@ -95,7 +96,8 @@ pub enum Issuer {
 #[derive(Debug, Clone)]
 pub struct Tenant {
     pub issuer: Issuer,
-    pub timezone: String,
+    /// The issuer's time zone (the `timezone` setting).
+    pub zone: jiff::tz::TimeZone,
     pub certificate: String,
 }
 
@@ -111,11 +113,15 @@ impl Tenant {
             "ES" => Issuer::Spain(config::get("spain")?.ok_or_else(|| missing("spain"))?),
             _ => return Ok(None),
         };
-        Ok(Some(Self {
-            issuer,
-            timezone: config::get("timezone")?.unwrap_or_else(|| "UTC".to_owned()),
-            certificate: config::get("certificate")?.unwrap_or_else(|| "firma".to_owned()),
-        }))
+        let timezone: String = config::get("timezone")?.unwrap_or_else(|| "UTC".to_owned());
+        // A date printed and hashed in the wrong zone is a wrong fiscal
+        // date: refuse rather than fall back to UTC.
+        let zone = jiff::tz::TimeZone::get(&timezone).map_err(|_| {
+            Problem::conflict(format!("the `timezone` setting {timezone:?} is not an IANA time zone"))
+                .with_type("urn:plaza:problem:einvoicing:not-configured")
+                .with("setting", "timezone")
+        })?;
+        Ok(Some(Self { issuer, zone, certificate: config::get("certificate")?.unwrap_or_else(|| "firma".to_owned()) }))
     }
 
     /// The settings, or a 409 saying what to set first.
@@ -135,16 +141,18 @@ impl Tenant {
 
     /// Today in the issuer's time zone, yyyy-mm-dd.
     pub fn today(&self) -> String {
-        let zone = jiff::tz::TimeZone::get(&self.timezone).unwrap_or(jiff::tz::TimeZone::UTC);
-        let now = jiff::Timestamp::from_second(time::now_unix()).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
-        now.to_zoned(zone).date().to_string()
+        self.now().date().to_string()
     }
 
     /// Now in the issuer's time zone with its offset (`2024-01-01T19:20:30+01:00`).
     pub fn now_with_offset(&self) -> String {
-        let zone = jiff::tz::TimeZone::get(&self.timezone).unwrap_or(jiff::tz::TimeZone::UTC);
+        self.now().strftime("%Y-%m-%dT%H:%M:%S%:z").to_string()
+    }
+
+    /// Now (the module's clock) in the issuer's zone.
+    fn now(&self) -> jiff::Zoned {
         let now = jiff::Timestamp::from_second(time::now_unix()).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
-        now.to_zoned(zone).strftime("%Y-%m-%dT%H:%M:%S%:z").to_string()
+        now.to_zoned(self.zone.clone())
     }
 }
 
