@@ -255,13 +255,19 @@ fn wait_healthy(child: &mut Child, addr: SocketAddr) -> Result<()> {
         &format!("plaza at http://{addr}/health"),
         Duration::from_secs(60),
         || matches!(util::http_request(addr, "GET", "/health"), Ok((200, _))),
-        || match child.try_wait() {
-            Ok(Some(status)) => bail!("plaza serve exited before it was healthy ({status})"),
-            Ok(None) if TERMINATED.load(Ordering::SeqCst) => bail!("terminated while waiting for plaza serve"),
-            Ok(None) => Ok(()),
-            Err(err) => Err(err.into()),
-        },
+        || still_starting(child, "plaza serve", "was healthy"),
     )
+}
+
+/// While waiting for a child to be ready: an error once it has exited, or
+/// once xtask was told to stop.
+fn still_starting(child: &mut Child, what: &str, ready: &str) -> Result<()> {
+    match child.try_wait() {
+        Ok(Some(status)) => bail!("{what} exited before it {ready} ({status})"),
+        Ok(None) if TERMINATED.load(Ordering::SeqCst) => bail!("terminated while waiting for {what}"),
+        Ok(None) => Ok(()),
+        Err(err) => Err(err.into()),
+    }
 }
 
 /// Set by SIGTERM once the children run (see [`finish`]).
@@ -395,12 +401,7 @@ impl TaxMock {
             &format!("the tax-authority mock at http://{addr}"),
             Duration::from_secs(30),
             || util::port_open(addr),
-            || match child.try_wait() {
-                Ok(Some(status)) => bail!("plaza-tax-mock exited before it listened ({status})"),
-                Ok(None) if TERMINATED.load(Ordering::SeqCst) => bail!("terminated while waiting for plaza-tax-mock"),
-                Ok(None) => Ok(()),
-                Err(err) => Err(err.into()),
-            },
+            || still_starting(child, "plaza-tax-mock", "listened"),
         )?;
         Ok(mock)
     }

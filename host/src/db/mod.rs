@@ -80,8 +80,9 @@ pub struct Db {
     /// whose busy handler sleeps longer and longer (to 100 ms) while
     /// newcomers get in: under a steady stream of short writes (events
     /// relayed by one tenant's busy module, fanned out by the dispatcher) a
-    /// writer could wait seconds, another tenant's among them.
-    writer: Option<Arc<tokio::sync::Mutex<()>>>,
+    /// writer could wait seconds, another tenant's among them. (PostgreSQL
+    /// never takes it.)
+    writer: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// How long a write transaction waits for its turn: the busy timeout's 5 s.
@@ -148,8 +149,7 @@ impl Db {
             });
         }
         let pool = pool.connect_with(options).await?;
-        let writer = (backend == Backend::Sqlite).then(|| Arc::new(tokio::sync::Mutex::new(())));
-        Ok(Db { pool, backend, writer })
+        Ok(Db { pool, backend, writer: Arc::new(tokio::sync::Mutex::new(())) })
     }
 
     /// Applies the host's pending migrations.
@@ -172,16 +172,15 @@ impl Db {
     /// writes never fails on the upgrade (`SQLITE_BUSY_SNAPSHOT`), which
     /// no timeout can wait out. Every host transaction starts here.
     pub async fn begin(&self) -> Result<WriteTx, sqlx::Error> {
-        match (&self.writer, self.backend) {
-            (Some(writer), _) => {
-                let turn = tokio::time::timeout(WRITE_TURN_WAIT, Arc::clone(writer).lock_owned())
+        match self.backend {
+            Backend::Sqlite => {
+                let turn = tokio::time::timeout(WRITE_TURN_WAIT, Arc::clone(&self.writer).lock_owned())
                     .await
                     .map_err(|_| sqlx::Error::PoolTimedOut)?;
                 let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
                 Ok(WriteTx { tx, _turn: Some(turn) })
             }
-            (None, Backend::Sqlite) => Ok(WriteTx { tx: self.pool.begin_with("BEGIN IMMEDIATE").await?, _turn: None }),
-            (None, Backend::Postgres) => Ok(WriteTx { tx: self.pool.begin().await?, _turn: None }),
+            Backend::Postgres => Ok(WriteTx { tx: self.pool.begin().await?, _turn: None }),
         }
     }
 

@@ -123,14 +123,13 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
     if args.only_erp {
         let data = util::make_temp_dir(&util::target_dir(), "bench-")?;
         let token = util::random_hex(24)?;
-        let env = host_env(&[]);
-        let sqlite = erp::run("SQLite", &plaza, &data.join("erp-sqlite"), &token, &env, &plan);
-        let cluster = postgres::PgCluster::start(&pg)?;
-        let pg_env = host_env(&[("PLAZA_DATABASE_URL", cluster.admin_url())]);
-        let postgres = erp::run("PostgreSQL", &plaza, &data.join("erp-postgres"), &token, &pg_env, &plan);
-        drop(cluster);
+        let measured = on_each_engine(&pg, |engine, env| {
+            erp::run(engine, &plaza, &data.join(dir("erp", engine)), &token, env, &plan)
+        });
         let _ = std::fs::remove_dir_all(&data);
-        println!("{:?}\n{:?}", sqlite?, postgres?);
+        for e in measured? {
+            println!("{e:?}");
+        }
         return Ok(ExitCode::SUCCESS);
     }
 
@@ -284,20 +283,30 @@ fn measure(
     // A noisy neighbour, on a host of its own.
     results.neighbour = Some(neighbour::run(plaza, &data.join("neighbour"), &token, &env, plan)?);
 
-    // Tenants at scale, on each engine.
-    results.scale.push(scale::run("SQLite", plaza, &data.join("scale-sqlite"), &token, &env, plan)?);
-    let cluster = postgres::PgCluster::start(pg)?;
-    let pg_env = host_env(&[("PLAZA_DATABASE_URL", cluster.admin_url())]);
-    results.scale.push(scale::run("PostgreSQL", plaza, &data.join("scale-postgres"), &token, &pg_env, plan)?);
-    drop(cluster);
-
-    // The erp module's import and sales, on each engine (a cluster of its own).
-    results.erp.push(erp::run("SQLite", plaza, &data.join("erp-sqlite"), &token, &env, plan)?);
-    let cluster = postgres::PgCluster::start(pg)?;
-    let pg_env = host_env(&[("PLAZA_DATABASE_URL", cluster.admin_url())]);
-    results.erp.push(erp::run("PostgreSQL", plaza, &data.join("erp-postgres"), &token, &pg_env, plan)?);
-    drop(cluster);
+    // Tenants at scale, then the erp module's import and sales, on each engine.
+    results.scale = on_each_engine(pg, |engine, env| {
+        scale::run(engine, plaza, &data.join(dir("scale", engine)), &token, env, plan)
+    })?;
+    results.erp =
+        on_each_engine(pg, |engine, env| erp::run(engine, plaza, &data.join(dir("erp", engine)), &token, env, plan))?;
     Ok(())
+}
+
+/// Runs a scenario on SQLite, then on a PostgreSQL cluster of its own,
+/// stopped once the scenario is done; their results in that order.
+fn on_each_engine<T>(
+    pg: &postgres::PgInstall,
+    mut scenario: impl FnMut(&'static str, &[(&'static str, String)]) -> Result<T>,
+) -> Result<Vec<T>> {
+    let sqlite = scenario("SQLite", &host_env(&[]))?;
+    let cluster = postgres::PgCluster::start(pg)?;
+    let postgres = scenario("PostgreSQL", &host_env(&[("PLAZA_DATABASE_URL", cluster.admin_url())]))?;
+    Ok(vec![sqlite, postgres])
+}
+
+/// The data directory of a scenario on an engine: `scale-sqlite`, `erp-postgresql`.
+fn dir(scenario: &str, engine: &str) -> String {
+    format!("{scenario}-{}", engine.to_ascii_lowercase())
 }
 
 /// Scenario 6: publishes the next `blog` release, then upgrades the tenant

@@ -404,11 +404,7 @@ impl NsConn {
         &mut self,
         work: impl FnOnce(&Connection) -> R + Send + 'static,
     ) -> Result<R, PoolError> {
-        let wait = self.deadline.saturating_duration_since(Instant::now());
-        let _turn = match tokio::time::timeout(wait, Arc::clone(&self.pool.writer).lock_owned()).await {
-            Ok(turn) => turn,
-            Err(_) => return Err(PoolError::Sqlite(busy("another write transaction held the database"))),
-        };
+        let _turn = writer_turn(Arc::clone(&self.pool.writer), self.deadline).await?;
         self.blocking(work).await
     }
 
@@ -418,11 +414,7 @@ impl NsConn {
     /// thread). Both waits end at the holder's deadline.
     pub async fn begin(mut self) -> Result<NsTx, PoolError> {
         let deadline = self.deadline;
-        let wait = deadline.saturating_duration_since(Instant::now());
-        let turn = match tokio::time::timeout(wait, Arc::clone(&self.pool.writer).lock_owned()).await {
-            Ok(turn) => turn,
-            Err(_) => return Err(PoolError::Sqlite(busy("another write transaction held the database"))),
-        };
+        let turn = writer_turn(Arc::clone(&self.pool.writer), deadline).await?;
         while_busy(deadline, || self.db()?.execute_batch("BEGIN IMMEDIATE").map_err(PoolError::from)).await?;
         Ok(NsTx { conn: self, _turn: turn })
     }
@@ -502,6 +494,20 @@ pub async fn while_busy<T, E: Busy>(deadline: Instant, mut attempt: impl FnMut()
             other => return other,
         }
     }
+}
+
+/// This process's turn among a namespace's writers, waited for until the
+/// holder's deadline (then `SQLITE_BUSY`, as the file lock would answer).
+/// Takes what it needs by value: a connection is not `Sync`, so no borrow
+/// of one may live across the wait.
+async fn writer_turn(
+    writer: Arc<tokio::sync::Mutex<()>>,
+    deadline: Instant,
+) -> Result<tokio::sync::OwnedMutexGuard<()>, PoolError> {
+    let wait = deadline.saturating_duration_since(Instant::now());
+    tokio::time::timeout(wait, writer.lock_owned())
+        .await
+        .map_err(|_| PoolError::Sqlite(busy("another write transaction held the database")))
 }
 
 /// A `SQLITE_BUSY` error of our own (a wait that ran out of time).
