@@ -48,20 +48,21 @@ fn ecuador(mock: &TaxMock) -> Value {
     })
 }
 
-/// A tenant issuing in Ecuador with an installed RSA certificate, and the mock.
-async fn ecuadorian_shop() -> (Running, TaxMock) {
-    let mock = TaxMock::start().await.unwrap();
-    let host = TestHost::new()
+/// Tenant `tienda` issuing in Ecuador to `mock`, an admin calling.
+fn issuing_in_ecuador(mock: &TaxMock) -> TestHost {
+    TestHost::new()
         .module(wasm())
         .tenant("tienda")
         .user(["admin"])
         .allow_private_hosts()
         .config("country", json!("EC"))
-        .config("timezone", json!("America/Guayaquil"))
-        .config("ecuador", ecuador(&mock))
-        .start()
-        .await
-        .unwrap();
+        .config("ecuador", ecuador(mock))
+}
+
+/// A tenant issuing in Ecuador with an installed RSA certificate, and the mock.
+async fn ecuadorian_shop() -> (Running, TaxMock) {
+    let mock = TaxMock::start().await.unwrap();
+    let host = issuing_in_ecuador(&mock).config("timezone", json!("America/Guayaquil")).start().await.unwrap();
     host.install_certificate("tienda", "firma", &fixture("test-rsa.cert.pem"), &fixture("test-rsa.key.pem"))
         .await
         .unwrap();
@@ -282,17 +283,7 @@ async fn every_answer_of_the_sri_is_recorded_and_retried_where_it_should_be() {
 #[tokio::test]
 async fn a_call_cut_at_its_deadline_or_out_of_requests_is_picked_up_by_the_retry_job() {
     let mock = TaxMock::start().await.unwrap();
-    let host = TestHost::new()
-        .module(wasm())
-        .tenant("tienda")
-        .user(["admin"])
-        .allow_private_hosts()
-        .deadline_ms(2_000)
-        .config("country", json!("EC"))
-        .config("ecuador", ecuador(&mock))
-        .start()
-        .await
-        .unwrap();
+    let host = issuing_in_ecuador(&mock).deadline_ms(2_000).start().await.unwrap();
     // The SRI takes longer than the call may last: the host cuts the call
     // after the reception, and the document still has its next try armed.
     mock.set_authorization(tax_mock::Authorization::Slow);

@@ -10,7 +10,7 @@
 
 use plaza_sdk::prelude::*;
 
-use crate::documents::{self, DocumentRow, Step};
+use crate::documents::{self, DocumentRow};
 
 /// The problem type of a call refused by the per-call budget of requests.
 pub const OUT_OF_BUDGET: &str = "urn:plaza:problem:einvoicing:out-of-call-budget";
@@ -62,26 +62,12 @@ pub fn post_soap(who: &str, url: &str, envelope: String) -> Result<Vec<u8>, NoAn
     Ok(response.body)
 }
 
-/// A try that did not reach an answer: the document keeps `state`, says
-/// why, and the job comes back after the back-off.
-pub fn unreachable(doc: &DocumentRow, state: &str, why: &str) -> Result<(), Problem> {
-    log::warn(format!("document {}: {why}; retrying later", doc.id));
-    documents::record_step(
-        doc.id,
-        &Step {
-            state,
-            messages: None,
-            next_attempt_at: Some(documents::backoff(doc.attempts)),
-            last_error: Some(why),
-            counts_as_attempt: true,
-        },
-    )
-}
-
-/// What a caller does with a call that got no answer.
-pub fn no_answer(doc: &DocumentRow, state: &str, why: NoAnswer) -> Result<(), Problem> {
+/// What a caller does with a call that got no answer: the document keeps
+/// its state and the job comes back after the back-off; a call out of
+/// requests is the caller's problem.
+pub fn no_answer(doc: &DocumentRow, why: NoAnswer) -> Result<(), Problem> {
     match why {
-        NoAnswer::Unreachable(why) => unreachable(doc, state, &why),
+        NoAnswer::Unreachable(why) => documents::schedule_retry(doc.id, doc.attempts, &why),
         NoAnswer::OutOfBudget(problem) => Err(problem),
     }
 }

@@ -187,6 +187,8 @@ pub struct NewDocument<'a> {
     pub corrects_id: Option<i64>,
     pub state: &'a str,
     pub access_key: Option<&'a str>,
+    /// The document's XML, when it is built before it is stored (Ecuador).
+    pub xml: Option<&'a str>,
     pub invoice: &'a Invoice,
 }
 
@@ -200,9 +202,9 @@ pub fn insert(new: &NewDocument<'_>) -> Result<Option<i64>, Problem> {
         deunicode::deunicode(&format!("{} {} {}", inv.customer.name, inv.customer.tax_id, inv.number)).to_lowercase();
     let rows = sql::query(
         "INSERT INTO documents (country, kind, origin, sale_id, corrects_id, number, issue_date, customer_tax_id, \
-         customer_name, search_text, base_cents, tax_cents, total_cents, currency, state, access_key, body, messages, \
-         attempts, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, '[]', 0, $18, $18) \
+         customer_name, search_text, base_cents, tax_cents, total_cents, currency, state, access_key, xml, body, \
+         messages, attempts, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, '[]', 0, $19, $19) \
          ON CONFLICT (kind, sale_id) DO NOTHING RETURNING id",
         &params![
             new.country,
@@ -221,6 +223,7 @@ pub fn insert(new: &NewDocument<'_>) -> Result<Option<i64>, Problem> {
             inv.currency.as_str(),
             new.state,
             new.access_key,
+            new.xml,
             body,
             now
         ],
@@ -247,32 +250,18 @@ pub fn next_number(kind: Kind, series: &str) -> Result<i64, Problem> {
     rows.get(0, "last").and_then(sql::Value::as_i64).ok_or_else(|| Problem::internal("no number drawn"))
 }
 
-/// Records where a document stands after a step.
-pub struct Step<'a> {
-    pub state: &'a str,
-    pub messages: Option<&'a [Message]>,
-    pub next_attempt_at: Option<String>,
-    pub last_error: Option<&'a str>,
-    pub counts_as_attempt: bool,
-}
-
-pub fn record_step(id: i64, step: &Step<'_>) -> Result<(), Problem> {
-    let messages = match step.messages {
+/// Records where a document stands after an answer or a decision: its
+/// state and, when given, the authority's messages. Nothing is due any
+/// more (a step that needs a retry arms it again).
+pub fn settle(id: i64, state: &str, messages: Option<&[Message]>, counts_as_attempt: bool) -> Result<(), Problem> {
+    let messages = match messages {
         Some(m) => Some(serde_json::to_string(m).map_err(|e| Problem::internal(e.to_string()))?),
         None => None,
     };
     sql::execute(
-        "UPDATE documents SET state = $1, messages = COALESCE($2, messages), next_attempt_at = $3, last_error = $4, \
-         attempts = attempts + $5, updated_at = $6 WHERE id = $7",
-        &params![
-            step.state,
-            messages,
-            step.next_attempt_at.clone(),
-            step.last_error,
-            i64::from(step.counts_as_attempt),
-            time::now_rfc3339(),
-            id
-        ],
+        "UPDATE documents SET state = $1, messages = COALESCE($2, messages), next_attempt_at = NULL, \
+         last_error = NULL, attempts = attempts + $3, updated_at = $4 WHERE id = $5",
+        &params![state, messages, i64::from(counts_as_attempt), time::now_rfc3339(), id],
     )?;
     Ok(())
 }
@@ -280,6 +269,7 @@ pub fn record_step(id: i64, step: &Step<'_>) -> Result<(), Problem> {
 /// A step the module could not take (no certificate yet, storage down):
 /// the document keeps its state, says why, and the `retry` job comes back.
 pub fn schedule_retry(id: i64, attempts: i64, why: &str) -> Result<(), Problem> {
+    log::warn(format!("document {id}: {why}; retrying later"));
     sql::execute(
         "UPDATE documents SET next_attempt_at = $1, last_error = $2, attempts = attempts + 1, updated_at = $3 \
          WHERE id = $4",

@@ -14,7 +14,7 @@ use plaza_sdk::crypto::HashAlgorithm;
 use plaza_sdk::prelude::*;
 
 use crate::authority;
-use crate::documents::{self, DocumentRow, Kind, Message, Step};
+use crate::documents::{self, DocumentRow, Kind, Message};
 use crate::ec::{clave, sri, xades, xml};
 use crate::invoice::Invoice;
 use crate::settings::{Ecuador, Tenant};
@@ -209,11 +209,10 @@ pub fn create(
         corrects_id: corrected.map(|(row, _)| row.id),
         state: "generated",
         access_key: Some(&key),
+        xml: Some(&text),
         invoice,
     };
-    let Some(id) = documents::insert(&new)? else { return Ok(None) };
-    sql::execute("UPDATE documents SET xml = $1 WHERE id = $2", &params![text, id])?;
-    Ok(Some(id))
+    documents::insert(&new)
 }
 
 /// Moves a document as far as it can go now. Never fails for the SRI's
@@ -226,16 +225,8 @@ pub fn advance(tenant: &Tenant, ec: &Ecuador, doc: DocumentRow) -> Result<(), Pr
         if let Some(invoice_id) = doc.corrects_id {
             let authorized = documents::row(invoice_id)?.is_some_and(|i| i.state == "authorized");
             if !authorized {
-                return documents::record_step(
-                    doc.id,
-                    &Step {
-                        state: "generated",
-                        messages: None,
-                        next_attempt_at: Some(documents::backoff(doc.attempts)),
-                        last_error: Some("waiting for the invoice it corrects to be authorized"),
-                        counts_as_attempt: true,
-                    },
-                );
+                let why = "waiting for the invoice it corrects to be authorized";
+                return documents::schedule_retry(doc.id, doc.attempts, why);
             }
         }
         sign(tenant, &doc)?;
@@ -324,28 +315,28 @@ fn send(ec: &Ecuador, doc: &DocumentRow) -> Result<Option<&'static str>, Problem
     let url = format!("{}{}", base_url(ec, doc.access_key.as_deref()), sri::RECEPTION_PATH);
     let body = match authority::post_soap("the SRI", &url, sri::reception_request(&signed)) {
         Ok(b) => b,
-        Err(why) => return authority::no_answer(doc, "sent", why).map(|()| None),
+        Err(why) => return authority::no_answer(doc, why).map(|()| None),
     };
     match sri::parse_reception(&body) {
         Ok(sri::Reception::Received) => {
-            documents::record_step(doc.id, &step("received", None, true))?;
+            documents::settle(doc.id, "received", None, true)?;
             Ok(Some("received"))
         }
         Ok(sri::Reception::Returned { messages: m }) if sri::already_received(&m) => {
-            documents::record_step(doc.id, &step("received", Some(&messages(&m)), true))?;
+            documents::settle(doc.id, "received", Some(&messages(&m)), true)?;
             Ok(Some("received"))
         }
         Ok(sri::Reception::Returned { messages: m }) => {
-            documents::record_step(doc.id, &step("returned", Some(&messages(&m)), true))?;
+            documents::settle(doc.id, "returned", Some(&messages(&m)), true)?;
             Ok(Some("returned"))
         }
-        Err(e) => authority::unreachable(doc, "sent", &format!("the SRI's reception answer was not understood: {e}"))
-            .map(|()| None),
+        Err(e) => documents::schedule_retry(
+            doc.id,
+            doc.attempts,
+            &format!("the SRI's reception answer was not understood: {e}"),
+        )
+        .map(|()| None),
     }
-}
-
-fn step<'a>(state: &'a str, messages: Option<&'a [Message]>, counts: bool) -> Step<'a> {
-    Step { state, messages, next_attempt_at: None, last_error: None, counts_as_attempt: counts }
 }
 
 /// Authorization: authorized (with the RIDE), not authorized, or a retry.
@@ -357,7 +348,7 @@ fn authorize(ec: &Ecuador, doc: &DocumentRow) -> Result<(), Problem> {
     authority::arm(doc)?;
     let body = match authority::post_soap("the SRI", &url, sri::authorization_request(access_key)) {
         Ok(b) => b,
-        Err(why) => return authority::no_answer(doc, "received", why),
+        Err(why) => return authority::no_answer(doc, why),
     };
     match sri::parse_authorization(&body) {
         Ok(sri::Authorization::Authorized { number, date, environment, comprobante_xml, messages: m }) => {
@@ -389,14 +380,16 @@ fn authorize(ec: &Ecuador, doc: &DocumentRow) -> Result<(), Problem> {
         Ok(sri::Authorization::NotAuthorized { messages: m }) => {
             let answer = String::from_utf8_lossy(&body).into_owned();
             sql::execute("UPDATE documents SET answer_xml = $1 WHERE id = $2", &params![answer, doc.id])?;
-            documents::record_step(doc.id, &step("not_authorized", Some(&messages(&m)), true))
+            documents::settle(doc.id, "not_authorized", Some(&messages(&m)), true)
         }
         Ok(sri::Authorization::InProcess) => {
-            authority::unreachable(doc, "received", "the SRI has the document in process")
+            documents::schedule_retry(doc.id, doc.attempts, "the SRI has the document in process")
         }
-        Err(e) => {
-            authority::unreachable(doc, "received", &format!("the SRI's authorization answer was not understood: {e}"))
-        }
+        Err(e) => documents::schedule_retry(
+            doc.id,
+            doc.attempts,
+            &format!("the SRI's authorization answer was not understood: {e}"),
+        ),
     }
 }
 

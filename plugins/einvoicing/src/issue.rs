@@ -39,7 +39,6 @@ fn try_advance(tenant: &Tenant, doc: DocumentRow) -> Result<Option<Problem>, Pro
     let Err(p) = advance(tenant, doc) else { return Ok(None) };
     // Out of this call's requests: the retry was armed before the call.
     if p.type_uri() != authority::OUT_OF_BUDGET {
-        log::warn(format!("document {id}: {}; retrying later", failed(&p)));
         documents::schedule_retry(id, attempts, &failed(&p))?;
     }
     Ok(Some(p))
@@ -227,24 +226,12 @@ pub fn state_conflict(doc: &DocumentRow, action: &str) -> Problem {
 pub fn submit(req: &Request) -> Result<Json<Document>, Problem> {
     let tenant = Tenant::required()?;
     let doc = documents::found(req)?;
-    let doc = match doc.state.as_str() {
+    match doc.state.as_str() {
         // The SRI did not register a returned document: the same clave may go again.
-        "returned" => {
-            documents::record_step(
-                doc.id,
-                &documents::Step {
-                    state: "signed",
-                    messages: None,
-                    next_attempt_at: None,
-                    last_error: None,
-                    counts_as_attempt: false,
-                },
-            )?;
-            documents::row(doc.id)?.ok_or_else(Problem::not_found)?
-        }
+        "returned" => documents::settle(doc.id, "signed", None, false)?,
         _ if doc.is_final() => return Err(state_conflict(&doc, "submitted")),
-        _ => doc,
-    };
+        _ => {}
+    }
     Ok(Json(advance_and_read(&tenant, doc.id)?.try_into()?))
 }
 

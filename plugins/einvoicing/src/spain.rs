@@ -15,7 +15,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::authority;
-use crate::documents::{self, DocumentRow, Kind, Message, Step};
+use crate::documents::{self, DocumentRow, Kind, Message};
 use crate::es::{huella, qr, xml};
 use crate::invoice::Invoice;
 use crate::settings::{AEAT_TEST, Spain, Tenant};
@@ -108,6 +108,7 @@ pub fn create(
         corrects_id: corrected.map(|d| d.id),
         state: "recorded",
         access_key: None,
+        xml: None,
         invoice,
     };
     let Some(id) = documents::insert(&new)? else { return Ok(None) };
@@ -281,12 +282,18 @@ fn send(es: &Spain, doc: &DocumentRow, record: &RecordRow) -> Result<(), Problem
     authority::arm(doc)?;
     let body = match authority::post_soap("the AEAT", &endpoint, request) {
         Ok(b) => b,
-        Err(why) => return authority::no_answer(doc, "sent", why),
+        Err(why) => return authority::no_answer(doc, why),
     };
     let text = String::from_utf8_lossy(&body).into_owned();
     let answer = match xml::parse_response(&text) {
         Ok(a) => a,
-        Err(e) => return authority::unreachable(doc, "sent", &format!("the AEAT's answer was not understood: {e}")),
+        Err(e) => {
+            return documents::schedule_retry(
+                doc.id,
+                doc.attempts,
+                &format!("the AEAT's answer was not understood: {e}"),
+            );
+        }
     };
     let (state, csv, code, description) = match answer {
         xml::Respuesta::Fault(f) => ("rejected", None, Some(f.code), Some(f.message)),
@@ -334,10 +341,7 @@ fn send(es: &Spain, doc: &DocumentRow, record: &RecordRow) -> Result<(), Problem
             kind: Some((if state == "rejected" { "ERROR" } else { "ADVERTENCIA" }).to_owned()),
         }],
     };
-    documents::record_step(
-        doc.id,
-        &Step { state, messages: Some(&messages), next_attempt_at: None, last_error: None, counts_as_attempt: true },
-    )
+    documents::settle(doc.id, state, Some(&messages), true)
 }
 
 // ----- routes -----
