@@ -38,10 +38,19 @@ pub struct BenchArgs {
     /// A reduced run (short loads), for use while developing.
     #[arg(long)]
     quick: bool,
-    /// Only scenario 8 (the erp module), printed and not written to
-    /// docs/benchmarks.md: for use while developing it.
-    #[arg(long)]
-    only_erp: bool,
+    /// Only one scenario on each engine, printed and not written to
+    /// docs/benchmarks.md: for use while working on it.
+    #[arg(long, value_enum)]
+    only: Option<Only>,
+}
+
+/// The scenarios `--only` runs alone.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum Only {
+    /// Scenario 4: tenants at scale.
+    Scale,
+    /// Scenario 8: the erp module's imports and sales.
+    Erp,
 }
 
 /// How long and how hard each load is.
@@ -120,15 +129,22 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
     let next_blog = plugins::build_package("blog", NEXT_BLOG)?;
     let call_bench = calls::build()?;
     let plaza = util::target_dir().join("release").join("plaza");
-    if args.only_erp {
+    if let Some(only) = args.only {
         let data = util::make_temp_dir(&util::target_dir(), "bench-")?;
         let token = util::random_hex(24)?;
-        let measured = on_each_engine(&pg, |engine, env| {
-            erp::run(engine, &plaza, &data.join(dir("erp", engine)), &token, env, &plan)
-        });
+        let measured = match only {
+            Only::Scale => on_each_engine(&pg, |engine, env| {
+                scale::run(engine, &plaza, &data.join(dir("scale", engine)), &token, env, &plan)
+            })
+            .map(|engines| engines.iter().map(|e| format!("{e:?}")).collect::<Vec<_>>()),
+            Only::Erp => on_each_engine(&pg, |engine, env| {
+                erp::run(engine, &plaza, &data.join(dir("erp", engine)), &token, env, &plan)
+            })
+            .map(|engines| engines.iter().map(|e| format!("{e:?}")).collect()),
+        };
         let _ = std::fs::remove_dir_all(&data);
         for e in measured? {
-            println!("{e:?}");
+            println!("{e}");
         }
         return Ok(ExitCode::SUCCESS);
     }

@@ -283,17 +283,16 @@ impl Namespaces {
     ///
     /// `quota` is the pair's size quota in bytes: its connections refuse to
     /// grow the file past it (`max_page_count`). `None` takes the pool as it
-    /// is; a different quota opens a new pool (the old one closes once its
-    /// connections are back).
+    /// is; a different quota is applied to the open pool's connections in
+    /// place (by each as it is next handed out).
     fn sqlite(&self, tenant: &str, module: &str, quota: Option<u64>) -> Result<Option<Arc<NsPool>>, NamespaceError> {
         let Store::Sqlite { dir, pools, value_bytes } = &self.store else { return Ok(None) };
-        let open = pools.get(tenant, module);
-        if let Some(pool) = &open
-            && (quota.is_none() || quota == pool.quota)
-        {
-            return Ok(open);
+        if let Some(pool) = pools.get(tenant, module) {
+            if let Some(quota) = quota.filter(|&q| Some(q) != pool.quota()) {
+                pool.set_quota(quota);
+            }
+            return Ok(Some(pool));
         }
-        let quota = quota.or_else(|| open.and_then(|p| p.quota));
         let tenant_dir = dir.join(tenant);
         std::fs::create_dir_all(&tenant_dir)
             .map_err(|source| NamespaceError::Io { path: tenant_dir.display().to_string(), source })?;
@@ -304,7 +303,7 @@ impl Namespaces {
     /// host opened for its own work, such as migrations, have none).
     pub fn sqlite_has_quota(&self, tenant: &str, module: &str) -> bool {
         let Store::Sqlite { pools, .. } = &self.store else { return false };
-        pools.get(tenant, module).is_some_and(|p| p.quota.is_some())
+        pools.get(tenant, module).is_some_and(|p| p.quota().is_some())
     }
 
     /// Closes a tenant's open SQLite pools (its quotas changed): the next
@@ -545,7 +544,16 @@ impl Namespaces {
         let deadline = Instant::now() + Duration::from_secs(120);
         if let Some(mut conn) = self.sqlite_conn(tenant, module, deadline).await? {
             let owned: Vec<Migration> = ordered.into_iter().cloned().collect();
-            return conn.blocking(move |c| migrate_sqlite(c, &owned)).await?;
+            return conn
+                .blocking(move |c| {
+                    let applied = migrate_sqlite(c, &owned);
+                    // The pages a migration wrote (about 40 KiB for a small
+                    // schema) are no call's working set: kept, they were
+                    // most of what each of ten thousand namespaces cost.
+                    super::sqlite::release_memory(c);
+                    applied
+                })
+                .await?;
         }
         let Some(PgPlace { pool, names }) = self.pg_place(tenant, module).await? else { return Ok(Vec::new()) };
         let mut tx = pool.begin().await?;
