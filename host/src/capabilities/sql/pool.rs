@@ -274,8 +274,9 @@ impl NsPool {
             None => self.open().await?,
         };
         let want = self.quota();
-        // Back in the pool (whose drop closes it on the blocking pool)
-        // if the new page limit cannot be applied.
+        // Held from here: if the new page limit cannot be applied, the
+        // connection goes back to the pool with its old one, and the next
+        // holder tries again.
         let mut held = NsConn {
             interrupt: conn.get_interrupt_handle(),
             conn: Some(conn),
@@ -315,8 +316,8 @@ impl NsPool {
             // 40 KiB after a migration, 4 KiB a page after reads); the next
             // call reads its few pages from the operating system's cache
             // again (a microsecond each). Its last few statements stay
-            // prepared (about 4 KiB each): preparing again cost a call tens
-            // of microseconds, a third of a read's time at 10,000 tenants.
+            // prepared (about 4 KiB each): preparing one again costs the
+            // next call tens of microseconds of parsing and planning.
             pooled.conn.set_prepared_statement_cache_capacity(PREPARED_CROWDED);
             sqlite::release_memory(&pooled.conn);
         } else {
