@@ -22,6 +22,7 @@ mod scale;
 mod wrk;
 
 use std::net::SocketAddr;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
@@ -539,6 +540,9 @@ impl FastApi {
             .env("BLOG_DB", db)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
+            // Its workers are its children: a group of their own, stopped
+            // together (see `Drop`).
+            .process_group(0)
             .spawn()
             .context("cannot start uvicorn")?;
         let path = format!("/t/{TENANT}/blog/posts/{SLUG}");
@@ -559,8 +563,14 @@ impl FastApi {
 }
 
 impl Drop for FastApi {
+    /// Kills uvicorn's whole process group: killed alone, its workers
+    /// outlived it and took CPU from every later scenario of the run.
     fn drop(&mut self) {
-        let _ = self.child.kill();
+        let group = format!("-{}", self.child.id());
+        let killed = Command::new("kill").args(["-KILL", "--", &group]).stderr(Stdio::null()).status();
+        if !killed.is_ok_and(|s| s.success()) {
+            let _ = self.child.kill();
+        }
         let _ = self.child.wait();
     }
 }
