@@ -407,6 +407,40 @@ async fn every_sql_escape_is_refused() {
     s.stop().await;
 }
 
+/// On PostgreSQL a tenant's module work goes to a pool of its own first
+/// (catalog caches stay small), but that pool is no wall: a tenant holding
+/// more connections than its pool has gets them from the other pools at
+/// once, not by waiting for its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenants_pool_on_postgresql_is_a_preference_not_a_wall() {
+    use sqlx::Executor;
+    // 8 connections: two pools of 4 (the host's change listener holds one
+    // of the first for good).
+    let s = TestServer::start_with(|c| {
+        c.modules_dir = modules_dir().display().to_string();
+        c.db_max_connections = 8;
+    })
+    .await;
+    s.tenant_with("acme", &["hello"]).await;
+    let ns = &s.app.modules.services().sql;
+    let Some(place) = ns.pg_place("acme", "hello").await.unwrap() else {
+        eprintln!("SKIPPED: tenant pools are PostgreSQL's (PLAZA_TEST_DATABASE_URL)");
+        return s.stop().await;
+    };
+    let mut held = Vec::new();
+    for _ in 0..6 {
+        let begun = tokio::time::timeout(Duration::from_secs(3), ns.pg_begin(&place, Duration::from_secs(30))).await;
+        let mut tx = begun.expect("a connection of another pool, not a wait").unwrap();
+        let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()").fetch_one(&mut *tx).await.unwrap();
+        tx.execute("SELECT 1").await.unwrap();
+        held.push((pid, tx));
+    }
+    let pids: std::collections::HashSet<i32> = held.iter().map(|(pid, _)| *pid).collect();
+    assert_eq!(pids.len(), 6, "six transactions on six backends");
+    drop(held);
+    s.stop().await;
+}
+
 /// Below the vetter, the database itself keeps a pair in its namespace.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_database_refuses_escapes_the_vetter_would_miss() {
