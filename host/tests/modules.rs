@@ -407,37 +407,57 @@ async fn every_sql_escape_is_refused() {
     s.stop().await;
 }
 
-/// On PostgreSQL a tenant's module work goes to a pool of its own first
-/// (catalog caches stay small), but that pool is no wall: a tenant holding
-/// more connections than its pool has gets them from the other pools at
-/// once, not by waiting for its own.
+/// A module transaction that fails or is dropped while it begins leaves no
+/// connection behind in a transaction: not in the tenant's role for the
+/// host's next work, not aborted for the next call.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_tenants_pool_on_postgresql_is_a_preference_not_a_wall() {
+async fn a_module_transaction_cut_off_while_it_begins_leaves_no_connection_behind() {
+    use futures_util::FutureExt;
     use sqlx::Executor;
-    // 8 connections: two pools of 4 (the host's change listener holds one
-    // of the first for good).
+    // 4 connections, of which the host's change listener holds one.
     let s = TestServer::start_with(|c| {
         c.modules_dir = modules_dir().display().to_string();
-        c.db_max_connections = 8;
+        c.db_max_connections = 4;
     })
     .await;
     s.tenant_with("acme", &["hello"]).await;
     let ns = &s.app.modules.services().sql;
     let Some(place) = ns.pg_place("acme", "hello").await.unwrap() else {
-        eprintln!("SKIPPED: tenant pools are PostgreSQL's (PLAZA_TEST_DATABASE_URL)");
+        eprintln!("SKIPPED: module transactions' begin is PostgreSQL's (PLAZA_TEST_DATABASE_URL)");
         return s.stop().await;
     };
-    let mut held = Vec::new();
-    for _ in 0..6 {
-        let begun = tokio::time::timeout(Duration::from_secs(3), ns.pg_begin(&place, Duration::from_secs(30))).await;
-        let mut tx = begun.expect("a connection of another pool, not a wait").unwrap();
-        let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()").fetch_one(&mut *tx).await.unwrap();
-        tx.execute("SELECT 1").await.unwrap();
-        held.push((pid, tx));
+    let timeout = Duration::from_secs(30);
+    // A namespace that is not there (dropped under a call): its role cannot
+    // be entered, after the `BEGIN` went through.
+    let gone = ns.pg_place("acme", "not-enabled").await.unwrap().unwrap();
+    for _ in 0..3 {
+        let err = ns.pg_begin(&gone.pool, &gone.names, timeout).await.unwrap_err();
+        assert!(err.to_string().contains("does not exist"), "{err}");
     }
-    let pids: std::collections::HashSet<i32> = held.iter().map(|(pid, _)| *pid).collect();
-    assert_eq!(pids.len(), 6, "six transactions on six backends");
+    // Every usable connection of the pool at once: each begins cleanly.
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        let mut tx = ns.pg_begin(&place.pool, &place.names, timeout).await.expect("no connection left aborted");
+        tx.execute("SELECT 1").await.unwrap();
+        held.push(tx);
+    }
     drop(held);
+    // Begins dropped after their first step (a call's deadline, a client gone).
+    for _ in 0..3 {
+        assert!(ns.pg_begin(&place.pool, &place.names, timeout).now_or_never().is_none(), "a begin is a round trip");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The host's next work, on every connection at once, runs as the host.
+    let mut host = Vec::new();
+    for _ in 0..3 {
+        let mut tx = place.pool.begin().await.unwrap();
+        let (user, session): (String, String) =
+            sqlx::query_as("SELECT current_user::text, session_user::text").fetch_one(&mut *tx).await.unwrap();
+        assert_eq!(user, session, "host work in a module's role");
+        host.push(tx);
+    }
+    drop(host);
     s.stop().await;
 }
 

@@ -198,7 +198,7 @@ pub async fn relay(services: &Arc<Services>, scope: &Scope, events: Vec<PendingE
                 Ok(rows.collect::<rusqlite::Result<_>>()?)
             };
             pool::while_busy(relay_deadline(), read).await.map_err(|e| e.to_string())
-        } else if let Ok(Some(crate::capabilities::sql::namespace::PgPlace { pool, names, .. })) =
+        } else if let Ok(Some(crate::capabilities::sql::namespace::PgPlace { pool, names })) =
             ns.pg_place(&scope.tenant, scope.module()).await
         {
             let qualified = SELECT.replace("_plaza_outbox", &format!("{}._plaza_outbox", names.schema));
@@ -240,7 +240,7 @@ pub async fn relay(services: &Arc<Services>, scope: &Scope, events: Vec<PendingE
                 tx.db().map_err(|e| e.to_string())?.execute("DELETE FROM _plaza_outbox WHERE id = ?1", [id]).map_err(|e| e.to_string())?;
             }
             tx.commit().await.map_err(|e| e.to_string())?;
-        } else if let Ok(Some(crate::capabilities::sql::namespace::PgPlace { pool, names, .. })) =
+        } else if let Ok(Some(crate::capabilities::sql::namespace::PgPlace { pool, names })) =
             ns.pg_place(&scope.tenant, scope.module()).await
         {
             let mut conn = pool.acquire().await.map_err(|e| e.to_string())?;

@@ -131,9 +131,41 @@ impl From<crate::modules::ModuleError> for ApiError {
             E::Namespace(NamespaceError::Migration { .. } | NamespaceError::Changed(_)) => {
                 ApiError::conflict("migration-failed", detail)
             }
+            // A namespace's database out of connections or out of reach is
+            // the database being unavailable (503 with Retry-After), as for
+            // the host's own pool, not a server bug.
+            E::Namespace(NamespaceError::Db(db)) => DbError::Sqlx(db).into(),
+            E::Namespace(NamespaceError::TenantBusy(_)) => {
+                ApiError::unavailable(detail).with_header(poem::http::header::RETRY_AFTER, "1")
+            }
             E::Tenancy(t) => t.into(),
             E::Db(db) => db.into(),
             E::Blob(_) | E::Runtime(_) | E::Io { .. } | E::Start(_) | E::Namespace(_) => ApiError::internal(&detail),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use poem::error::ResponseError;
+
+    use super::*;
+    use crate::capabilities::sql::NamespaceError;
+    use crate::modules::ModuleError;
+
+    #[test]
+    fn a_namespace_database_out_of_connections_is_unavailable_not_a_bug() {
+        for e in [
+            NamespaceError::Db(sqlx::Error::PoolTimedOut),
+            NamespaceError::Db(sqlx::Error::PoolClosed),
+            NamespaceError::TenantBusy(5),
+        ] {
+            let api = ApiError::from(ModuleError::Namespace(e));
+            assert_eq!(api.status(), StatusCode::SERVICE_UNAVAILABLE, "{api}");
+            let response = api.as_response();
+            assert_eq!(response.headers().get("retry-after").map(|v| v.as_bytes()), Some(&b"1"[..]));
+        }
+        let other = ApiError::from(ModuleError::Namespace(NamespaceError::Db(sqlx::Error::RowNotFound)));
+        assert_eq!(other.status(), StatusCode::INTERNAL_SERVER_ERROR);
     }
 }

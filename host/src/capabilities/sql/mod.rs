@@ -512,7 +512,9 @@ async fn pg_transaction(
     quota: Option<u64>,
 ) -> Result<PgTx, CapError> {
     let ns = &services.sql;
-    let Some(place) = ns.pg_place(&scope.tenant, scope.module()).await.map_err(unavailable)? else {
+    let Some(namespace::PgPlace { pool, names }) =
+        ns.pg_place(&scope.tenant, scope.module()).await.map_err(unavailable)?
+    else {
         return Err(CapError::unavailable("no SQL namespace"));
     };
     if let Some(quota) = quota
@@ -522,7 +524,7 @@ async fn pg_transaction(
     }
     let slot = ns.pg_slot(&scope.tenant, deadline).await.map_err(namespace_error)?;
     let tx = ns
-        .pg_begin(&place, deadline.saturating_duration_since(Instant::now()))
+        .pg_begin(&pool, &names, deadline.saturating_duration_since(Instant::now()))
         .await
         .map_err(values::db_error)?;
     Ok((tx, slot))

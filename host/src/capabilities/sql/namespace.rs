@@ -70,42 +70,11 @@ pub struct PgNames {
 }
 
 /// One PostgreSQL database that holds namespaces.
-///
-/// Its connections are split into a few pools of [`PG_AFFINITY_POOL`]
-/// connections, and a tenant's module work goes to one of them first, by a
-/// hash of the tenant's id ([`PgPlace::begin`]). A PostgreSQL backend keeps
-/// the catalog entries of every schema it has touched for its whole life, so
-/// with every connection serving every tenant, each backend of a host with
-/// 10,000 tenants grew to about 900 MB and most requests paid a catalog
-/// load (measured, docs/operations.md); a backend that serves a fifth of the
-/// tenants caches a fifth of the schemas. It also keeps a tenant's
-/// statements on connections whose `search_path` was last the same, where
-/// PostgreSQL reuses their plans instead of planning them again.
 struct PgDatabase {
-    pools: Arc<[PgPool]>,
+    pool: PgPool,
     /// Its name (`current_database()`), part of every schema's name hash.
     database: String,
 }
-
-impl PgDatabase {
-    /// The pool for the host's own work on this database (migrations, DDL,
-    /// sizes, the outbox relay): the first.
-    fn pool(&self) -> &PgPool {
-        &self.pools[0]
-    }
-
-    /// Where `tenant`'s work goes first.
-    fn home(&self, tenant: &str) -> usize {
-        let hash = Sha256::digest(tenant.as_bytes());
-        let n = u64::from_le_bytes([hash[0], hash[1], hash[2], hash[3], hash[4], hash[5], hash[6], hash[7]]);
-        usize::try_from(n % self.pools.len() as u64).unwrap_or(0)
-    }
-}
-
-/// Connections per affinity pool of a PostgreSQL database (see
-/// [`PgDatabase`]): small enough that a backend serves few tenants, large
-/// enough that a tenant's concurrent calls mostly stay on its own.
-const PG_AFFINITY_POOL: u32 = 4;
 
 enum Store {
     Sqlite {
@@ -133,70 +102,27 @@ enum Store {
     },
 }
 
-/// Where one pair's schema is: its database's pools, the one the tenant's
-/// work goes to first, and the pair's names.
+/// Where one pair's schema is: the pool of its database and its names.
 pub struct PgPlace {
-    /// The tenant's own pool of its database.
     pub pool: PgPool,
     pub names: PgNames,
-    /// Every pool of the database, and which one is `pool`.
-    all: Arc<[PgPool]>,
-    home: usize,
 }
 
-impl PgPlace {
-    /// Begins a transaction with `statement` on a connection of the tenant's
-    /// own pool when one is idle or can be opened; else on an idle one of
-    /// another pool, or one that can be opened there; else it waits for its
-    /// own pool. Affinity is a preference, not a wall: a tenant whose calls
-    /// hold its own pool does not leave the tenants that hash beside it
-    /// without connections while others are free (a tenant holds at most its
-    /// share of all connections, [`Namespaces::pg_slot`]).
-    ///
-    /// Each step is one `begin` that runs to its end: a `BEGIN` dropped while
-    /// in flight would leave its connection in a transaction sqlx does not
-    /// know of, so no begin is raced against another.
-    async fn begin(&self, statement: String) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
-        let room = |p: &PgPool| p.size() < p.options().get_max_connections();
-        let own = &self.pool;
-        if let Some(tx) = own.try_begin_with(AssertSqlSafe(statement.clone())).await? {
-            return Ok(tx);
-        }
-        if !room(own) {
-            let others = || (1..self.all.len()).map(|i| &self.all[(self.home + i) % self.all.len()]);
-            for pool in others() {
-                if let Some(tx) = pool.try_begin_with(AssertSqlSafe(statement.clone())).await? {
-                    return Ok(tx);
-                }
-            }
-            if let Some(pool) = others().find(|p| room(p)) {
-                return pool.begin_with(AssertSqlSafe(statement)).await;
-            }
-        }
-        own.begin_with(AssertSqlSafe(statement)).await
-    }
-}
-
-/// A database's pools: `max_connections` in all, split into pools of
-/// [`PG_AFFINITY_POOL`] (one pool when there are too few to split).
 async fn connect_pg(url: &str, max_connections: u32) -> Result<PgDatabase, NamespaceError> {
-    let options = PgConnectOptions::from_str(url)?.disable_statement_logging();
-    let count = (max_connections / PG_AFFINITY_POOL).max(1);
-    let mut pools = Vec::new();
-    for i in 0..count {
-        // The first pool takes what does not divide evenly.
-        let size = max_connections / count + if i == 0 { max_connections % count } else { 0 };
-        let pool = crate::db::ping_when_idle(PgPoolOptions::new())
-            .max_connections(size)
-            .min_connections(0)
-            .acquire_timeout(Duration::from_secs(5))
-            .idle_timeout(Some(Duration::from_secs(300)))
-            .connect_with(options.clone())
-            .await?;
-        pools.push(pool);
-    }
-    let database: String = sqlx::query_scalar("SELECT current_database()").fetch_one(&pools[0]).await?;
-    Ok(PgDatabase { pools: pools.into(), database })
+    // Errors only: the `ROLLBACK` each module transaction starts with
+    // (see `Namespaces::pg_begin`) would warn on every call.
+    let options = PgConnectOptions::from_str(url)?
+        .disable_statement_logging()
+        .options([("client_min_messages", "error")]);
+    let pool = crate::db::ping_when_idle(PgPoolOptions::new())
+        .max_connections(max_connections)
+        .min_connections(0)
+        .acquire_timeout(Duration::from_secs(5))
+        .idle_timeout(Some(Duration::from_secs(300)))
+        .connect_with(options)
+        .await?;
+    let database: String = sqlx::query_scalar("SELECT current_database()").fetch_one(&pool).await?;
+    Ok(PgDatabase { pool, database })
 }
 
 /// A migration's text for `dialect`, and its checksum.
@@ -330,9 +256,9 @@ impl Namespaces {
                     others.insert(name, connect_pg(&url, config.db_max_connections).await?);
                 }
                 for db in std::iter::once(&main).chain(others.values()) {
-                    install_row_guard(db.pool()).await?;
+                    install_row_guard(&db.pool).await?;
                 }
-                let bounds = pg_bounds(main.pool(), config).await?;
+                let bounds = pg_bounds(&main.pool, config).await?;
                 Store::Postgres {
                     main,
                     others,
@@ -453,7 +379,7 @@ impl Namespaces {
     /// The host's own PostgreSQL pool, when the namespaces are schemas.
     pub fn pg(&self) -> Option<&PgPool> {
         match &self.store {
-            Store::Postgres { main, .. } => Some(main.pool()),
+            Store::Postgres { main, .. } => Some(&main.pool),
             Store::Sqlite { .. } => None,
         }
     }
@@ -473,7 +399,7 @@ impl Namespaces {
             None => {
                 let row: Option<String> = sqlx::query_scalar("SELECT db_location FROM tenants WHERE id = $1")
                     .bind(tenant)
-                    .fetch_optional(main.pool())
+                    .fetch_optional(&main.pool)
                     .await?;
                 let location = row.unwrap_or_else(|| "main".to_owned());
                 if let Ok(mut p) = placement.write() {
@@ -489,13 +415,7 @@ impl Namespaces {
                 .get(&location)
                 .ok_or_else(|| NamespaceError::Placement { tenant: tenant.to_owned(), location: location.clone() })?
         };
-        let home = db.home(tenant);
-        Ok(Some(PgPlace {
-            pool: db.pools[home].clone(),
-            names: pg_names(&db.database, tenant, module),
-            all: Arc::clone(&db.pools),
-            home,
-        }))
+        Ok(Some(PgPlace { pool: db.pool.clone(), names: pg_names(&db.database, tenant, module) }))
     }
 
     /// The schema and role names of a pair (on SQLite, the names it would
@@ -518,7 +438,7 @@ impl Namespaces {
                 .map(|m| m.len())
                 .sum()),
             Store::Postgres { .. } => {
-                let Some(PgPlace { pool, names, .. }) = self.pg_place(tenant, module).await? else { return Ok(0) };
+                let Some(PgPlace { pool, names }) = self.pg_place(tenant, module).await? else { return Ok(0) };
                 let (bytes,): (i64,) = sqlx::query_as(
                     "SELECT CAST(COALESCE(SUM(pg_total_relation_size(c.oid)), 0) AS BIGINT) FROM pg_class c \
                      JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relkind IN ('r', 'm')",
@@ -566,7 +486,7 @@ impl Namespaces {
         let Store::Postgres { sizes, main, others, .. } = &self.store else { return Ok(false) };
         let names = self.pg_names(tenant, module).await?;
         if sizes.stale() {
-            let pools: Vec<PgPool> = std::iter::once(main).chain(others.values()).map(|d| d.pool().clone()).collect();
+            let pools: Vec<PgPool> = std::iter::once(main).chain(others.values()).map(|d| d.pool.clone()).collect();
             let sizes = Arc::clone(sizes);
             tokio::spawn(async move { sizes.refresh(&pools).await });
         }
@@ -588,7 +508,7 @@ impl Namespaces {
             conn.blocking(|c| c.execute_batch(HOST_TABLES)).await?.map_err(PoolError::from)?;
             return Ok(());
         }
-        let Some(PgPlace { pool, names, .. }) = self.pg_place(tenant, module).await? else { return Ok(()) };
+        let Some(PgPlace { pool, names }) = self.pg_place(tenant, module).await? else { return Ok(()) };
         let mut conn = pool.acquire().await?;
         if let Err(e) = conn.execute(AssertSqlSafe(format!("CREATE ROLE {} NOLOGIN", names.role))).await {
             // Created already (or concurrently): fine, it is ours by name.
@@ -639,7 +559,7 @@ impl Namespaces {
                 })
                 .await?;
         }
-        let Some(PgPlace { pool, names, .. }) = self.pg_place(tenant, module).await? else { return Ok(Vec::new()) };
+        let Some(PgPlace { pool, names }) = self.pg_place(tenant, module).await? else { return Ok(Vec::new()) };
         let mut tx = pool.begin().await?;
         self.enter(&mut tx, &names, Duration::from_secs(120)).await?;
         let applied = migrate_pg(&mut tx, &ordered).await?;
@@ -667,7 +587,7 @@ impl Namespaces {
                 Ok(())
             }
             Store::Postgres { .. } => {
-                let Some(PgPlace { pool, names, .. }) = self.pg_place(tenant, module).await? else { return Ok(()) };
+                let Some(PgPlace { pool, names }) = self.pg_place(tenant, module).await? else { return Ok(()) };
                 let mut conn = pool.acquire().await?;
                 conn.execute(AssertSqlSafe(format!(
                     "DROP SCHEMA IF EXISTS {} CASCADE; DROP ROLE IF EXISTS {}",
@@ -708,7 +628,7 @@ impl SchemaSizes {
     /// a connection that is closed afterwards: the measure opens every
     /// relation of every schema, and the backend that ran it would keep all
     /// their catalog entries (about 900 MB at 10,000 tenants, measured) while
-    /// serving tenants' calls.
+    /// it went on serving tenants' calls.
     async fn refresh(&self, pools: &[PgPool]) {
         let mut all = HashMap::new();
         for pool in pools {
@@ -770,16 +690,34 @@ impl Namespaces {
     /// Begins a module transaction on `pool` already inside a pair's
     /// namespace ([`Namespaces::enter`]): `BEGIN` and the `SET LOCAL`s are
     /// one simple query, one round trip instead of two.
+    ///
+    /// Two things keep a connection from going back to the pool inside a
+    /// transaction sqlx does not know of (sqlx counts one only once its
+    /// `BEGIN` has answered). The begin runs in a task of its own, so a call
+    /// dropped meanwhile (its deadline, a client gone) does not cut it off
+    /// after the server began: the task finishes it, and the transaction is
+    /// rolled back as any dropped one. And the query starts with `ROLLBACK`,
+    /// which ends whatever a connection still holds (a `SET LOCAL` that
+    /// failed after its `BEGIN`, when a namespace is dropped under a call)
+    /// and does nothing otherwise. Without them such a connection served the
+    /// host's next work in a tenant's role, or failed every statement until
+    /// something rolled it back (seen at 10,000 tenants).
     pub async fn pg_begin(
         &self,
-        place: &PgPlace,
+        pool: &PgPool,
+        names: &PgNames,
         timeout: Duration,
     ) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
         let bounds = match &self.store {
             Store::Postgres { bounds, .. } => bounds.as_str(),
             Store::Sqlite { .. } => "",
         };
-        place.begin(format!("BEGIN; {}", enter_sql(&place.names, timeout, bounds))).await
+        let statement = format!("ROLLBACK; BEGIN; {}", enter_sql(names, timeout, bounds));
+        let pool = pool.clone();
+        match tokio::spawn(async move { pool.begin_with(AssertSqlSafe(statement)).await }).await {
+            Ok(begun) => begun,
+            Err(_) => Err(sqlx::Error::PoolClosed),
+        }
     }
 }
 
