@@ -632,20 +632,17 @@ impl SchemaSizes {
     async fn refresh(&self, pools: &[PgPool]) {
         let mut all = HashMap::new();
         for pool in pools {
-            let mut conn = match pool.acquire().await {
-                Ok(conn) => conn,
-                Err(e) => {
-                    tracing::warn!(error = %e, "module schema sizes not measured");
-                    continue;
-                }
-            };
-            conn.close_on_drop();
-            let rows: Result<Vec<(String, i64)>, sqlx::Error> = sqlx::query_as(
-                "SELECT n.nspname, CAST(COALESCE(SUM(pg_total_relation_size(c.oid)), 0) AS BIGINT) \
-                 FROM pg_namespace n JOIN pg_class c ON c.relnamespace = n.oid \
-                 WHERE n.nspname LIKE 'm\\_%' AND c.relkind IN ('r', 'm') GROUP BY n.nspname",
-            )
-            .fetch_all(&mut *conn)
+            let rows: Result<Vec<(String, i64)>, sqlx::Error> = async {
+                let mut conn = pool.acquire().await?;
+                conn.close_on_drop();
+                sqlx::query_as(
+                    "SELECT n.nspname, CAST(COALESCE(SUM(pg_total_relation_size(c.oid)), 0) AS BIGINT) \
+                     FROM pg_namespace n JOIN pg_class c ON c.relnamespace = n.oid \
+                     WHERE n.nspname LIKE 'm\\_%' AND c.relkind IN ('r', 'm') GROUP BY n.nspname",
+                )
+                .fetch_all(&mut *conn)
+                .await
+            }
             .await;
             match rows {
                 Ok(rows) => all.extend(rows.into_iter().map(|(s, n)| (s, u64::try_from(n).unwrap_or(0)))),
