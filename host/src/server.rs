@@ -1,6 +1,6 @@
 //! Running the HTTP server: bind, serve, and shut down gracefully so that
 //! in-flight requests finish. A serving process also runs the background
-//! workers (the job scheduler and the event dispatcher) unless the operator
+//! workers (the job scheduler, the event dispatcher and the mail worker) unless the operator
 //! turned them off (`PLAZA_WORKERS=false`).
 
 use std::net::SocketAddr;
@@ -41,7 +41,13 @@ impl Workers {
             Arc::clone(&app.metrics),
             &app.config,
         );
-        let tasks = vec![tokio::spawn(scheduler.run(stopped.clone())), tokio::spawn(dispatcher.run(stopped))];
+        let shared = &app.modules.services().mail;
+        let mail = crate::mail::Worker::new(app.db.clone(), Arc::clone(&shared.config), Arc::clone(&shared.wake));
+        let tasks = vec![
+            tokio::spawn(scheduler.run(stopped.clone())),
+            tokio::spawn(dispatcher.run(stopped.clone())),
+            tokio::spawn(mail.run(stopped)),
+        ];
         Self { stop, tasks }
     }
 

@@ -77,6 +77,7 @@ pub mod http;
 pub mod kv;
 pub mod listing;
 pub mod log;
+pub mod mail;
 mod problem;
 mod request;
 mod response;
@@ -88,7 +89,7 @@ pub mod validation;
 pub use error::{Error, HostError};
 pub use problem::Problem;
 pub use request::Request;
-pub use response::{Created, IntoResponse, Json, NoContent, Response};
+pub use response::{Accepted, Created, IntoResponse, Json, NoContent, Response};
 pub use router::{Handler, NoInput, Router, schema_json};
 
 /// Re-exported so modules use the same versions as the SDK's own API
@@ -106,8 +107,9 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// What an author writes `use plaza_sdk::prelude::*;` for.
 pub mod prelude {
     pub use crate::{
-        Caller, Capability, Created, Error, Event, IntoResponse, Job, JobRun, Json, Limits, Method, Module, NoContent,
-        NoInput, Problem, Request, Response, Router, blob, config, crypto, events, http, kv, log, params, sql, time,
+        Accepted, Caller, Capability, Created, Error, Event, IntoResponse, Job, JobRun, Json, Limits, Method, Module,
+        NoContent, NoInput, Problem, Request, Response, Router, blob, config, crypto, events, http, kv, log, mail,
+        params, sql, time,
     };
 }
 

@@ -130,6 +130,21 @@ impl<T: Serialize + JsonSchema> IntoResponse for Created<T> {
     }
 }
 
+/// A 202 answer with a JSON body: the work was taken and goes on after the
+/// answer (a message queued for delivery).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Accepted<T>(pub T);
+
+impl<T: Serialize + JsonSchema> IntoResponse for Accepted<T> {
+    fn into_response(self) -> Response {
+        Response::json(202, &self.0)
+    }
+
+    fn response_schema() -> Option<String> {
+        Some(crate::schema_json::<T>())
+    }
+}
+
 /// A 204 answer.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct NoContent;
@@ -154,6 +169,7 @@ mod tests {
         assert_eq!((r.status, r.header("content-type"), r.body.as_slice()), (200, Some("image/png"), &[1_u8, 2][..]));
         assert_eq!(Response::no_content().status, 204);
         assert_eq!(NoContent.into_response().status, 204);
+        assert_eq!(Accepted(serde_json::json!({"id": "m1"})).into_response().status, 202);
     }
 
     #[test]

@@ -31,7 +31,7 @@ fn the_module_world_imports_the_capabilities_and_exports_the_entry_points() {
         .map(|(k, _)| key_name(&resolve, k))
         .collect();
     let expected: BTreeSet<String> =
-        ["types", "sql", "kv", "blob", "http", "events", "config", "log", "crypto"].map(String::from).into();
+        ["types", "sql", "kv", "blob", "http", "events", "config", "log", "crypto", "mail"].map(String::from).into();
     assert_eq!(imports, expected, "the world imports only Plaza's capabilities");
 
     let exports: BTreeSet<String> = world.exports.keys().map(|k| key_name(&resolve, k)).collect();
@@ -43,7 +43,7 @@ fn the_module_world_imports_the_capabilities_and_exports_the_entry_points() {
 }
 
 #[test]
-fn version_1_1_adds_signing_functions_to_crypto_and_nothing_else() {
+fn version_1_1_adds_signing_functions_to_crypto_and_the_mail_interface_and_nothing_else() {
     let mut resolve = Resolve::default();
     resolve.push_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("wit")).unwrap();
     let crypto = resolve.interfaces.iter().find(|(_, i)| i.name.as_deref() == Some("crypto")).map(|(_, i)| i).unwrap();
@@ -53,6 +53,12 @@ fn version_1_1_adds_signing_functions_to_crypto_and_nothing_else() {
     assert_eq!(names, expected);
     // Its one new type belongs to crypto, not to `types`.
     assert!(crypto.types.contains_key("hash-algorithm"));
+    // `mail` is new in 1.1, with its own types.
+    let mail = resolve.interfaces.iter().find(|(_, i)| i.name.as_deref() == Some("mail")).map(|(_, i)| i).unwrap();
+    let names: BTreeSet<&str> = mail.functions.keys().map(String::as_str).collect();
+    assert_eq!(names, ["send", "status"].into());
+    let names: BTreeSet<&str> = mail.types.keys().map(String::as_str).collect();
+    assert_eq!(names, ["attachment", "message", "state", "delivery", "error"].into());
     // The types of 1.0 are the types of 1.1: a 1.0 module's exports keep their shape.
     let types = resolve.interfaces.iter().find(|(_, i)| i.name.as_deref() == Some("types")).map(|(_, i)| i).unwrap();
     // (host/tests/contract.rs runs a module built against 1.0 to prove it.)

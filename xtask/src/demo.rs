@@ -4,7 +4,7 @@
 //! moved once), a small Ecuadorian shop's ERP (catalogue, opening stock,
 //! customers, a received purchase, sales) and the shop's electronic invoices
 //! (the SRI's facturas of those sales, authorized by the local tax-authority
-//! mock), written through the modules' own HTTP API by the demo accounts, as
+//! mock) and a mail template, written through the modules' own HTTP API by the demo accounts, as
 //! a client would.
 //!
 //! Seeding runs on every `cargo xtask dev` and is idempotent: each part is
@@ -93,7 +93,26 @@ pub fn seed(authors: &Authors<'_>) -> Result<Vec<String>> {
     let (erp, sales) = seed_erp(authors)?;
     lines.push(erp);
     lines.push(check_einvoicing(authors, &sales)?);
+    lines.push(seed_mail(authors)?);
     Ok(lines)
+}
+
+/// The tenant's sender and a template (written again on every start: a PUT
+/// changes nothing when they are the same). Nothing is sent: the demo has
+/// no SMTP relay unless the developer sets one.
+fn seed_mail(a: &Authors<'_>) -> Result<String> {
+    let t = a.tenant;
+    a.admin.put(&format!("/t/{t}/mail-settings"), &json!({ "from": "Municipalidad Demo <avisos@demo.plaza.example>" }))?;
+    a.admin.put(
+        &format!("/t/{t}/mail/templates/expediente-movido"),
+        &json!({
+            "description": "Tells a citizen their expediente moved to another sector",
+            "subject": "Expediente {{ number }}: ahora en {{ sector }}",
+            "text": "Hola {{ name }},\n\nsu expediente {{ number }} pasó a {{ sector }}.\n\nMunicipalidad Demo",
+            "html": "<p>Hola {{ name }},</p><p>su expediente <b>{{ number }}</b> pasó a {{ sector }}.</p><p>Municipalidad Demo</p>",
+        }),
+    )?;
+    Ok("mail: sender avisos@demo.plaza.example, template expediente-movido".to_owned())
 }
 
 fn seed_blog(a: &Authors<'_>) -> Result<String> {

@@ -55,7 +55,7 @@ const DEMO_ACCOUNTS: &[(&str, &str, &str)] = &[
 ];
 /// The modules the demo tenant has enabled. All are enabled before the
 /// server starts, so einvoicing is subscribed before erp's sales are seeded.
-const DEMO_MODULES: &[&str] = &["hello", "blog", "playlists", "gdi", "erp", "einvoicing"];
+const DEMO_MODULES: &[&str] = &["hello", "blog", "playlists", "gdi", "erp", "einvoicing", "mail"];
 
 pub fn run(args: &DevArgs) -> Result<ExitCode> {
     util::ensure_wasm_target()?;
@@ -444,6 +444,7 @@ fn print_banner(addr: SocketAddr, tax_mock: &str, data_dir: &Path, token: &str, 
         ("GDI", format!("{t}/gdi/documents  ({t}/gdi/expedientes, public: {t}/gdi/verify/{{number}})")),
         ("ERP", format!("{t}/erp/products  ({t}/erp/sales, {t}/erp/reports/tax-summary)")),
         ("E-invoicing", format!("{t}/einvoicing/documents  ({t}/einvoicing/documents/{{id}}/pdf: the RIDE)")),
+        ("Mail", format!("{t}/mail/templates  ({t}/mail/sent; sends need PLAZA_SMTP_URL or {t}/mail-settings)")),
         ("Hello", format!("{t}/hello/")),
         ("Host API docs", format!("{base}/docs")),
         ("OpenAPI", format!("{t}/openapi.json  (host: {base}/openapi.json)")),

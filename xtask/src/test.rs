@@ -209,8 +209,8 @@ fn walkthrough(ctx: &mut Ctx) -> Result<()> {
 /// Pass 3: the HTTP suites (host API, files, identity, token attacks,
 /// modules, the registry with two host processes and placement on a second
 /// database, jobs and events across processes, the blog, playlists, gdi,
-/// erp and einvoicing modules end to end, one tenant attacking another, 1.0 modules) against a
-/// private PostgreSQL cluster.
+/// erp and einvoicing modules end to end, one tenant attacking another, 1.0 modules, mail
+/// through a real SMTP server) against a private PostgreSQL cluster.
 fn http_on_postgres(ctx: &mut Ctx) -> Result<()> {
     let install = postgres::ensure(&mut ctx.apt)?;
     let cluster = postgres::PgCluster::start(&install)?;
@@ -249,9 +249,14 @@ fn http_on_postgres(ctx: &mut Ctx) -> Result<()> {
         "einvoicing",
         "--test",
         "contract",
+        "--test",
+        "mail",
     ])
     .env("PLAZA_TEST_DATABASE_URL", cluster.admin_url())
     .env("PLAZA_TEST_POPPLER", "1");
+    // The mail suite's SMTP server (aiosmtpd) is in the tests' Python environment.
+    let python = crate::services::python::ensure(&mut ctx.apt).context("cannot install aiosmtpd for the mail tests")?;
+    cmd.env("PLAZA_TEST_PYTHON", python.python);
     let result = run_counting(&mut cmd, &mut ctx.counts);
     drop(cluster);
     result

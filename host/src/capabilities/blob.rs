@@ -6,7 +6,7 @@
 use object_store::path::Path;
 use object_store::{ObjectStoreExt, PutPayload};
 
-use super::{CallState, CapError, Scope, stateless_unit};
+use super::{CallState, CapError, Scope, Services, stateless_unit};
 use crate::contract::Capability;
 use crate::contract::plaza::module::blob::{self as wit, Host, Object, ObjectInfo};
 use crate::tenancy::quotas;
@@ -59,6 +59,32 @@ fn failed(e: impl std::fmt::Display) -> CapError {
     CapError::unavailable("the object store is not available; try again")
 }
 
+/// Reads one of the scope's objects: `None` if it is not there. Also how
+/// the `mail` capability takes a module's attachments.
+pub(crate) async fn read(services: &Services, scope: &Scope, key: &str) -> Result<Option<Object>, CapError> {
+    check_key(key)?;
+    let row: Option<(String,)> =
+        sqlx::query_as("SELECT content_type FROM module_blobs WHERE tenant_id = $1 AND module = $2 AND key = $3")
+            .bind(&scope.tenant)
+            .bind(scope.module())
+            .bind(key)
+            .fetch_optional(services.db.pool())
+            .await
+            .map_err(failed)?;
+    let Some((content_type,)) = row else { return Ok(None) };
+    match services.storage.store().get(&location(scope, key)).await {
+        Ok(got) => {
+            if got.meta.size > MAX_OBJECT_BYTES as u64 {
+                return Err(CapError::limit(format!("the object is larger than {MAX_OBJECT_BYTES} bytes")));
+            }
+            let data = got.bytes().await.map_err(failed)?;
+            Ok(Some(Object { content_type, data: data.to_vec() }))
+        }
+        Err(object_store::Error::NotFound { .. }) => Ok(None),
+        Err(e) => Err(failed(e)),
+    }
+}
+
 impl Host for CallState {
     async fn put(&mut self, key: String, data: Vec<u8>, content_type: String) -> Result<(), CapError> {
         let scope = self.scope_for(Capability::Blob)?;
@@ -100,28 +126,7 @@ impl Host for CallState {
     async fn get(&mut self, key: String) -> Result<Option<Object>, CapError> {
         let scope = self.scope_for(Capability::Blob)?;
         self.before_wait();
-        check_key(&key)?;
-        let services = std::sync::Arc::clone(self.services());
-        let row: Option<(String,)> =
-            sqlx::query_as("SELECT content_type FROM module_blobs WHERE tenant_id = $1 AND module = $2 AND key = $3")
-                .bind(&scope.tenant)
-                .bind(scope.module())
-                .bind(&key)
-                .fetch_optional(services.db.pool())
-                .await
-                .map_err(failed)?;
-        let Some((content_type,)) = row else { return Ok(None) };
-        match services.storage.store().get(&location(&scope, &key)).await {
-            Ok(got) => {
-                if got.meta.size > MAX_OBJECT_BYTES as u64 {
-                    return Err(CapError::limit(format!("the object is larger than {MAX_OBJECT_BYTES} bytes")));
-                }
-                let data = got.bytes().await.map_err(failed)?;
-                Ok(Some(Object { content_type, data: data.to_vec() }))
-            }
-            Err(object_store::Error::NotFound { .. }) => Ok(None),
-            Err(e) => Err(failed(e)),
-        }
+        read(self.services(), &scope, &key).await
     }
 
     async fn delete(&mut self, key: String) -> Result<bool, CapError> {

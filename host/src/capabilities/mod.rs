@@ -1,5 +1,5 @@
 //! What a module may do, one unit per WIT import: `sql`, `kv`, `blob`,
-//! `http`, `events`, `config`, `log` and `crypto`.
+//! `http`, `events`, `config`, `log`, `crypto` and (since 1.1) `mail`.
 //!
 //! Every capability has the same shape, after Spin's factors ([`Unit`], in
 //! `unit.rs`): its host-wide state built once, its per-call state, its link
@@ -136,6 +136,7 @@ capabilities! {
     http: http::Http,
     config: config::Config,
     crypto: crypto::Crypto,
+    mail: mail::Mail,
     log: log::Log,
 }
 
@@ -152,12 +153,15 @@ pub struct Grant {
 }
 
 impl Grant {
-    /// The grant of a validated `manifest`, with its limits capped.
-    pub fn new(manifest: &Manifest, limits: CallLimits) -> Self {
+    /// The grant of a validated `manifest`, with its limits capped, and the
+    /// capabilities of 1.x its component `imports`.
+    pub fn new(manifest: &Manifest, imports: &[Capability], limits: CallLimits) -> Self {
+        let mut capabilities: Vec<Capability> = manifest.capabilities.iter().map(|&c| Capability::listed(c)).collect();
+        capabilities.extend_from_slice(imports);
         Self {
             module: manifest.name.clone(),
             version: manifest.version.clone(),
-            capabilities: manifest.capabilities.clone(),
+            capabilities,
             limits,
             units: Grants::configure(manifest),
         }
@@ -258,7 +262,10 @@ impl CallState {
                 capability = capability.name(),
                 "module used a capability its manifest does not declare"
             );
-            return Err(CapError::Guest(GuestError::UndeclaredCapability(capability)));
+            return Err(match capability.as_listed() {
+                Some(listed) => CapError::Guest(GuestError::UndeclaredCapability(listed)),
+                None => CapError::refused(format!("the module does not import {}", capability.name())),
+            });
         }
         Ok(Arc::clone(scope))
     }

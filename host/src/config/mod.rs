@@ -79,6 +79,10 @@ pub const ENV_VARS: &[&str] = &[
     "PLAZA_JOB_DEADLINE_MS",
     "PLAZA_EVENT_MAX_ATTEMPTS",
     "PLAZA_EVENT_RETRY_BASE_MS",
+    "PLAZA_MAIL_PER_MINUTE",
+    "PLAZA_MAIL_PER_DAY",
+    "PLAZA_MAIL_MAX_ATTEMPTS",
+    "PLAZA_MAIL_RETRY_BASE_MS",
 ];
 
 /// Who may create an account.
@@ -234,6 +238,14 @@ pub struct Config {
     pub event_max_attempts: u32,
     /// Wait after a failed delivery; doubled after each further failure (at most an hour).
     pub event_retry_base_ms: u64,
+    /// Messages a tenant's modules may send per minute (`mail` capability).
+    pub mail_per_minute: u32,
+    /// Messages a tenant's modules may send per UTC day.
+    pub mail_per_day: u32,
+    /// Delivery attempts of a message before it is marked failed.
+    pub mail_max_attempts: u32,
+    /// Wait after a failed delivery attempt; doubled after each further one (at most an hour).
+    pub mail_retry_base_ms: u64,
 }
 
 impl Default for Config {
@@ -298,6 +310,10 @@ impl Default for Config {
             job_deadline_ms: 300_000,
             event_max_attempts: 8,
             event_retry_base_ms: 1_000,
+            mail_per_minute: 60,
+            mail_per_day: 1_000,
+            mail_max_attempts: 8,
+            mail_retry_base_ms: 30_000,
         }
     }
 }
@@ -375,6 +391,9 @@ impl Config {
             || self.job_deadline_ms == 0
             || self.event_max_attempts == 0
             || self.event_retry_base_ms == 0
+            || self.mail_per_minute == 0
+            || self.mail_max_attempts == 0
+            || self.mail_retry_base_ms == 0
         {
             return Err(ConfigError::Value(
                 "module and tenant limits must be above zero (module_memory_bytes at least 1 MiB, \

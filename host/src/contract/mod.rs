@@ -26,8 +26,28 @@ wasmtime::component::bindgen!({
 });
 
 pub use self::plaza::module::types::{
-    Access, Caller, Capability, Dependency, Error as GuestError, Header, Job, Limits, Method, Migration, Route,
+    Access, Caller, Dependency, Error as GuestError, Header, Job, Limits, Method, Migration, Route,
 };
+
+/// The capabilities of 1.0, as a manifest lists them (`types.capability`).
+pub use self::plaza::module::types::Capability as ListedCapability;
+
+/// A capability a module may be granted: the ones its manifest lists, and
+/// those added in 1.x, which it declares by importing their interface
+/// (types never change within 1.x, so the WIT enum keeps the 1.0 list).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Capability {
+    Sql,
+    Kv,
+    Blob,
+    Http,
+    Events,
+    Config,
+    Log,
+    Crypto,
+    /// Since 1.1: declared by importing `plaza:module/mail`.
+    Mail,
+}
 
 impl Capability {
     /// The name used in manifests, errors and metrics.
@@ -41,7 +61,50 @@ impl Capability {
             Capability::Config => "config",
             Capability::Log => "log",
             Capability::Crypto => "crypto",
+            Capability::Mail => "mail",
         }
+    }
+
+    /// The capability a manifest lists.
+    pub fn listed(c: ListedCapability) -> Self {
+        match c {
+            ListedCapability::Sql => Capability::Sql,
+            ListedCapability::Kv => Capability::Kv,
+            ListedCapability::Blob => Capability::Blob,
+            ListedCapability::Http => Capability::Http,
+            ListedCapability::Events => Capability::Events,
+            ListedCapability::Config => Capability::Config,
+            ListedCapability::Log => Capability::Log,
+            ListedCapability::Crypto => Capability::Crypto,
+        }
+    }
+
+    /// How a 1.0 manifest names it; `None` for a capability of 1.x.
+    pub fn as_listed(self) -> Option<ListedCapability> {
+        Some(match self {
+            Capability::Sql => ListedCapability::Sql,
+            Capability::Kv => ListedCapability::Kv,
+            Capability::Blob => ListedCapability::Blob,
+            Capability::Http => ListedCapability::Http,
+            Capability::Events => ListedCapability::Events,
+            Capability::Config => ListedCapability::Config,
+            Capability::Log => ListedCapability::Log,
+            Capability::Crypto => ListedCapability::Crypto,
+            Capability::Mail => return None,
+        })
+    }
+
+    /// The capabilities of 1.x a component declares by its imports (names
+    /// such as `plaza:module/mail@1.1.0`).
+    pub fn imported<'a>(imports: impl IntoIterator<Item = &'a str>) -> Vec<Capability> {
+        let mut found = Vec::new();
+        for name in imports {
+            let interface = name.strip_prefix("plaza:module/").and_then(|rest| rest.split('@').next());
+            if interface == Some("mail") && !found.contains(&Capability::Mail) {
+                found.push(Capability::Mail);
+            }
+        }
+        found
     }
 }
 

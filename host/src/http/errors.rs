@@ -26,6 +26,18 @@ impl From<DbError> for ApiError {
     }
 }
 
+impl From<crate::mail::MailError> for ApiError {
+    fn from(e: crate::mail::MailError) -> Self {
+        use crate::mail::MailError;
+        match e {
+            MailError::Invalid(_) | MailError::NoRelay(_) => ApiError::unprocessable(e.to_string()),
+            MailError::Limit(_) => ApiError::new(StatusCode::TOO_MANY_REQUESTS, "limit-exceeded", e.to_string()),
+            MailError::NotFound => ApiError::not_found("mail-not-found", e.to_string()),
+            MailError::Db(e) => e.into(),
+        }
+    }
+}
+
 impl From<StorageError> for ApiError {
     fn from(e: StorageError) -> Self {
         tracing::error!(error = %e, "object store failure");

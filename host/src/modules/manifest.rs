@@ -25,6 +25,7 @@ pub const RESERVED_NAMES: &[&str] = &[
     "admin",
     "usage",
     "quotas",
+    "mail-settings",
 ];
 
 /// Why a manifest was refused.
@@ -134,8 +135,9 @@ pub fn validate(m: &Manifest) -> Result<(), ManifestError> {
 }
 
 /// The manifest as JSON: what the registry stores and lists. Schemas stay
-/// JSON (not text), migrations are listed with their SQL.
-pub fn to_json(m: &Manifest) -> Value {
+/// JSON (not text), migrations are listed with their SQL. `capabilities`
+/// are the granted ones: those listed and those of 1.x the component imports.
+pub fn to_json(m: &Manifest, capabilities: &[crate::contract::Capability]) -> Value {
     let schema = |s: &Option<String>| s.as_deref().and_then(|t| serde_json::from_str::<Value>(t).ok());
     let routes: Vec<Value> = m
         .routes
@@ -178,7 +180,7 @@ pub fn to_json(m: &Manifest) -> Value {
         "version": m.version,
         "description": m.description,
         "routes": routes,
-        "capabilities": m.capabilities.iter().map(|c| c.name()).collect::<Vec<_>>(),
+        "capabilities": capabilities.iter().map(|c| c.name()).collect::<Vec<_>>(),
         "allowed_hosts": m.allowed_hosts,
         "migrations": migrations,
         "jobs": jobs,

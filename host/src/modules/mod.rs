@@ -32,7 +32,7 @@ use wasmtime::component::Linker;
 
 use crate::capabilities::{self, CallState, Grant, Scope, Services};
 use crate::config::Config;
-use crate::contract::CallLimits;
+use crate::contract::{CallLimits, Capability};
 use crate::contract::{Event, JobRun, Manifest, ModulePre, Request, Response};
 use crate::db::Db;
 use crate::jobs::JobSpec;
@@ -270,7 +270,11 @@ impl Modules {
         }
         let routes = RouteTable::build(&manifest.routes)?;
         let jobs = self.job_specs(&manifest)?;
-        let grant = Arc::new(Grant::new(&manifest, CallLimits::capped(&manifest.limits, &self.caps)));
+        let engine = self.runtime.engine();
+        let imports: Vec<String> =
+            component.component_type().imports(engine).map(|(name, _)| name.to_owned()).collect();
+        let imported = Capability::imported(imports.iter().map(String::as_str));
+        let grant = Arc::new(Grant::new(&manifest, &imported, CallLimits::capped(&manifest.limits, &self.caps)));
         let calls = self.services.metrics.module_call_series(&manifest.name, &manifest.version);
         let module = Arc::new(LoadedModule { manifest, sha256, routes, grant, jobs, calls, pre });
         if let Ok(mut l) = self.loaded.write() {

@@ -133,6 +133,22 @@ impl TestServer {
         assert_eq!(resp.status(), 201, "create tenant {id}: {}", resp.text().await.unwrap_or_default());
     }
 
+    /// Stops the server gracefully and starts another on the same database,
+    /// objects and data directory, its configuration changed by `tweak`:
+    /// what a host restart keeps.
+    pub async fn restart(mut self, tweak: impl FnOnce(&mut Config)) -> Self {
+        if let Some(r) = self.running.take() {
+            r.shutdown().await.expect("graceful shutdown");
+        }
+        let mut config = self.app.config.clone();
+        config.database_url = config.effective_database_url();
+        tweak(&mut config);
+        let app = App::start(config).await.expect("plaza starts again");
+        let running = plaza::server::start(Arc::clone(&app)).await.expect("plaza listens again");
+        let base = format!("http://{}", running.addr);
+        Self { base, token: self.token, client: self.client, app, dir: self.dir, running: Some(running) }
+    }
+
     /// Stops the server gracefully.
     pub async fn stop(mut self) {
         if let Some(r) = self.running.take() {

@@ -54,6 +54,9 @@ mod variant {
         /// `rollback`: publish inside a transaction, then fail it; `after`:
         /// publish outside a transaction, then answer 500.
         fail: Option<String>,
+        /// The payload of every event instead of `{"n": …}` (the mail tests
+        /// ask the `mail` module for a message this way).
+        payload: Option<serde_json::Value>,
     }
 
     fn one() -> u32 {
@@ -93,7 +96,8 @@ mod variant {
             _ => {
                 sql::transaction(|| -> Result<(), Problem> {
                     for n in 0..p.count {
-                        let id = events::publish(&p.event_type, &serde_json::json!({ "n": n }))?;
+                        let payload = p.payload.clone().unwrap_or_else(|| serde_json::json!({ "n": n }));
+                        let id = events::publish(&p.event_type, &payload)?;
                         sql::execute("INSERT INTO published (event_id, n) VALUES ($1, $2)", &params![id.as_str(), n])?;
                         event_ids.push(id);
                     }

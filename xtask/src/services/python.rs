@@ -1,7 +1,9 @@
-//! `openapi-python-client` from PyPI, for the test that generates a Python
-//! client from a tenant's OpenAPI document and calls a module with it. It
-//! lives in a virtual environment of its own under the target directory,
-//! with the libraries its clients import, every package pinned.
+//! The tests' Python tools from PyPI, in a virtual environment of its own
+//! under the target directory, every package pinned:
+//! `openapi-python-client`, for the test that generates a Python client from
+//! a tenant's OpenAPI document and calls a module with it (with the
+//! libraries its clients import), and `aiosmtpd`, the SMTP server the mail
+//! tests deliver to.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -15,10 +17,10 @@ use crate::util::{self, Apt};
 /// 0.29, as their own metadata says) and `attrs`; dates are parsed with the
 /// standard library since 0.27, so `python-dateutil` is not needed. A change
 /// here rebuilds the environment at the next run.
-const REQUIREMENTS: &[&str] = &["openapi-python-client==0.29.1", "httpx==0.28.1", "attrs==26.1.0"];
+const REQUIREMENTS: &[&str] = &["openapi-python-client==0.29.1", "httpx==0.28.1", "attrs==26.1.0", "aiosmtpd==1.4.6"];
 
-/// What the generated clients import, checked after the install.
-const IMPORTS: &str = "import httpx, attrs";
+/// What the generated clients and the mail tests import, checked after the install.
+const IMPORTS: &str = "import httpx, attrs, aiosmtpd";
 
 /// The generator and the interpreter to run its clients with.
 #[derive(Debug, Clone)]

@@ -4,6 +4,7 @@ pub mod auth;
 pub mod events;
 pub mod files;
 pub mod jobs;
+pub mod mail;
 pub mod members;
 pub mod ops;
 pub mod registry;
@@ -37,6 +38,8 @@ pub enum Tag {
     Events,
     /// What a tenant uses of its quotas (tenant admins).
     Usage,
+    /// The sender and SMTP relay of the mail a tenant's modules send (tenant admins).
+    Mail,
 }
 
 /// Lists every operation group once, making the tuple type and its value.
@@ -64,4 +67,5 @@ host_api!(
     jobs::JobsApi,
     events::EventsApi,
     usage::UsageApi,
+    mail::MailApi,
 );
