@@ -28,8 +28,10 @@ pub mod modules;
 pub mod runtime;
 pub mod server;
 pub mod storage;
+pub mod stream;
 pub mod telemetry;
 pub mod tenancy;
+pub mod webpush;
 pub mod workers;
 
 pub use app::App;

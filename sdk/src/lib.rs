@@ -79,6 +79,7 @@ pub mod listing;
 pub mod log;
 pub mod mail;
 mod problem;
+pub mod push;
 mod request;
 mod response;
 mod router;

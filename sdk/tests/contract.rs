@@ -31,7 +31,9 @@ fn the_module_world_imports_the_capabilities_and_exports_the_entry_points() {
         .map(|(k, _)| key_name(&resolve, k))
         .collect();
     let expected: BTreeSet<String> =
-        ["types", "sql", "kv", "blob", "http", "events", "config", "log", "crypto", "mail"].map(String::from).into();
+        ["types", "sql", "kv", "blob", "http", "events", "config", "log", "crypto", "mail", "push"]
+            .map(String::from)
+            .into();
     assert_eq!(imports, expected, "the world imports only Plaza's capabilities");
 
     let exports: BTreeSet<String> = world.exports.keys().map(|k| key_name(&resolve, k)).collect();
@@ -43,7 +45,7 @@ fn the_module_world_imports_the_capabilities_and_exports_the_entry_points() {
 }
 
 #[test]
-fn version_1_1_adds_signing_functions_to_crypto_and_the_mail_interface_and_nothing_else() {
+fn version_1_1_adds_signing_functions_to_crypto_and_the_mail_and_push_interfaces_and_nothing_else() {
     let mut resolve = Resolve::default();
     resolve.push_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("wit")).unwrap();
     let crypto = resolve.interfaces.iter().find(|(_, i)| i.name.as_deref() == Some("crypto")).map(|(_, i)| i).unwrap();
@@ -59,6 +61,10 @@ fn version_1_1_adds_signing_functions_to_crypto_and_the_mail_interface_and_nothi
     assert_eq!(names, ["send", "status"].into());
     let names: BTreeSet<&str> = mail.types.keys().map(String::as_str).collect();
     assert_eq!(names, ["attachment", "message", "state", "delivery", "error"].into());
+    // So is `push`.
+    let push = resolve.interfaces.iter().find(|(_, i)| i.name.as_deref() == Some("push")).map(|(_, i)| i).unwrap();
+    let names: BTreeSet<&str> = push.functions.keys().map(String::as_str).collect();
+    assert_eq!(names, ["to-stream", "send-web-push", "vapid-public-key"].into());
     // The types of 1.0 are the types of 1.1: a 1.0 module's exports keep their shape.
     let types = resolve.interfaces.iter().find(|(_, i)| i.name.as_deref() == Some("types")).map(|(_, i)| i).unwrap();
     // (host/tests/contract.rs runs a module built against 1.0 to prove it.)

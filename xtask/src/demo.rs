@@ -102,7 +102,8 @@ pub fn seed(authors: &Authors<'_>) -> Result<Vec<String>> {
 /// no SMTP relay unless the developer sets one.
 fn seed_mail(a: &Authors<'_>) -> Result<String> {
     let t = a.tenant;
-    a.admin.put(&format!("/t/{t}/mail-settings"), &json!({ "from": "Municipalidad Demo <avisos@demo.plaza.example>" }))?;
+    a.admin
+        .put(&format!("/t/{t}/mail-settings"), &json!({ "from": "Municipalidad Demo <avisos@demo.plaza.example>" }))?;
     a.admin.put(
         &format!("/t/{t}/mail/templates/expediente-movido"),
         &json!({

@@ -30,6 +30,17 @@ impl Principal {
         }
     }
 
+    /// The id a module sees as the caller's `user-id`, and the live stream
+    /// delivers a user's items to.
+    pub fn user_id(&self) -> String {
+        match self {
+            Principal::OperatorToken => "operator".into(),
+            Principal::User { id, .. } => id.clone(),
+            Principal::ApiKey { id, .. } => format!("api-key:{id}"),
+            Principal::External(e) => format!("external:{}", e.subject),
+        }
+    }
+
     /// Platform operators administer every tenant.
     pub fn is_operator(&self) -> bool {
         matches!(self, Principal::OperatorToken | Principal::User { operator: true, .. })

@@ -59,8 +59,9 @@ impl Unit for Http {
 
 /// The one outbound client of the host, built once.
 pub struct Outbound {
-    client: reqwest::Client,
-    allow_private: bool,
+    /// Also how `push` reaches the push services.
+    pub(crate) client: reqwest::Client,
+    pub(crate) allow_private: bool,
 }
 
 impl Outbound {
@@ -252,7 +253,7 @@ impl Host for CallState {
     }
 }
 
-fn send_error(e: &reqwest::Error) -> CapError {
+pub(crate) fn send_error(e: &reqwest::Error) -> CapError {
     // The resolver's refusal travels inside reqwest's error chain.
     let mut source: Option<&dyn std::error::Error> = Some(e);
     while let Some(s) = source {

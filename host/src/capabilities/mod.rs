@@ -1,5 +1,6 @@
 //! What a module may do, one unit per WIT import: `sql`, `kv`, `blob`,
-//! `http`, `events`, `config`, `log`, `crypto` and (since 1.1) `mail`.
+//! `http`, `events`, `config`, `log`, `crypto` and (since 1.1) `mail` and
+//! `push`.
 //!
 //! Every capability has the same shape, after Spin's factors ([`Unit`], in
 //! `unit.rs`): its host-wide state built once, its per-call state, its link
@@ -137,6 +138,7 @@ capabilities! {
     config: config::Config,
     crypto: crypto::Crypto,
     mail: mail::Mail,
+    push: push::Push,
     log: log::Log,
 }
 

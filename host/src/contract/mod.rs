@@ -47,6 +47,8 @@ pub enum Capability {
     Crypto,
     /// Since 1.1: declared by importing `plaza:module/mail`.
     Mail,
+    /// Since 1.1: declared by importing `plaza:module/push`.
+    Push,
 }
 
 impl Capability {
@@ -62,6 +64,7 @@ impl Capability {
             Capability::Log => "log",
             Capability::Crypto => "crypto",
             Capability::Mail => "mail",
+            Capability::Push => "push",
         }
     }
 
@@ -90,7 +93,7 @@ impl Capability {
             Capability::Config => ListedCapability::Config,
             Capability::Log => ListedCapability::Log,
             Capability::Crypto => ListedCapability::Crypto,
-            Capability::Mail => return None,
+            Capability::Mail | Capability::Push => return None,
         })
     }
 
@@ -99,9 +102,13 @@ impl Capability {
     pub fn imported<'a>(imports: impl IntoIterator<Item = &'a str>) -> Vec<Capability> {
         let mut found = Vec::new();
         for name in imports {
-            let interface = name.strip_prefix("plaza:module/").and_then(|rest| rest.split('@').next());
-            if interface == Some("mail") && !found.contains(&Capability::Mail) {
-                found.push(Capability::Mail);
+            let capability = match name.strip_prefix("plaza:module/").and_then(|rest| rest.split('@').next()) {
+                Some("mail") => Capability::Mail,
+                Some("push") => Capability::Push,
+                _ => continue,
+            };
+            if !found.contains(&capability) {
+                found.push(capability);
             }
         }
         found

@@ -31,7 +31,7 @@ impl From<crate::mail::MailError> for ApiError {
         use crate::mail::MailError;
         match e {
             MailError::Invalid(_) | MailError::NoRelay(_) => ApiError::unprocessable(e.to_string()),
-            MailError::Limit(_) => ApiError::new(StatusCode::TOO_MANY_REQUESTS, "limit-exceeded", e.to_string()),
+            MailError::Limit(_) => ApiError::too_many(e.to_string()),
             MailError::NotFound => ApiError::not_found("mail-not-found", e.to_string()),
             MailError::Db(e) => e.into(),
         }

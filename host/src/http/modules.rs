@@ -165,15 +165,6 @@ async fn tenant_docs(req: &Request, tenant: &str) -> Response {
     }
 }
 
-fn user_id(p: &Principal) -> String {
-    match p {
-        Principal::OperatorToken => "operator".into(),
-        Principal::User { id, .. } => id.clone(),
-        Principal::ApiKey { id, .. } => format!("api-key:{id}"),
-        Principal::External(e) => format!("external:{}", e.subject),
-    }
-}
-
 fn no_module(tenant: &str, module: &str) -> ApiError {
     ApiError::not_found("module-not-found", format!("tenant {tenant:?} has no module {module:?}"))
 }
@@ -329,7 +320,7 @@ async fn translate(
         body,
         caller: wit::Caller {
             tenant: tenant.to_owned(),
-            user_id: principal.map(user_id),
+            user_id: principal.map(Principal::user_id),
             roles,
             request_id: context::request_id().unwrap_or_default(),
         },

@@ -71,6 +71,10 @@ impl ApiError {
         Self::new(StatusCode::FORBIDDEN, kind, detail)
     }
 
+    pub fn too_many(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::TOO_MANY_REQUESTS, "limit-exceeded", detail)
+    }
+
     pub fn not_found(kind: &'static str, detail: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, kind, detail)
     }

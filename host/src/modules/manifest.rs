@@ -26,6 +26,7 @@ pub const RESERVED_NAMES: &[&str] = &[
     "usage",
     "quotas",
     "mail-settings",
+    "stream",
 ];
 
 /// Why a manifest was refused.

@@ -219,6 +219,12 @@ impl Dispatcher {
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "pruning delivered events failed"),
         }
+        // The live streams' items: kept a week for readers resuming.
+        match crate::stream::prune(&self.db).await {
+            Ok(n) if n > 0 => tracing::info!(items = n, "old stream items pruned"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "pruning stream items failed"),
+        }
     }
 }
 

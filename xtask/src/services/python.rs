@@ -2,8 +2,10 @@
 //! under the target directory, every package pinned:
 //! `openapi-python-client`, for the test that generates a Python client from
 //! a tenant's OpenAPI document and calls a module with it (with the
-//! libraries its clients import), and `aiosmtpd`, the SMTP server the mail
-//! tests deliver to.
+//! libraries its clients import), `aiosmtpd`, the SMTP server the mail
+//! tests deliver to, and `http_ece` (with `cryptography`), the reference
+//! implementation of Web Push encryption the notification tests decrypt
+//! with.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -20,7 +22,7 @@ use crate::util::{self, Apt};
 const REQUIREMENTS: &[&str] = &["openapi-python-client==0.29.1", "httpx==0.28.1", "attrs==26.1.0", "aiosmtpd==1.4.6"];
 
 /// What the generated clients and the mail tests import, checked after the install.
-const IMPORTS: &str = "import httpx, attrs, aiosmtpd";
+const IMPORTS: &str = "import httpx, attrs, aiosmtpd, http_ece, cryptography";
 
 /// The generator and the interpreter to run its clients with.
 #[derive(Debug, Clone)]

@@ -8,6 +8,7 @@ pub mod mail;
 pub mod members;
 pub mod ops;
 pub mod registry;
+pub mod stream;
 pub mod tenant_modules;
 pub mod tenants;
 pub mod usage;
@@ -40,6 +41,8 @@ pub enum Tag {
     Usage,
     /// The sender and SMTP relay of the mail a tenant's modules send (tenant admins).
     Mail,
+    /// The caller's live stream: server-sent events from the tenant's modules.
+    Stream,
 }
 
 /// Lists every operation group once, making the tuple type and its value.
@@ -68,4 +71,5 @@ host_api!(
     events::EventsApi,
     usage::UsageApi,
     mail::MailApi,
+    stream::StreamApi,
 );
