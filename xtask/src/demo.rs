@@ -94,7 +94,34 @@ pub fn seed(authors: &Authors<'_>) -> Result<Vec<String>> {
     lines.push(erp);
     lines.push(check_einvoicing(authors, &sales)?);
     lines.push(seed_mail(authors)?);
+    lines.push(seed_notifications(authors)?);
     Ok(lines)
+}
+
+/// A notification for the demo admin and one for every member, once.
+fn seed_notifications(a: &Authors<'_>) -> Result<String> {
+    let base = format!("/t/{}/notifications", a.tenant);
+    let mine = a.admin.get(&format!("{base}/notifications"))?;
+    if mine["total"].as_i64().unwrap_or(0) == 0 {
+        let me = a.admin.get("/api/v1/auth/me")?;
+        let id = me["id"].as_str().context("no id in /auth/me")?;
+        a.admin.post(
+            &format!("{base}/send"),
+            &json!({
+                "user_id": id, "title": "Bienvenida a Plaza",
+                "body": "Los módulos de la demo están habilitados; la API está en /t/demo/docs.",
+                "type": "welcome", "action_url": format!("/t/{}/docs", a.tenant),
+            }),
+        )?;
+        a.admin.post(
+            &format!("{base}/send"),
+            &json!({
+                "role": "member", "title": "Mantenimiento programado",
+                "body": "El sábado de 22:00 a 23:00 la plataforma puede no responder.", "type": "announcement",
+            }),
+        )?;
+    }
+    Ok("notifications: one for the demo admin, one for every member".to_owned())
 }
 
 /// The tenant's sender and a template (written again on every start: a PUT
