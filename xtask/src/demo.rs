@@ -95,7 +95,47 @@ pub fn seed(authors: &Authors<'_>) -> Result<Vec<String>> {
     lines.push(check_einvoicing(authors, &sales)?);
     lines.push(seed_mail(authors)?);
     lines.push(seed_notifications(authors)?);
+    lines.push(seed_documents(authors)?);
     Ok(lines)
+}
+
+/// A folder and a few documents (one shared with every member, one with a
+/// second version), once.
+fn seed_documents(a: &Authors<'_>) -> Result<String> {
+    let base = format!("/t/{}/documents", a.tenant);
+    let existing = a.admin.get(&format!("{base}/documents"))?;
+    if existing["total"].as_i64().unwrap_or(0) > 0 {
+        return Ok("documents: already seeded".to_owned());
+    }
+    let folder = a.admin.post(&format!("{base}/folders"), &json!({ "name": "Políticas" }))?;
+    let folder_id = id_of(&folder)?;
+    let policy = a.admin.post(
+        &format!("{base}/documents"),
+        &json!({
+            "title": "Política de uso de datos", "type": "policy", "folder_id": folder_id,
+            "content": "# Uso de datos\n\nLos datos de los vecinos se usan solo para el trámite que los pidió.",
+        }),
+    )?;
+    a.admin.post(
+        &format!("{base}/documents/{}/shares", id_of(&policy)?),
+        &json!({ "role": "member", "permission": "view" }),
+    )?;
+    let budget = a.admin.post(
+        &format!("{base}/documents"),
+        &json!({
+            "title": "Presupuesto participativo 2027", "type": "minutes",
+            "content": "Acta de la reunión: se priorizan tres obras de alumbrado.",
+        }),
+    )?;
+    let current = a.admin.get(&format!("{base}/documents/{}", id_of(&budget)?))?;
+    a.admin.put(
+        &format!("{base}/documents/{}", id_of(&budget)?),
+        &json!({
+            "content": "Acta de la reunión: se priorizan tres obras de alumbrado y una plaza.",
+            "version": current["version"],
+        }),
+    )?;
+    Ok("documents: a folder, a policy shared with every member, minutes with two versions".to_owned())
 }
 
 /// A notification for the demo admin and one for every member, once.

@@ -55,7 +55,8 @@ const DEMO_ACCOUNTS: &[(&str, &str, &str)] = &[
 ];
 /// The modules the demo tenant has enabled. All are enabled before the
 /// server starts, so einvoicing is subscribed before erp's sales are seeded.
-const DEMO_MODULES: &[&str] = &["hello", "blog", "playlists", "gdi", "erp", "einvoicing", "mail", "notifications"];
+const DEMO_MODULES: &[&str] =
+    &["hello", "blog", "playlists", "gdi", "erp", "einvoicing", "mail", "notifications", "documents"];
 
 pub fn run(args: &DevArgs) -> Result<ExitCode> {
     util::ensure_wasm_target()?;
@@ -446,6 +447,7 @@ fn print_banner(addr: SocketAddr, tax_mock: &str, data_dir: &Path, token: &str, 
         ("E-invoicing", format!("{t}/einvoicing/documents  ({t}/einvoicing/documents/{{id}}/pdf: the RIDE)")),
         ("Mail", format!("{t}/mail/templates  ({t}/mail/sent; sends need PLAZA_SMTP_URL or {t}/mail-settings)")),
         ("Notifications", format!("{t}/notifications/notifications  (live: {t}/stream, server-sent events)")),
+        ("Documents", format!("{t}/documents/documents  ({t}/documents/search?q=presupuesto)")),
         ("Hello", format!("{t}/hello/")),
         ("Host API docs", format!("{base}/docs")),
         ("OpenAPI", format!("{t}/openapi.json  (host: {base}/openapi.json)")),

@@ -210,7 +210,8 @@ fn walkthrough(ctx: &mut Ctx) -> Result<()> {
 /// modules, the registry with two host processes and placement on a second
 /// database, jobs and events across processes, the blog, playlists, gdi,
 /// erp and einvoicing modules end to end, one tenant attacking another, 1.0 modules, mail
-/// through a real SMTP server, notifications live and by Web Push) against a private PostgreSQL cluster.
+/// through a real SMTP server, notifications live and by Web Push, documents and their
+/// full-text search) against a private PostgreSQL cluster.
 fn http_on_postgres(ctx: &mut Ctx) -> Result<()> {
     let install = postgres::ensure(&mut ctx.apt)?;
     let cluster = postgres::PgCluster::start(&install)?;
@@ -253,6 +254,8 @@ fn http_on_postgres(ctx: &mut Ctx) -> Result<()> {
         "mail",
         "--test",
         "notifications",
+        "--test",
+        "documents",
     ])
     .env("PLAZA_TEST_DATABASE_URL", cluster.admin_url())
     .env("PLAZA_TEST_POPPLER", "1");

@@ -16,7 +16,11 @@
 //!   are capped at [`LIKE_PATTERN_BYTES`]; `json_patch` is refused by the
 //!   vetter;
 //! - ATTACH is impossible (`SQLITE_LIMIT_ATTACHED` = 0), triggers nest at
-//!   most [`TRIGGER_DEPTH`] deep, and SQLite starts no helper threads.
+//!   most [`TRIGGER_DEPTH`] deep, and SQLite starts no helper threads;
+//! - defensive mode (`SQLITE_DBCONFIG_DEFENSIVE`) is on: the shadow tables
+//!   of a module's fts5 full-text tables are read-only to SQL (a module
+//!   cannot write a crafted index for fts5 to read), and neither
+//!   `writable_schema` nor a deliberately corrupted file is possible.
 //!
 //! - the lookaside allocator is small, and an idle connection can give its
 //!   page cache back ([`release_memory`]), so that ten thousand open
@@ -115,6 +119,15 @@ pub fn harden(conn: &Connection, value_bytes: usize) -> rusqlite::Result<()> {
         );
         for (limit, value) in limits {
             ffi::sqlite3_limit(db, limit, value);
+        }
+        // `sqlite3_db_config(DEFENSIVE, int, int*)`: the int turns it on,
+        // a null pointer asks for no report back.
+        let rc = ffi::sqlite3_db_config(db, ffi::SQLITE_DBCONFIG_DEFENSIVE, 1 as c_int, std::ptr::null_mut::<c_int>());
+        if rc != ffi::SQLITE_OK {
+            return Err(rusqlite::Error::SqliteFailure(
+                ffi::Error::new(rc),
+                Some("cannot turn on defensive mode on a module connection".to_owned()),
+            ));
         }
         for (name, args, func, flags) in functions {
             let rc = ffi::sqlite3_create_function_v2(
@@ -531,6 +544,57 @@ mod tests {
         assert!(err.to_string().contains("too complex"), "{err}");
         let ok: i64 = conn.query_row("SELECT length(printf('%.*c', 1000, 'x'))", [], |r| r.get(0)).unwrap();
         assert_eq!(ok, 1000);
+    }
+
+    #[test]
+    fn full_text_tables_work_and_their_shadow_tables_are_read_only() {
+        let conn = hardened(1 << 20);
+        conn.execute_batch(
+            "CREATE VIRTUAL TABLE docs_fts USING fts5(title, content); \
+             INSERT INTO docs_fts (rowid, title, content) VALUES (1, 'Budget', 'the budget for 2026'); \
+             INSERT INTO docs_fts (rowid, title, content) VALUES (2, 'Minutes', 'we spoke of the budget once'); \
+             INSERT INTO docs_fts (rowid, title, content) VALUES (3, 'Other', 'nothing here');",
+        )
+        .unwrap();
+        let mut stmt = conn
+            .prepare(
+                "SELECT rowid, highlight(docs_fts, 1, '[', ']') FROM docs_fts WHERE docs_fts MATCH ?1 \
+                 ORDER BY bm25(docs_fts, 10.0, 1.0)",
+            )
+            .unwrap();
+        let hits: Vec<(i64, String)> =
+            stmt.query_map(["budget"], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().map(Result::unwrap).collect();
+        assert_eq!(
+            hits,
+            [(1, "the [budget] for 2026".to_owned()), (2, "we spoke of the [budget] once".to_owned())],
+            "the title match ranks first"
+        );
+        // The shadow tables can be read (they are the module's own), never written, dropped or altered.
+        let rows: i64 = conn.query_row("SELECT count(*) FROM docs_fts_data", [], |r| r.get(0)).unwrap();
+        assert!(rows > 0);
+        for sql in [
+            "INSERT INTO docs_fts_data (id, block) VALUES (999, x'00')",
+            "UPDATE docs_fts_data SET block = x'00'",
+            "DELETE FROM docs_fts_idx",
+            "UPDATE docs_fts_content SET c0 = 'x'",
+            "INSERT INTO docs_fts_config (k, v) VALUES ('version', 99)",
+            "DROP TABLE docs_fts_data",
+            "ALTER TABLE docs_fts_docsize RENAME TO elsewhere",
+        ] {
+            let err = conn.execute_batch(sql).unwrap_err().to_string();
+            assert!(err.contains("read-only") || err.contains("may not be") || err.contains("cannot"), "{sql}: {err}");
+        }
+        conn.execute_batch("PRAGMA writable_schema = ON").unwrap();
+        let err = conn.execute_batch("DELETE FROM sqlite_schema").unwrap_err().to_string();
+        assert!(err.contains("may not be modified") || err.contains("read-only"), "{err}");
+        // Through the virtual table itself, writes work and keep the index consistent.
+        conn.execute_batch(
+            "DELETE FROM docs_fts WHERE rowid = 1; INSERT INTO docs_fts(docs_fts) VALUES ('integrity-check')",
+        )
+        .unwrap();
+        let left: i64 =
+            conn.query_row("SELECT count(*) FROM docs_fts WHERE docs_fts MATCH 'budget'", [], |r| r.get(0)).unwrap();
+        assert_eq!(left, 1);
     }
 
     #[test]

@@ -12,8 +12,10 @@
 //! Rules:
 //! - statements: queries (SELECT, VALUES, WITH, set operations), INSERT (with ON CONFLICT and RETURNING),
 //!   UPDATE, DELETE, CREATE TABLE (also AS SELECT), CREATE (UNIQUE) INDEX, CREATE VIEW, DROP TABLE/VIEW/INDEX,
-//!   ALTER TABLE (add/drop/rename column, rename table, add/drop constraint) and, on PostgreSQL, TRUNCATE;
-//!   data-modifying statements may also appear inside WITH. Everything else is refused.
+//!   ALTER TABLE (add/drop/rename column, rename table, add/drop constraint), on PostgreSQL TRUNCATE, and
+//!   on SQLite `CREATE VIRTUAL TABLE name USING fts5(column, …)` with plain column names only (full-text
+//!   search; PostgreSQL's is a generated tsvector column with a GIN index, which the rules above already
+//!   accept); data-modifying statements may also appear inside WITH. Everything else is refused.
 //! - names: no schema-qualified (multi-part) object names anywhere, no three-part column references, and no
 //!   relation named like the host's or the database's own objects (`_plaza…`, `sqlite_…`, `pg_…`,
 //!   `information_schema…`, SQLite's `pragma_…` table-valued functions).
@@ -110,6 +112,8 @@ const DENIED_FUNCTIONS: &[&str] = &[
     "writefile",
     "edit",
     "fts3_tokenizer",
+    // `fts5(?1)` hands out a C pointer to the fts5 API (to C callers binding a pointer); nothing for SQL.
+    "fts5",
     "fsdir",
     "zipfile",
     // SQLite's JSON merge patch compares every key of one object with every key of the other in one step:
@@ -301,7 +305,11 @@ pub fn is_additive(dialect: Dialect, text: &str) -> bool {
 
 fn adds_only(statement: &Statement) -> bool {
     match statement {
-        Statement::CreateTable(_) | Statement::CreateIndex(_) | Statement::CreateView(_) | Statement::Insert(_) => true,
+        Statement::CreateTable(_)
+        | Statement::CreateIndex(_)
+        | Statement::CreateView(_)
+        | Statement::CreateVirtualTable { .. }
+        | Statement::Insert(_) => true,
         Statement::AlterTable(alter) => alter.operations.iter().all(|op| match op {
             AlterTableOperation::AddColumn { column_def, .. } => {
                 let has = |f: fn(&ColumnOption) -> bool| column_def.options.iter().any(|o| f(&o.option));
@@ -499,6 +507,9 @@ impl Checker {
                 check_drop(*object_type, names, *purge, *temporary, table.as_ref())
             }
             Statement::Truncate(truncate) => self.check_truncate(truncate),
+            Statement::CreateVirtualTable { name, if_not_exists: _, module_name, module_args } => {
+                self.check_create_virtual_table(name, module_name, module_args)
+            }
             other => refuse(statement_refusal(other)),
         }
     }
@@ -511,6 +522,55 @@ impl Checker {
             truncate;
         refuse_if(partitions.is_some(), "TRUNCATE … PARTITION")?;
         refuse_if(on_cluster.is_some(), "TRUNCATE … ON CLUSTER")
+    }
+
+    /// Full-text search on SQLite: `CREATE VIRTUAL TABLE name USING fts5(column, …)`, and nothing else.
+    ///
+    /// Only the fts5 module is accepted (no fts3/fts4, whose `fts3_tokenizer` reaches C pointers, no
+    /// fts5vocab, rtree, dbstat, …), and its arguments may only be plain, unquoted column names: sqlparser
+    /// reads module arguments as identifiers, so options (`content=`, `content_rowid=`, `tokenize=`,
+    /// `prefix=`, …) cannot even be written, and a quoted argument, which fts5 would read as a column name
+    /// anyway, is refused so that no text reaches fts5's own option parser. The table keeps its own copy of
+    /// the text (no external content table), so it can read nothing but what the module inserts into it.
+    /// Its shadow tables (`name_data`, `name_idx`, `name_content`, `name_docsize`, `name_config`) live in
+    /// the same namespace file and are read-only to module SQL (`SQLITE_DBCONFIG_DEFENSIVE`, `sqlite.rs`).
+    fn check_create_virtual_table(
+        &self,
+        name: &ObjectName,
+        module_name: &sqlparser::ast::Ident,
+        module_args: &[sqlparser::ast::Ident],
+    ) -> Check {
+        if self.dialect == Dialect::Postgres {
+            return refuse(
+                "CREATE VIRTUAL TABLE is SQLite's; on PostgreSQL, full-text search is a tsvector column \
+                 (GENERATED ALWAYS AS (to_tsvector(…)) STORED) with a GIN index",
+            );
+        }
+        if !module_name.value.eq_ignore_ascii_case("fts5") || module_name.quote_style.is_some() {
+            return refuse(format!(
+                "CREATE VIRTUAL TABLE … USING {} is not allowed; only fts5 (full-text search) is",
+                shorten(&module_name.to_string())
+            ));
+        }
+        check_relation_name(name)?;
+        // The shadow tables are named after the table: keep them out of the reserved names too.
+        if let Some(last) = last_part(name)
+            && is_reserved_relation(&format!("{last}_"))
+        {
+            return refuse(format!("reserved name: {} (its fts5 shadow tables would be)", shorten(&last)));
+        }
+        if module_args.is_empty() {
+            return refuse("an fts5 table needs at least one column: USING fts5(title, body)");
+        }
+        for arg in module_args {
+            if arg.quote_style.is_some() || arg.value.is_empty() {
+                return refuse(format!(
+                    "fts5 arguments must be plain column names, not {}; fts5 options are not supported",
+                    shorten(&arg.to_string())
+                ));
+            }
+        }
+        OK
     }
 
     fn check_query(&mut self, query: &Query) -> Check {
@@ -1847,8 +1907,109 @@ mod tests {
         rejected(Dialect::Postgres, "CREATE SERVER s FOREIGN DATA WRAPPER postgres_fdw");
         rejected(Dialect::Postgres, "CREATE FOREIGN TABLE f (a int) SERVER s");
         rejected(Dialect::Postgres, "CREATE PROCEDURE p() AS $$ SELECT 1 $$ LANGUAGE sql");
-        rejected_both("CREATE VIRTUAL TABLE t USING fts5(body)");
+        // Full-text search on SQLite is allowed (see `full_text_search_*`), nothing else virtual.
+        ok(Dialect::Sqlite, "CREATE VIRTUAL TABLE t USING fts5(body)");
+        rejected(Dialect::Postgres, "CREATE VIRTUAL TABLE t USING fts5(body)");
+        rejected_both("CREATE VIRTUAL TABLE t USING fts4(body)");
         rejected_both("CREATE MATERIALIZED VIEW mv AS SELECT 1");
+    }
+
+    // ---- full-text search ----
+
+    #[test]
+    fn full_text_search_on_sqlite_is_fts5_with_plain_columns() {
+        for sql in [
+            "CREATE VIRTUAL TABLE docs_fts USING fts5(title, content)",
+            "CREATE VIRTUAL TABLE IF NOT EXISTS docs_fts USING FTS5(title)",
+            "INSERT INTO docs_fts (rowid, title, content) VALUES ($1, $2, $3)",
+            "UPDATE docs_fts SET title = $1, content = $2 WHERE rowid = $3",
+            "DELETE FROM docs_fts WHERE rowid = $1",
+            "SELECT rowid, bm25(docs_fts, 10.0, 1.0) AS rank, highlight(docs_fts, 0, $2, $3), \
+             snippet(docs_fts, 1, $2, $3, '…', 12) FROM docs_fts WHERE docs_fts MATCH $1 ORDER BY rank LIMIT 20",
+            "SELECT d.id FROM documents AS d JOIN docs_fts AS f ON f.rowid = d.id WHERE docs_fts MATCH $1",
+            "DROP TABLE docs_fts",
+        ] {
+            round_trips(Dialect::Sqlite, sql);
+        }
+        assert!(is_additive(Dialect::Sqlite, "CREATE VIRTUAL TABLE docs_fts USING fts5(title, content)"));
+    }
+
+    #[test]
+    fn full_text_search_refuses_other_modules_options_and_reserved_names() {
+        // Other virtual-table modules: fts3/fts4 (fts3_tokenizer, pointer tricks), fts5vocab, rtree, and the
+        // table-valued views of the file system and the pages.
+        for module in ["fts3", "fts4", "fts5vocab", "rtree", "geopoly", "dbstat", "fsdir", "zipfile", "csv", "\"fts5\""]
+        {
+            let reason = refused(Dialect::Sqlite, &format!("CREATE VIRTUAL TABLE t USING {module}(a, b)"));
+            assert!(reason.contains("only fts5"), "{module}: {reason}");
+        }
+        // fts5 options could name other tables (`content=`, `content_rowid=`) or tokenizers; they do not
+        // parse, and quoted arguments, which could carry them as text, are refused.
+        for sql in [
+            "CREATE VIRTUAL TABLE t USING fts5(body, content='_plaza_outbox')",
+            "CREATE VIRTUAL TABLE t USING fts5(body, content=sqlite_master)",
+            "CREATE VIRTUAL TABLE t USING fts5(body, content='', content_rowid='id')",
+            "CREATE VIRTUAL TABLE t USING fts5(body, tokenize='porter unicode61')",
+            "CREATE VIRTUAL TABLE t USING fts5(body, tokenize = \"trigram\")",
+            "CREATE VIRTUAL TABLE t USING fts5(body UNINDEXED)",
+            "CREATE VIRTUAL TABLE t USING fts5(body, \"content=sqlite_master\")",
+            "CREATE VIRTUAL TABLE t USING fts5(body, 'content=_plaza_outbox')",
+            "CREATE VIRTUAL TABLE t USING fts5(body, [content=x])",
+            "CREATE VIRTUAL TABLE t USING fts5",
+            "CREATE VIRTUAL TABLE t USING fts5()",
+        ] {
+            rejected(Dialect::Sqlite, sql);
+        }
+        // Names: no schema, no reserved name, and no name whose shadow tables would be reserved.
+        for sql in [
+            "CREATE VIRTUAL TABLE main.t USING fts5(body)",
+            "CREATE VIRTUAL TABLE temp.t USING fts5(body)",
+            "CREATE VIRTUAL TABLE other.t USING fts5(body)",
+        ] {
+            assert!(refused(Dialect::Sqlite, sql).contains("schema-qualified"), "{sql}");
+        }
+        for sql in [
+            "CREATE VIRTUAL TABLE _plaza_outbox USING fts5(body)",
+            "CREATE VIRTUAL TABLE sqlite_fts USING fts5(body)",
+            "CREATE VIRTUAL TABLE pragma USING fts5(body)",
+            "CREATE VIRTUAL TABLE \"_plaza\" USING fts5(body)",
+        ] {
+            assert!(refused(Dialect::Sqlite, sql).contains("reserved name"), "{sql}");
+        }
+        // The fts3 tokenizer pointer function and the fts5 API pointer function stay refused.
+        for sql in ["SELECT fts3_tokenizer('simple')", "SELECT fts5($1)", "SELECT * FROM t WHERE fts5(x) IS NULL"] {
+            assert!(refused(Dialect::Sqlite, sql).contains("is not allowed"), "{sql}");
+        }
+        // The reserved-name and qualified-name rules hold inside full-text queries too.
+        refused(Dialect::Sqlite, "SELECT * FROM sqlite_master WHERE sql MATCH $1");
+        refused(Dialect::Sqlite, "SELECT * FROM other.docs_fts WHERE docs_fts MATCH $1");
+    }
+
+    #[test]
+    fn full_text_search_on_postgres_is_a_generated_tsvector_and_a_gin_index() {
+        for sql in [
+            "CREATE TABLE documents (id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY, title TEXT NOT NULL, \
+             content TEXT NOT NULL, search tsvector GENERATED ALWAYS AS (setweight(to_tsvector('simple', title), 'A') \
+             || setweight(to_tsvector('simple', content), 'B')) STORED)",
+            "ALTER TABLE documents ADD COLUMN search2 tsvector GENERATED ALWAYS AS (to_tsvector('simple', title)) STORED",
+            "CREATE INDEX documents_search ON documents USING GIN (search)",
+            "SELECT id, ts_rank(search, plainto_tsquery('simple', $1)) AS rank, \
+             ts_headline('simple', content, plainto_tsquery('simple', $1), $2) AS snippet \
+             FROM documents WHERE search @@ plainto_tsquery('simple', $1) ORDER BY rank DESC",
+            "SELECT id FROM documents WHERE search @@ websearch_to_tsquery('simple', $1)",
+            "SELECT id FROM documents WHERE to_tsvector('simple', title) @@ to_tsquery('simple', $1)",
+        ] {
+            round_trips(Dialect::Postgres, sql);
+        }
+        // The functions that run SQL given as text stay refused; text search objects cannot be created.
+        for sql in [
+            "SELECT * FROM ts_stat('SELECT search FROM public.documents')",
+            "SELECT ts_rewrite(to_tsquery('a'), 'SELECT t, s FROM public.aliases')",
+        ] {
+            assert!(refused(Dialect::Postgres, sql).contains("is not allowed"), "{sql}");
+        }
+        rejected(Dialect::Postgres, "CREATE TEXT SEARCH CONFIGURATION mine (COPY = simple)");
+        rejected(Dialect::Postgres, "CREATE TEXT SEARCH DICTIONARY d (TEMPLATE = simple)");
     }
 
     #[test]
