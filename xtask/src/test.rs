@@ -194,6 +194,8 @@ fn workspace_tests(ctx: &mut Ctx) -> Result<()> {
         .context("cannot install xmlsec1 for the einvoicing signature tests")?;
     let python = crate::services::python::ensure(&mut ctx.apt)
         .context("cannot install openapi-python-client for the generated Python client test")?;
+    // The console's browser tests check every page with axe-core.
+    cmd.env("PLAZA_TEST_AXE", python.axe_script()?);
     cmd.env("PLAZA_TEST_OPENAPI_PYTHON_CLIENT", python.generator).env("PLAZA_TEST_PYTHON", python.python);
     run_counting(&mut cmd, &mut ctx.counts)?;
     // The modules' own unit tests (their business logic), built natively.

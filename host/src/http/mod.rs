@@ -10,6 +10,7 @@ pub mod auth;
 #[path = "../../benches/native/blog.rs"]
 mod bench;
 pub mod connection;
+pub mod console;
 pub mod docs;
 mod errors;
 pub mod middleware;
@@ -94,6 +95,7 @@ pub fn router(app: Arc<App>) -> impl Endpoint<Output = Response> + 'static {
         "/openapi.json",
         make_sync(move |_| Response::builder().content_type("application/json").body(spec_json.clone())),
     );
+    routes = routes.nest("/console", console::endpoint());
     match assets {
         Some(assets) => routes = routes.nest("/docs", docs::endpoint(assets, "Plaza API", "/openapi.json")),
         None => tracing::error!("Swagger UI assets not found in poem-openapi's page; /docs disabled"),

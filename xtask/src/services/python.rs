@@ -5,7 +5,8 @@
 //! libraries its clients import), `aiosmtpd`, the SMTP server the mail
 //! tests deliver to, and `http_ece` (with `cryptography`), the reference
 //! implementation of Web Push encryption the notification tests decrypt
-//! with.
+//! with, and `axe-playwright-python` for the axe-core script it carries
+//! (`axe.min.js`), which the console's browser tests run in Chromium.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -31,6 +32,21 @@ pub struct OpenapiPythonClient {
     pub generator: PathBuf,
     /// The environment's `python`, which imports what generated clients need.
     pub python: PathBuf,
+}
+
+impl OpenapiPythonClient {
+    /// axe-core's `axe.min.js`, from the `axe-playwright-python` package
+    /// (found without importing it: it would import Playwright).
+    pub fn axe_script(&self) -> Result<PathBuf> {
+        let find = "import importlib.util, os; \
+                    print(os.path.join(importlib.util.find_spec('axe_playwright_python').submodule_search_locations[0], 'axe.min.js'))";
+        let out = util::capture(Command::new(&self.python).args(["-c", find]))?;
+        let path = PathBuf::from(out.trim());
+        if !path.is_file() {
+            bail!("axe-playwright-python has no axe.min.js at {}", path.display());
+        }
+        Ok(path)
+    }
 }
 
 impl OpenapiPythonClient {

@@ -1,0 +1,328 @@
+//! The web console in a real browser (Debian's Chromium, headless, offline):
+//! a tenant admin signs in and manages the tenant's modules, members and
+//! API keys; a member without the admin role gets no admin action and a
+//! 403 when crafting one; every page passes axe-core's accessibility rules
+//! (`PLAZA_TEST_AXE`, the axe.min.js `cargo xtask test` installs). Each
+//! step checks what the page shows and then what the API says.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+
+#[path = "browser/cdp.rs"]
+mod cdp;
+mod common;
+
+use std::path::PathBuf;
+
+use common::packages::{as_key, json_of, publish_signed};
+use common::users::{PASSWORD, onboard};
+use common::{TestServer, modules_dir};
+use plaza_registry::PublisherKey;
+use reqwest::Method;
+use serde_json::{Value, json};
+
+fn chromium() -> Option<PathBuf> {
+    match std::env::var_os("PLAZA_TEST_CHROMIUM") {
+        Some(p) if !p.is_empty() => Some(PathBuf::from(p)),
+        _ => Some(PathBuf::from("/usr/bin/chromium")).filter(|p| p.exists()),
+    }
+}
+
+/// Waits in the page for a condition; clicks a button by its visible text.
+const HELPERS: &str = r#"
+window.plazaWait = async function (find, what, ms) {
+  const end = Date.now() + (ms || 20000);
+  for (;;) {
+    const found = find();
+    if (found) return found;
+    if (Date.now() > end) throw new Error('timed out waiting for ' + what + '; alert: ' + document.getElementById('alert').innerText + '; main: ' + document.getElementById('main').innerText.slice(0, 1500));
+    await new Promise(r => setTimeout(r, 100));
+  }
+};
+window.plazaButton = function (text, within) {
+  return [...(within || document).querySelectorAll('button')].find(b => b.textContent.trim() === text && !b.disabled);
+};
+window.plazaRow = function (first) {
+  return [...document.querySelectorAll('main tr')].find(r => r.cells[0] && r.cells[0].textContent.trim() === first);
+};
+true
+"#;
+
+struct Console {
+    page: cdp::Page,
+    base: String,
+    axe: Option<String>,
+    shots: Vec<PathBuf>,
+}
+
+impl Console {
+    async fn open(s: &TestServer, profile: &std::path::Path) -> Console {
+        let browser = chromium().expect("checked by the caller");
+        let page = cdp::Page::launch(&browser, profile).await;
+        let axe =
+            std::env::var("PLAZA_TEST_AXE").ok().filter(|p| !p.is_empty()).map(|p| std::fs::read_to_string(p).unwrap());
+        if axe.is_none() {
+            eprintln!(
+                "NOTE: PLAZA_TEST_AXE is not set: the accessibility checks are skipped (cargo xtask test sets it)"
+            );
+        }
+        Console { page, base: s.url("/console"), axe, shots: Vec::new() }
+    }
+
+    /// Loads the console at `hash`, afresh (as a person reloading would).
+    async fn go(&mut self, hash: &str) {
+        self.page.navigate("about:blank").await;
+        self.page.navigate(&format!("{}/{hash}", self.base)).await;
+        self.page.eval(HELPERS).await;
+    }
+
+    /// Waits until the page's text contains `text`.
+    async fn sees(&mut self, text: &str) {
+        self.page
+            .eval(&format!("plazaWait(() => document.body.innerText.includes({text:?}), {text:?}).then(() => true)"))
+            .await;
+    }
+
+    async fn text(&mut self) -> String {
+        self.page.eval("document.body.innerText").await.as_str().unwrap_or("").to_owned()
+    }
+
+    async fn click_button(&mut self, text: &str) {
+        self.page.click(&format!("plazaButton({text:?})"), text).await;
+    }
+
+    async fn click_in_row(&mut self, row: &str, text: &str) {
+        self.page.click(&format!("plazaRow({row:?}) && plazaButton({text:?}, plazaRow({row:?}))"), text).await;
+    }
+
+    async fn fill(&mut self, id: &str, value: &str) {
+        self.page
+            .eval(&format!(
+                "(() => {{ const e = document.getElementById({id:?}); e.value = ''; e.focus(); return true; }})()"
+            ))
+            .await;
+        self.page.type_text(value).await;
+    }
+
+    /// axe-core on the page as it is: no serious or critical violation.
+    async fn accessible(&mut self, what: &str) {
+        let Some(axe) = self.axe.clone() else { return };
+        self.page.eval(&format!("{axe}\n;true")).await;
+        let result = self
+            .page
+            .eval(
+                "axe.run(document, { resultTypes: ['violations'] }).then(r => r.violations
+                   .filter(v => v.impact === 'serious' || v.impact === 'critical')
+                   .map(v => v.id + ': ' + v.help + ' — ' + v.nodes.map(n => n.target.join(' ')).join(', ')))",
+            )
+            .await;
+        assert_eq!(result, json!([]), "accessibility of {what}");
+    }
+
+    async fn screenshot(&mut self, name: &str) {
+        let dir = match std::env::var_os("PLAZA_CONSOLE_SCREENSHOTS") {
+            Some(d) => PathBuf::from(d),
+            None => PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("console"),
+        };
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(format!("{name}.png"));
+        assert!(self.page.screenshot(&path).await > 5_000, "an empty screenshot");
+        self.shots.push(path);
+    }
+
+    /// Clicks the open dialog's confirming button.
+    async fn confirm(&mut self, what: &str) {
+        self.page.click("document.querySelector('dialog[open] button[type=submit]')", what).await;
+    }
+
+    async fn sign_in(&mut self, email: &str) {
+        self.go("#/signin").await;
+        self.page.eval("plazaWait(() => document.getElementById('email'), 'the sign-in form').then(() => true)").await;
+        self.fill("email", email).await;
+        self.fill("password", PASSWORD).await;
+        self.click_button("Sign in").await;
+    }
+}
+
+async fn installed(s: &TestServer, tenant: &str) -> Value {
+    s.get_json(&format!("/t/{tenant}/modules")).await.1
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenant_admin_manages_modules_members_and_keys_in_the_console() {
+    if chromium().is_none() {
+        eprintln!("SKIPPED: no Chromium (install Debian's chromium or set PLAZA_TEST_CHROMIUM)");
+        return;
+    }
+    let key = PublisherKey::generate().unwrap();
+    let trusted = key.public_text();
+    let s = TestServer::start_with(move |c| {
+        c.modules_dir = modules_dir().display().to_string();
+        c.trusted_publishers = trusted;
+    })
+    .await;
+    s.create_tenant("acme").await;
+    let admin_token = onboard(&s, None, "acme", "admin@acme.test", &["admin"]).await;
+    onboard(&s, None, "acme", "luis@acme.test", &["member"]).await;
+    let profile = tempfile::tempdir().unwrap();
+    let mut c = Console::open(&s, profile.path()).await;
+
+    // Sign in: the tenant is listed; its modules page has the catalogue.
+    c.sign_in("admin@acme.test").await;
+    c.sees("Your tenants").await;
+    c.accessible("the home page").await;
+    c.go("#/t/acme/modules").await;
+    c.sees("Catalogue").await;
+    c.accessible("the modules page").await;
+    c.screenshot("modules").await;
+
+    // Enable blog from the catalogue: the dialog names what it will be granted.
+    c.click_in_row("blog", "Enable").await;
+    c.sees("It will be granted these capabilities:").await;
+    let granted = c.page.eval("[...document.querySelectorAll('#capabilities li')].map(l => l.textContent)").await;
+    assert_eq!(granted, json!(["sql", "blob", "events", "log"]));
+    c.accessible("the enable dialog").await;
+    c.screenshot("enable-dialog").await;
+    c.confirm("Enable").await;
+    c.sees("blog is enabled.").await;
+    assert_eq!(installed(&s, "acme").await[0]["status"], "enabled");
+    assert_eq!(installed(&s, "acme").await[0]["version"], "1.0.0");
+
+    // Data written through the module survives what follows until the purge.
+    let post = s
+        .anon(Method::POST, "/t/acme/blog/admin/posts")
+        .bearer_auth(&admin_token)
+        .json(&json!({ "title": "Kept across a disable", "content_markdown": "x" }))
+        .send()
+        .await
+        .unwrap();
+    let post_id = json_of(post, 201).await["id"].clone();
+
+    // A second version appears in the registry: upgrade to it.
+    let next = std::fs::read(common::packages::packages_dir().join("blog-1.0.1.wasm")).unwrap();
+    publish_signed(&s, &key, next).await;
+    c.go("#/t/acme/modules").await;
+    c.click_in_row("blog", "Upgrade to 1.0.1").await;
+    c.sees("Its pending migrations run first").await;
+    c.confirm("Upgrade").await;
+    c.sees("blog runs 1.0.1.").await;
+    assert_eq!(installed(&s, "acme").await[0]["version"], "1.0.1");
+
+    // Disable, then enable again: the data is there.
+    c.click_in_row("blog", "Disable").await;
+    c.confirm("Disable").await;
+    c.sees("blog is disabled.").await;
+    assert_eq!(installed(&s, "acme").await[0]["status"], "disabled");
+    c.click_in_row("blog", "Enable").await;
+    c.confirm("Enable").await;
+    c.sees("blog is enabled.").await;
+    let kept = s
+        .anon(Method::GET, &format!("/t/acme/blog/admin/posts/{post_id}"))
+        .bearer_auth(&admin_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(json_of(kept, 200).await["title"], "Kept across a disable");
+
+    // Purge: nothing happens until the name is typed.
+    c.click_in_row("blog", "Purge").await;
+    c.sees("It cannot be undone.").await;
+    let confirm = "document.querySelector('dialog[open] button[type=submit]')";
+    assert_eq!(c.page.eval(&format!("{confirm}.disabled")).await, json!(true), "confirm before typing");
+    c.screenshot("purge-dialog").await;
+    c.page.click("document.getElementById('dialog-typed')", "the confirmation field").await;
+    c.page.type_text("blog").await;
+    c.page.click(confirm, "the dialog's Purge").await;
+    c.sees("blog is purged.").await;
+    assert_eq!(installed(&s, "acme").await, json!([]));
+
+    // Members: invite one, change another's roles.
+    c.go("#/t/acme/members").await;
+    c.sees("luis@acme.test").await;
+    c.accessible("the members page").await;
+    c.fill("invite-email", "eva@acme.test").await;
+    c.click_button("Invite").await;
+    c.sees("give them this token").await;
+    let luis_roles =
+        "[...document.querySelectorAll('main input')].find(i => i.getAttribute('aria-label').includes('luis@'))";
+    c.page.eval(&format!("(() => {{ const i = {luis_roles}; i.value = ''; i.focus(); return true; }})()")).await;
+    c.page.type_text("member, editor").await;
+    c.click_in_row("luis@acme.test", "Save").await;
+    c.sees("Roles of luis@acme.test saved.").await;
+    let members = s.get_json("/t/acme/members").await.1;
+    let luis = members.as_array().unwrap().iter().find(|m| m["email"] == "luis@acme.test").unwrap().clone();
+    assert_eq!(luis["roles"], json!(["member", "editor"]));
+
+    // API keys: created once-visible, then revoked.
+    c.go("#/t/acme/keys").await;
+    c.sees("Create a key").await;
+    c.fill("key-name", "ci").await;
+    c.click_button("Create").await;
+    c.sees("Copy it now").await;
+    let secret =
+        c.page.eval("document.querySelector('#new-key .secret').textContent").await.as_str().unwrap().to_owned();
+    assert_eq!(
+        json_of(as_key(&s, Method::GET, "/t/acme/usage", &secret).send().await.unwrap(), 403).await["status"],
+        403
+    );
+    c.accessible("the API keys page").await;
+    c.click_in_row("ci", "Revoke").await;
+    c.confirm("Revoke").await;
+    c.sees("Key ci revoked.").await;
+    let keys = s.get_json("/t/acme/api-keys").await.1;
+    assert!(keys[0]["revoked_at"].is_string(), "{keys}");
+    assert_eq!(c.page.eval("plazaRow('ci').cells[3].textContent").await, json!("revoked"));
+    let revoked = as_key(&s, Method::GET, "/t/acme/members", &secret).send().await.unwrap();
+    assert_eq!(revoked.status(), 401);
+
+    // Spanish: the same page in the other language.
+    c.page.eval("(() => { const s = document.getElementById('lang'); s.value = 'es'; s.dispatchEvent(new Event('change')); return true; })()").await;
+    c.sees("Claves de API de acme").await;
+    assert_eq!(c.page.eval("document.documentElement.lang").await, json!("es"));
+    c.accessible("the API keys page in Spanish").await;
+    drop(c);
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_sees_no_admin_action_and_a_crafted_one_is_refused() {
+    if chromium().is_none() {
+        eprintln!("SKIPPED: no Chromium (install Debian's chromium or set PLAZA_TEST_CHROMIUM)");
+        return;
+    }
+    let s = TestServer::start_with(|c| c.modules_dir = modules_dir().display().to_string()).await;
+    s.tenant_with("acme", &["blog"]).await;
+    s.create_tenant("beta").await;
+    onboard(&s, None, "acme", "luis@acme.test", &["member"]).await;
+    let profile = tempfile::tempdir().unwrap();
+    let mut c = Console::open(&s, profile.path()).await;
+    c.sign_in("luis@acme.test").await;
+    c.sees("Your tenants").await;
+    let home = c.text().await;
+    assert!(home.contains("acme") && !home.contains("beta"), "{home}");
+
+    // The modules page: the API refuses, the console says so in words and offers nothing.
+    c.go("#/t/acme/modules").await;
+    c.sees("Forbidden").await;
+    let buttons = c.page.eval("[...document.querySelectorAll('main button')].length").await;
+    assert_eq!(buttons, json!(0));
+    let alert = c.page.eval("document.getElementById('alert').innerText").await;
+    assert!(alert.as_str().unwrap().contains("admin"), "the problem's detail is shown: {alert}");
+    c.accessible("a refused page").await;
+
+    // A crafted request from the page, with the session's own CSRF token: 403.
+    let status = c
+        .page
+        .eval(
+            "fetch('/t/acme/modules/blog/disable', { method: 'POST', credentials: 'same-origin',
+               headers: { 'content-type': 'application/json', 'x-csrf-token': sessionStorage.getItem('plaza.csrf') },
+               body: '{}' }).then(r => r.status)",
+        )
+        .await;
+    assert_eq!(status, json!(403));
+    assert_eq!(installed(&s, "acme").await[0]["status"], "enabled");
+    // Another tenant's pages show nothing of it.
+    c.go("#/t/beta/members").await;
+    c.sees("does not exist").await;
+    drop(c);
+    s.stop().await;
+}
