@@ -438,6 +438,7 @@ fn print_banner(addr: SocketAddr, tax_mock: &str, data_dir: &Path, token: &str, 
     let base = format!("http://{addr}");
     let t = format!("{base}/t/{DEMO_TENANT}");
     let mut rows = vec![
+        ("Console", format!("{base}/console  (sign in with an account below)")),
         ("Demo API docs", format!("{t}/docs  (Swagger UI: Authorize with the demo token)")),
         ("Demo token", format!("{user_token}  (Demo admin, 24 h)")),
         ("Blog", format!("{t}/blog/posts  ({t}/blog/feed.xml, {t}/blog/sitemap.xml)")),
