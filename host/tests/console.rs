@@ -326,3 +326,76 @@ async fn a_member_sees_no_admin_action_and_a_crafted_one_is_refused() {
     drop(c);
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_operator_creates_a_tenant_yanks_a_version_and_retries_a_dead_letter() {
+    if chromium().is_none() {
+        eprintln!("SKIPPED: no Chromium (install Debian's chromium or set PLAZA_TEST_CHROMIUM)");
+        return;
+    }
+    let key = PublisherKey::generate().unwrap();
+    let trusted = key.public_text();
+    let s = TestServer::start_with(move |c| {
+        c.trusted_publishers = trusted;
+        c.event_retry_base_ms = 50;
+        c.event_max_attempts = 2;
+    })
+    .await;
+    for name in ["publisher-1.0.0", "subscriber-1.0.0"] {
+        publish_signed(&s, &key, common::packages::package(name)).await;
+    }
+    s.create_tenant("acme").await;
+    let actor = plaza::audit::Actor::new("test");
+    for module in ["subscriber", "publisher"] {
+        s.app.modules.enable("acme", module, None, &actor).await.unwrap();
+    }
+    plaza::auth::accounts::create_user(&s.app.db, &actor, "ops@plaza.test", PASSWORD, "Ops", true, None).await.unwrap();
+    // A delivery that always fails ends in the dead letters.
+    let member = s.api_key("acme", &["member"]).await;
+    let published =
+        as_key(&s, Method::POST, "/t/acme/publisher/publish", &member).json(&json!({ "event_type": "test.broken" }));
+    json_of(published.send().await.unwrap(), 200).await;
+    let started = std::time::Instant::now();
+    while s.get_json("/t/acme/events?status=dead").await.1.as_array().is_none_or(Vec::is_empty) {
+        assert!(started.elapsed() < std::time::Duration::from_secs(20), "no dead letter");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+
+    let profile = tempfile::tempdir().unwrap();
+    let mut c = Console::open(&s, profile.path()).await;
+    c.sign_in("ops@plaza.test").await;
+    c.sees("Platform operator").await;
+
+    // Tenants: create one.
+    c.go("#/operator/tenants").await;
+    c.sees("Create a tenant").await;
+    c.accessible("the operator's tenants page").await;
+    c.fill("tenant-id", "globex").await;
+    c.fill("tenant-name", "Globex S.A.").await;
+    c.click_button("Create").await;
+    c.sees("Tenant globex created.").await;
+    assert_eq!(s.get_json("/api/v1/tenants/globex").await.1["name"], "Globex S.A.");
+
+    // Dead letters: retry one.
+    c.go("#/t/acme/events").await;
+    c.sees("test.broken").await;
+    c.accessible("the dead letters page").await;
+    c.click_in_row("test.broken", "Retry").await;
+    c.sees("is queued again.").await;
+    let audit = s.get_json("/api/v1/tenants/acme/audit").await.1;
+    assert!(audit.to_string().contains("event.retry"), "{audit}");
+
+    // Registry: yank a version; it can no longer be enabled.
+    c.go("#/operator/registry").await;
+    c.sees("Versions of subscriber").await;
+    c.accessible("the registry page").await;
+    c.page
+        .click("document.querySelector('button[aria-label=\"Yank subscriber 1.0.0\"]')", "Yank subscriber 1.0.0")
+        .await;
+    c.sees("subscriber 1.0.0 is yanked").await;
+    assert_eq!(s.get_json("/api/v1/registry/modules/subscriber/versions/1.0.0").await.1["yanked"], true);
+    let refused = s.req(Method::POST, "/t/globex/modules").json(&json!({ "name": "subscriber" })).send().await.unwrap();
+    assert!(refused.status().is_client_error(), "a yanked version is not enabled: {}", refused.status());
+    drop(c);
+    s.stop().await;
+}
