@@ -265,6 +265,7 @@ async function modulesView(tenant) {
     if (m.previous_version && m.status === "enabled") {
       actions.push(el("button", { type: "button", class: "secondary", onclick: () => rollbackModule(tenant, m.module, m.previous_version) }, t("action.rollback", { version: m.previous_version })));
     }
+    actions.push(el("a", { href: `#/t/${tenant}/modules/${m.module}/config`, class: "button-link" }, t("action.configure")));
     actions.push(el("button", { type: "button", class: "danger", onclick: () => purgeModule(tenant, m.module) }, t("action.purge")));
     return [m.module, m.version, t(`state.${m.status}`), el("div", { class: "actions" }, actions)];
   });
@@ -330,6 +331,85 @@ async function purgeModule(tenant, name) {
   if (!ok) return;
   await act(() => api("POST", `/t/${tenant}/modules/${name}/purge`, { confirm: name }), t("purge.done", { name }));
   await refresh();
+}
+
+// ----- a module's settings -----
+
+/** A field for one property of the module's config schema. */
+function schemaField(key, property, current) {
+  const id = `setting-${key}`;
+  const types = [].concat(property.type || "string");
+  let input;
+  if (types.includes("boolean")) {
+    input = el("input", { id, type: "checkbox", checked: current === true });
+  } else if (types.includes("integer") || types.includes("number")) {
+    input = el("input", { id, type: "number", step: types.includes("integer") ? "1" : "any", value: current ?? "" });
+  } else if (Array.isArray(property.enum)) {
+    input = el("select", { id }, el("option", { value: "" }, ""), property.enum.map((v) => el("option", { value: v, selected: v === current }, v)));
+  } else {
+    input = el("input", { id, value: typeof current === "string" ? current : current == null ? "" : JSON.stringify(current) });
+  }
+  const read = () => {
+    if (input.type === "checkbox") return input.checked;
+    if (input.type === "number") return input.value === "" ? null : Number(input.value);
+    return input.value;
+  };
+  return { key, id, input, read, help: property.description };
+}
+
+async function configView(tenant, name) {
+  renderSections(tenant);
+  const [install, settings] = await Promise.all([
+    api("GET", `/t/${tenant}/modules/${name}`),
+    api("GET", `/t/${tenant}/modules/${name}/config`),
+  ]);
+  const version = await api("GET", `/api/v1/registry/modules/${name}/versions/${install.version}`);
+  const schema = version.manifest?.config_schema || {};
+  const properties = schema.properties || {};
+  const values = Object.fromEntries(settings.filter((x) => !x.secret).map((x) => [x.key, x.value]));
+  const fields = Object.entries(properties).map(([key, property]) => schemaField(key, property, values[key]));
+  const form = el(
+    "form",
+    { class: "stack" },
+    fields.map((f) => el("label", { for: f.id }, f.key, f.input, f.help ? el("span", { class: "muted" }, f.help) : null)),
+    el("p", {}, el("button", { type: "submit" }, t("action.save"))),
+  );
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    for (const f of fields) {
+      const value = f.read();
+      if (value === null || value === "") continue;
+      const saved = await act(() => api("PUT", `/t/${tenant}/modules/${name}/config/${f.key}`, { value, secret: false }));
+      if (saved === undefined) return;
+    }
+    announce(t("config.saved", { name }));
+  });
+  const secrets = settings.filter((x) => x.secret).map((x) => el("li", {}, x.key, " ", el("span", { class: "muted" }, t("config.secret_set"))));
+  const secretKey = el("input", { id: "secret-key", required: true, autocomplete: "off" });
+  const secretValue = el("input", { id: "secret-value", type: "password", required: true, autocomplete: "new-password" });
+  const secretForm = el(
+    "form",
+    { class: "inline" },
+    el("label", { for: "secret-key" }, t("config.secret_name"), secretKey),
+    el("label", { for: "secret-value" }, t("config.secret_value"), secretValue),
+    el("button", { type: "submit" }, t("action.save")),
+  );
+  secretForm.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const key = secretKey.value;
+    const saved = await act(() => api("PUT", `/t/${tenant}/modules/${name}/config/${key}`, { value: secretValue.value, secret: true }));
+    if (saved === undefined) return;
+    await configView(tenant, name);
+    announce(t("config.secret_saved", { key }));
+  });
+  show(
+    el("h1", {}, t("config.title", { name, tenant })),
+    fields.length ? form : el("p", {}, t("config.no_schema")),
+    el("h2", {}, t("config.secrets")),
+    el("p", {}, t("config.secrets_body")),
+    secrets.length ? el("ul", {}, secrets) : null,
+    secretForm,
+  );
 }
 
 // ----- members and keys -----
@@ -507,6 +587,7 @@ const routes = [
   [/^#\/signin$/, () => signinView()],
   [/^#\/?$/, () => homeView()],
   [/^#\/t\/([a-z0-9-]+)\/modules$/, (m) => modulesView(m[1])],
+  [/^#\/t\/([a-z0-9-]+)\/modules\/([a-z0-9-]+)\/config$/, (m) => configView(m[1], m[2])],
   [/^#\/t\/([a-z0-9-]+)\/members$/, (m) => membersView(m[1])],
   [/^#\/t\/([a-z0-9-]+)\/keys$/, (m) => keysView(m[1])],
   [/^#\/t\/([a-z0-9-]+)\/events$/, (m) => eventsView(m[1])],

@@ -235,6 +235,30 @@ async fn a_tenant_admin_manages_modules_members_and_keys_in_the_console() {
     c.sees("blog is purged.").await;
     assert_eq!(installed(&s, "acme").await, json!([]));
 
+    // Configure a module from its config schema; a secret is write-only.
+    s.app.modules.enable("acme", "hello", None, &plaza::audit::Actor::new("test")).await.unwrap();
+    c.go("#/t/acme/modules").await;
+    c.page
+        .click(
+            "[...document.querySelectorAll('main a')].find(a => a.getAttribute('href').endsWith('/hello/config'))",
+            "Configure hello",
+        )
+        .await;
+    c.sees("Settings of hello in acme").await;
+    c.accessible("the settings page").await;
+    c.fill("setting-greeting", "Buenos días").await;
+    c.click_button("Save").await;
+    c.sees("Settings of hello saved.").await;
+    c.fill("secret-key", "api-token").await;
+    c.fill("secret-value", "s3cr3t-value").await;
+    c.page.click("document.querySelector('#secret-value').form.querySelector('button')", "Save the secret").await;
+    c.sees("Secret api-token saved.").await;
+    assert!(!c.text().await.contains("s3cr3t-value"), "a secret is never shown");
+    let about = s.anon(Method::GET, "/t/acme/hello/config").bearer_auth(&admin_token).send().await.unwrap();
+    let about = json_of(about, 200).await;
+    assert_eq!(about["greeting"], "Buenos días", "{about}");
+    assert_eq!(about["secret_sha256"], common::sha256_hex(b"s3cr3t-value"), "{about}");
+
     // Members: invite one, change another's roles.
     c.go("#/t/acme/members").await;
     c.sees("luis@acme.test").await;
