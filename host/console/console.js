@@ -223,6 +223,9 @@ function renderSections(tenant) {
       link(`#/t/${tenant}/members`, t("nav.members")),
       link(`#/t/${tenant}/keys`, t("nav.keys")),
       link(`#/t/${tenant}/events`, t("nav.events")),
+      link(`#/t/${tenant}/jobs`, t("nav.jobs")),
+      link(`#/t/${tenant}/usage`, t("nav.usage")),
+      link(`#/t/${tenant}/audit`, t("nav.audit")),
       el("li", {}, el("a", { href: `/t/${tenant}/docs` }, t("nav.docs"))),
     );
   }
@@ -300,6 +303,7 @@ async function enableModule(tenant, name, version) {
     deps.length ? el("ul", {}, deps.map((d) => el("li", {}, `${d.name} ${d.version_req}`))) : null,
     (manifest.roles || []).length ? el("p", {}, t("enable.roles", { roles: manifest.roles.join(", ") })) : null,
     el("p", { class: "muted" }, info.publisher ? t("enable.publisher", { publisher: info.publisher }) : t("enable.unsigned")),
+    info.publisher ? el("p", {}, el("span", { class: "badge" }, info.publisher_trusted ? t("enable.trusted") : t("enable.untrusted"))) : null,
   ];
   if (!(await confirmDialog({ title: t("enable.title", { name, version }), body, confirm: t("action.enable") }))) return;
   await act(() => api("POST", `/t/${tenant}/modules`, { name, version: `=${version}` }), t("enable.done", { name }));
@@ -313,8 +317,26 @@ async function disableModule(tenant, name) {
   await refresh();
 }
 
+/** The migrations `to` has that `from` had not: what an upgrade runs. */
+function pendingMigrations(from, to) {
+  const done = Math.max(0, ...((from.manifest?.migrations || []).map((m) => m.version)));
+  return (to.manifest?.migrations || []).filter((m) => m.version > done);
+}
+
 async function upgradeModule(tenant, name, version) {
-  const ok = await confirmDialog({ title: t("upgrade.title", { name, version }), body: [el("p", {}, t("upgrade.body"))], confirm: t("action.upgrade", { version }) });
+  const install = await act(() => api("GET", `/t/${tenant}/modules/${name}`));
+  if (!install) return;
+  const [from, to] = await Promise.all([
+    api("GET", `/api/v1/registry/modules/${name}/versions/${install.version}`),
+    api("GET", `/api/v1/registry/modules/${name}/versions/${version}`),
+  ]);
+  const pending = pendingMigrations(from, to);
+  const body = [
+    el("p", {}, t("upgrade.body")),
+    el("p", {}, pending.length ? t("upgrade.migrations") : t("upgrade.no_migrations")),
+    pending.length ? el("ul", { id: "migrations" }, pending.map((m) => el("li", {}, `${m.version}. ${m.name}`))) : null,
+  ];
+  const ok = await confirmDialog({ title: t("upgrade.title", { name, version }), body, confirm: t("action.upgrade", { version }) });
   if (!ok) return;
   announce(t("upgrade.working", { name }));
   await act(() => api("POST", `/t/${tenant}/modules/${name}/upgrade`, { version: `=${version}` }), t("upgrade.done", { name, version }));
@@ -520,6 +542,70 @@ async function eventsView(tenant) {
   );
 }
 
+// ----- jobs, usage, audit -----
+
+async function jobsView(tenant) {
+  renderSections(tenant);
+  const [jobs, runs] = await Promise.all([api("GET", `/t/${tenant}/jobs`), api("GET", `/t/${tenant}/jobs/runs`)]);
+  const rows = jobs.map((j) => [
+    j.module,
+    j.job,
+    `${j.schedule} (${j.timezone})`,
+    j.next_fire || "",
+    el("button", { type: "button", class: "secondary", "aria-label": `${t("action.run")} ${j.module} ${j.job}`, onclick: async () => {
+      await act(() => api("POST", `/t/${tenant}/jobs/${j.module}/${j.job}/run`, {}), t("jobs.started", { job: j.job }));
+      await refresh();
+    } }, t("action.run")),
+  ]);
+  const runRows = runs.map((r) => [r.module, r.job, r.trigger, t(`run.${r.status}`), r.started_at, r.error || ""]);
+  show(
+    el("h1", {}, t("jobs.title", { tenant })),
+    rows.length ? table([t("col.module"), t("col.job"), t("col.schedule"), t("col.next"), t("col.actions")], rows) : el("p", {}, t("jobs.none")),
+    el("h2", {}, t("jobs.runs")),
+    runRows.length ? table([t("col.module"), t("col.job"), t("col.trigger"), t("col.state"), t("col.started"), t("col.error")], runRows) : el("p", {}, t("jobs.no_runs")),
+  );
+}
+
+const bytes = (n) => {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let i = 0;
+  let v = Number(n);
+  while (v >= 1024 && i < units.length - 1) { v /= 1024; i += 1; }
+  return `${v.toFixed(i ? 1 : 0)} ${units[i]}`;
+};
+
+function meter(used, limit, label) {
+  return el("meter", { min: 0, max: limit, value: Math.min(used, limit), "aria-label": label, title: label });
+}
+
+async function usageView(tenant) {
+  renderSections(tenant);
+  const u = await api("GET", `/t/${tenant}/usage`);
+  const q = u.quotas;
+  const storageLabel = t("usage.of", { used: bytes(u.storage_bytes), limit: bytes(q.storage_bytes) });
+  const rows = u.modules.map((m) => [
+    m.module,
+    t("usage.of", { used: bytes(m.blob_bytes), limit: bytes(q.module_blob_bytes) }),
+    t("usage.of", { used: m.kv_entries, limit: q.module_kv_entries }),
+    t("usage.of", { used: bytes(m.sql_bytes), limit: bytes(q.module_sql_bytes) }),
+  ]);
+  show(
+    el("h1", {}, t("usage.title", { tenant })),
+    el("p", {}, t("usage.storage"), " ", storageLabel, " ", meter(u.storage_bytes, q.storage_bytes, storageLabel)),
+    table([t("col.module"), t("col.blobs"), t("col.kv"), t("col.sql")], rows),
+  );
+}
+
+async function auditView(tenant) {
+  renderSections(tenant);
+  const entries = await api("GET", `/t/${tenant}/audit?limit=200`);
+  const rows = entries.map((e) => [e.at, e.actor, e.action, JSON.stringify(e.detail)]);
+  show(
+    el("h1", {}, t("audit.title", { tenant })),
+    rows.length ? table([t("col.when"), t("col.who"), t("col.action"), t("col.detail")], rows) : el("p", {}, t("audit.none")),
+  );
+}
+
 // ----- operator -----
 
 async function tenantsView() {
@@ -535,7 +621,8 @@ async function tenantsView() {
       await act(() => api("DELETE", `/api/v1/tenants/${tn.id}`), t("tenants.deleted", { id: tn.id }));
       await refresh();
     } }, t("action.delete"));
-    return [el("a", { href: `#/t/${tn.id}/modules` }, tn.id), tn.name, t(`state.${tn.status}`), el("div", { class: "actions" }, toggle, del)];
+    const quotas = el("a", { href: `#/operator/tenants/${tn.id}/quotas`, class: "button-link" }, t("action.quotas"));
+    return [el("a", { href: `#/t/${tn.id}/modules` }, tn.id), tn.name, t(`state.${tn.status}`), el("div", { class: "actions" }, quotas, toggle, del)];
   });
   const id = el("input", { id: "tenant-id", required: true, pattern: "[a-z0-9][a-z0-9-]*" });
   const name = el("input", { id: "tenant-name", required: true });
@@ -553,12 +640,42 @@ async function tenantsView() {
     await tenantsView();
     announce(t("tenants.created", { id: created.id }));
   });
+  const ready = await fetch("/ready").then((r) => r.json()).catch(() => null);
+  const health = ready?.checks
+    ? el("ul", {}, ready.checks.map((ch) => el("li", {}, `${ch.name}: `, ch.ok ? t("health.ok") : `${t("health.failed")} ${ch.detail || ""}`)))
+    : el("p", {}, t("health.unknown"));
   show(
     el("h1", {}, t("tenants.title")),
+    el("h2", {}, t("health.title")),
+    health,
+    el("p", {}, el("a", { href: "/metrics" }, t("health.metrics"))),
+    el("h2", {}, t("tenants.list")),
     table([t("col.id"), t("tenants.name"), t("col.state"), t("col.actions")], rows),
     el("h2", {}, t("tenants.create")),
     form,
   );
+}
+
+async function quotasView(tenant) {
+  renderSections(null);
+  const q = await api("GET", `/api/v1/tenants/${tenant}/quotas`);
+  const names = ["storage_bytes", "module_blob_bytes", "module_kv_entries", "module_sql_bytes"];
+  const inputs = names.map((n) => el("input", { id: `quota-${n}`, type: "number", min: 0, step: 1, value: q.overrides[n] ?? "", placeholder: String(q.effective[n]) }));
+  const form = el(
+    "form",
+    { class: "stack" },
+    names.map((n, i) => el("label", { for: `quota-${n}` }, t(`quota.${n}`), inputs[i], el("span", { class: "muted" }, t("quota.effective", { value: q.effective[n] })))),
+    el("p", {}, el("button", { type: "submit" }, t("action.save"))),
+  );
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const body = Object.fromEntries(names.map((n, i) => [n, inputs[i].value === "" ? null : Number(inputs[i].value)]));
+    const saved = await act(() => api("PUT", `/api/v1/tenants/${tenant}/quotas`, body));
+    if (!saved) return;
+    await quotasView(tenant);
+    announce(t("quota.saved", { tenant }));
+  });
+  show(el("h1", {}, t("quota.title", { tenant })), el("p", {}, t("quota.body")), form);
 }
 
 async function registryView() {
@@ -578,7 +695,34 @@ async function registryView() {
     ]);
     sections.push(el("h2", {}, t("registry.versions", { name: m.name })), el("p", {}, m.description), table([t("col.version"), t("col.yanked"), t("col.actions")], rows));
   }
-  show(el("h1", {}, t("registry.title")), ...sections);
+  const file = el("input", { id: "package-file", type: "file", accept: ".wasm,application/wasm", required: true });
+  const signature = el("textarea", { id: "package-signature", rows: 3 });
+  const form = el(
+    "form",
+    { class: "stack" },
+    el("label", { for: "package-file" }, t("registry.package"), file),
+    el("label", { for: "package-signature" }, t("registry.signature"), signature),
+    el("p", {}, el("button", { type: "submit" }, t("action.publish"))),
+  );
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const data = new FormData();
+    data.append("package", file.files[0], file.files[0].name);
+    if (signature.value.trim()) data.append("signature", signature.value.trim());
+    const published = await act(async () => {
+      const resp = await fetch("/api/v1/registry/modules", {
+        method: "POST", credentials: "same-origin", body: data,
+        headers: { "x-csrf-token": sessionStorage.getItem("plaza.csrf") || "" },
+      });
+      const body = await resp.json().catch(() => ({}));
+      if (!resp.ok) throw new Problem(resp.status, body);
+      return body;
+    });
+    if (!published) return;
+    await registryView();
+    announce(t("registry.published", { name: published.name, version: published.version }));
+  });
+  show(el("h1", {}, t("registry.title")), el("h2", {}, t("registry.publish")), form, ...sections);
 }
 
 // ----- routing -----
@@ -591,7 +735,11 @@ const routes = [
   [/^#\/t\/([a-z0-9-]+)\/members$/, (m) => membersView(m[1])],
   [/^#\/t\/([a-z0-9-]+)\/keys$/, (m) => keysView(m[1])],
   [/^#\/t\/([a-z0-9-]+)\/events$/, (m) => eventsView(m[1])],
+  [/^#\/t\/([a-z0-9-]+)\/jobs$/, (m) => jobsView(m[1])],
+  [/^#\/t\/([a-z0-9-]+)\/usage$/, (m) => usageView(m[1])],
+  [/^#\/t\/([a-z0-9-]+)\/audit$/, (m) => auditView(m[1])],
   [/^#\/operator\/tenants$/, () => tenantsView()],
+  [/^#\/operator\/tenants\/([a-z0-9-]+)\/quotas$/, (m) => quotasView(m[1])],
   [/^#\/operator\/registry$/, () => registryView()],
 ];
 

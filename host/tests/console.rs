@@ -13,6 +13,7 @@ mod common;
 
 use std::path::PathBuf;
 
+use base64::Engine as _;
 use common::packages::{as_key, json_of, publish_signed};
 use common::users::{PASSWORD, onboard};
 use common::{TestServer, modules_dir};
@@ -203,6 +204,7 @@ async fn a_tenant_admin_manages_modules_members_and_keys_in_the_console() {
     c.go("#/t/acme/modules").await;
     c.click_in_row("blog", "Upgrade to 1.0.1").await;
     c.sees("Its pending migrations run first").await;
+    c.sees("No migration runs.").await;
     c.confirm("Upgrade").await;
     c.sees("blog runs 1.0.1.").await;
     assert_eq!(installed(&s, "acme").await[0]["version"], "1.0.1");
@@ -258,6 +260,20 @@ async fn a_tenant_admin_manages_modules_members_and_keys_in_the_console() {
     let about = json_of(about, 200).await;
     assert_eq!(about["greeting"], "Buenos días", "{about}");
     assert_eq!(about["secret_sha256"], common::sha256_hex(b"s3cr3t-value"), "{about}");
+
+    // Jobs, usage and the audit log, read-only.
+    c.go("#/t/acme/jobs").await;
+    c.sees("Jobs of acme").await;
+    c.sees("tidy").await;
+    c.accessible("the jobs page").await;
+    c.go("#/t/acme/usage").await;
+    c.sees("Usage of acme").await;
+    assert!(c.text().await.contains("hello"), "per module");
+    c.accessible("the usage page").await;
+    c.go("#/t/acme/audit").await;
+    c.sees("Audit log of acme").await;
+    c.sees("module.purge").await;
+    c.accessible("the audit page").await;
 
     // Members: invite one, change another's roles.
     c.go("#/t/acme/members").await;
@@ -400,6 +416,15 @@ async fn the_operator_creates_a_tenant_yanks_a_version_and_retries_a_dead_letter
     c.sees("Tenant globex created.").await;
     assert_eq!(s.get_json("/api/v1/tenants/globex").await.1["name"], "Globex S.A.");
 
+    // A tenant's quotas.
+    c.go("#/operator/tenants/globex/quotas").await;
+    c.sees("Quotas of globex").await;
+    c.accessible("the quotas page").await;
+    c.fill("quota-storage_bytes", "1048576").await;
+    c.click_button("Save").await;
+    c.sees("Quotas of globex saved.").await;
+    assert_eq!(s.get_json("/api/v1/tenants/globex/quotas").await.1["effective"]["storage_bytes"], 1_048_576);
+
     // Dead letters: retry one.
     c.go("#/t/acme/events").await;
     c.sees("test.broken").await;
@@ -409,9 +434,27 @@ async fn the_operator_creates_a_tenant_yanks_a_version_and_retries_a_dead_letter
     let audit = s.get_json("/api/v1/tenants/acme/audit").await.1;
     assert!(audit.to_string().contains("event.retry"), "{audit}");
 
-    // Registry: yank a version; it can no longer be enabled.
+    // Registry: publish a signed package by upload.
     c.go("#/operator/registry").await;
     c.sees("Versions of subscriber").await;
+    let ticker = std::fs::read(common::packages::packages_dir().join("ticker-1.0.0.wasm")).unwrap();
+    let signature = key.sign(&ticker).to_json();
+    // The file a person picks (headless Chromium cannot read a path set
+    // through the protocol here, so the page gets the same bytes as a File).
+    let b64 = base64::engine::general_purpose::STANDARD.encode(&ticker);
+    c.page
+        .eval(&format!(
+            "(() => {{ const bytes = Uint8Array.from(atob('{b64}'), ch => ch.charCodeAt(0));
+               const dt = new DataTransfer(); dt.items.add(new File([bytes], 'ticker-1.0.0.wasm', {{ type: 'application/wasm' }}));
+               document.getElementById('package-file').files = dt.files; return true; }})()"
+        ))
+        .await;
+    c.fill("package-signature", &signature).await;
+    c.click_button("Publish").await;
+    c.sees("ticker 1.0.0 is published.").await;
+    assert_eq!(s.get_json("/api/v1/registry/modules/ticker/versions/1.0.0").await.1["publisher_trusted"], true);
+
+    // Registry: yank a version; it can no longer be enabled.
     c.accessible("the registry page").await;
     c.page
         .click("document.querySelector('button[aria-label=\"Yank subscriber 1.0.0\"]')", "Yank subscriber 1.0.0")

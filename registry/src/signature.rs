@@ -144,6 +144,11 @@ impl TrustedKeys {
         self.keys.is_empty()
     }
 
+    /// Whether `key` (`ed25519:<base64>`) is one of them.
+    pub fn trusts(&self, key: &str) -> bool {
+        self.keys.iter().any(|k| k == key)
+    }
+
     /// Verifies `signature` over `wasm`, and that its key is trusted.
     pub fn check(&self, wasm: &[u8], signature: &PackageSignature) -> Result<(), SignatureError> {
         signature.verify(wasm)?;

@@ -203,6 +203,13 @@ impl Modules {
         &self.runtime
     }
 
+    /// Marks each version whose publisher key this host trusts.
+    pub fn mark_trusted(&self, versions: &mut [registry::PackageVersion]) {
+        for v in versions {
+            v.publisher_trusted = v.publisher.as_deref().is_some_and(|k| self.trust.keys.trusts(k));
+        }
+    }
+
     /// Forgets what this process cached of a deleted tenant.
     pub fn forget_tenant(&self, tenant: &str) {
         self.active.forget(tenant);

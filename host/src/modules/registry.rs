@@ -52,6 +52,9 @@ pub struct PackageVersion {
     pub manifest: Value,
     /// `ed25519:…` key of the publisher that signed it; absent when not signed.
     pub publisher: Option<String>,
+    /// Whether this host trusts that key now (`PLAZA_TRUSTED_PUBLISHERS`).
+    #[serde(default)]
+    pub publisher_trusted: bool,
     /// `published` (through the API or CLI) or `bundled` (from `PLAZA_MODULES_DIR`).
     pub source: String,
     /// Yanked versions keep running where installed but cannot be newly enabled.
@@ -86,6 +89,7 @@ fn from_row(r: VersionRow) -> PackageVersion {
         description: r.4,
         manifest: serde_json::from_str(&r.5).unwrap_or(Value::Null),
         publisher: r.6,
+        publisher_trusted: false,
         source: r.7,
         yanked: r.8 != 0,
         published_at: r.9,

@@ -20,9 +20,18 @@ use crate::util::{self, Apt};
 /// 0.29, as their own metadata says) and `attrs`; dates are parsed with the
 /// standard library since 0.27, so `python-dateutil` is not needed. A change
 /// here rebuilds the environment at the next run.
-const REQUIREMENTS: &[&str] = &["openapi-python-client==0.29.1", "httpx==0.28.1", "attrs==26.1.0", "aiosmtpd==1.4.6"];
+const REQUIREMENTS: &[&str] = &[
+    "openapi-python-client==0.29.1",
+    "httpx==0.28.1",
+    "attrs==26.1.0",
+    "aiosmtpd==1.4.6",
+    "http-ece==1.2.1",
+    "cryptography==51.0.1",
+    "axe-playwright-python==0.1.8",
+];
 
-/// What the generated clients and the mail tests import, checked after the install.
+/// What the generated clients and the mail and notification tests import,
+/// checked after the install.
 const IMPORTS: &str = "import httpx, attrs, aiosmtpd, http_ece, cryptography";
 
 /// The generator and the interpreter to run its clients with.

@@ -37,7 +37,7 @@ pub enum Tag {
     Jobs,
     /// Event deliveries between a tenant's modules, and the dead-letter list (tenant admins).
     Events,
-    /// What a tenant uses of its quotas (tenant admins).
+    /// What a tenant uses of its quotas, and its audit log (tenant admins).
     Usage,
     /// The sender and SMTP relay of the mail a tenant's modules send (tenant admins).
     Mail,

@@ -81,10 +81,11 @@ impl RegistryApi {
         _auth: Auth,
         name: Path<String>,
     ) -> ApiResult<Json<Vec<PackageVersion>>> {
-        let all = registry::versions(&app.db, &name).await?;
+        let mut all = registry::versions(&app.db, &name).await?;
         if all.is_empty() {
             return Err(ApiError::not_found("module-not-found", format!("module {:?} is not in the registry", name.0)));
         }
+        app.modules.mark_trusted(&mut all);
         Ok(Json(all))
     }
 
@@ -97,7 +98,10 @@ impl RegistryApi {
         name: Path<String>,
         version: Path<String>,
     ) -> ApiResult<Json<PackageVersion>> {
-        Ok(Json(registry::version(&app.db, &name, &version).await?))
+        let mut one = [registry::version(&app.db, &name, &version).await?];
+        app.modules.mark_trusted(&mut one);
+        let [one] = one;
+        Ok(Json(one))
     }
 
     /// Yank (or restore) a version

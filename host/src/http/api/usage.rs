@@ -100,6 +100,24 @@ impl UsageApi {
         Ok(Json(tenant_quotas(app, &tenant).await?))
     }
 
+    /// The tenant's audit log
+    ///
+    /// What was done in the tenant and by whom, newest first (tenant admins;
+    /// the operator's `/api/v1/tenants/{id}/audit` shows the same).
+    #[oai(path = "/t/:tenant/audit", method = "get", operation_id = "getTenantAuditLog", tag = "Tag::Usage")]
+    async fn audit(
+        &self,
+        Data(app): Data<&Arc<App>>,
+        auth: Auth,
+        tenant: Path<String>,
+        /// Most entries to return, 1–1000.
+        #[oai(validator(minimum(value = "1"), maximum(value = "1000")), default = "default_audit_limit")]
+        limit: poem_openapi::param::Query<u32>,
+    ) -> ApiResult<Json<Vec<crate::audit::AuditEntry>>> {
+        auth.tenant(app, &tenant, Some(ADMIN)).await?;
+        Ok(Json(crate::audit::for_tenant(&app.db, &tenant, i64::from(limit.0)).await?))
+    }
+
     /// What the tenant uses of its quotas
     ///
     /// Files, and per module its blobs, key-value entries and SQL data,
@@ -134,4 +152,8 @@ async fn tenant_quotas(app: &App, tenant: &str) -> ApiResult<TenantQuotas> {
         overrides: quotas::overrides(&app.db, tenant).await?,
         effective: app.modules.services().quotas.of(&app.db, tenant).await?,
     })
+}
+
+fn default_audit_limit() -> u32 {
+    100
 }
