@@ -18,7 +18,6 @@ use chrono::{TimeDelta, Utc};
 use serde::Serialize;
 use tokio::sync::broadcast;
 
-use crate::auth::principal::has_role;
 use crate::db::{Db, DbError, format_time};
 
 /// Largest `data` of one item (JSON text).
@@ -150,13 +149,14 @@ impl Hub {
 }
 
 /// The items of `tenant`'s stream after `after` that are for `user` or for
-/// a role among `roles`, oldest first, at most a page; and the number read
-/// up to (items for others are skipped, not read again).
+/// a role `holds` says the reader has (the host's role rule, from the
+/// caller's layer), oldest first, at most a page; and the number read up to
+/// (items for others are skipped, not read again).
 pub async fn read(
     db: &Db,
     tenant: &str,
     user: &str,
-    roles: &[String],
+    holds: &(dyn Fn(&str) -> bool + Send + Sync),
     after: i64,
 ) -> Result<(Vec<Item>, i64), DbError> {
     type Row = (i64, Option<String>, Option<String>, String, String, String, String);
@@ -173,9 +173,7 @@ pub async fn read(
     let read_to = rows.last().map_or(after, |r| r.0);
     let items = rows
         .into_iter()
-        .filter(|(_, for_user, role, ..)| {
-            for_user.as_deref() == Some(user) || role.as_deref().is_some_and(|r| has_role(roles, r))
-        })
+        .filter(|(_, for_user, role, ..)| for_user.as_deref() == Some(user) || role.as_deref().is_some_and(holds))
         .map(|(id, _, _, module, kind, data, created_at)| Item {
             id,
             kind,

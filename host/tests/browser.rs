@@ -19,13 +19,6 @@ use common::{TestServer, modules_dir};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-fn chromium() -> Option<PathBuf> {
-    match std::env::var_os("PLAZA_TEST_CHROMIUM") {
-        Some(p) if !p.is_empty() => Some(PathBuf::from(p)),
-        _ => Some(PathBuf::from("/usr/bin/chromium")).filter(|p| p.exists()),
-    }
-}
-
 /// Runs headless Chromium on `url` with every host name unresolvable except
 /// loopback, so a page that needs a CDN cannot render.
 fn headless(browser: &PathBuf, profile: &std::path::Path, extra: &[&str], url: &str) -> std::process::Output {
@@ -41,10 +34,7 @@ fn headless(browser: &PathBuf, profile: &std::path::Path, extra: &[&str], url: &
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn swagger_ui_renders_offline_in_chromium() {
-    let Some(browser) = chromium() else {
-        eprintln!("SKIPPED: no Chromium (install Debian's chromium or set PLAZA_TEST_CHROMIUM)");
-        return;
-    };
+    let Some(browser) = cdp::chromium_or_skip() else { return };
     let s = TestServer::start().await;
     let url = s.url("/docs");
     let profile = tempfile::tempdir().unwrap();
@@ -107,10 +97,7 @@ true
 /// and read the answer Swagger UI shows. A screenshot is kept.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_demo_tenant_docs_authorize_and_try_the_posts_list() {
-    let Some(browser) = chromium() else {
-        eprintln!("SKIPPED: no Chromium (install Debian's chromium or set PLAZA_TEST_CHROMIUM)");
-        return;
-    };
+    let Some(browser) = cdp::chromium_or_skip() else { return };
     let s = open_server_with_modules().await;
     s.tenant_with("demo", &["blog"]).await;
     let token = onboard(&s, None, "demo", "admin@demo.example", &["admin"]).await;
@@ -203,10 +190,7 @@ async fn try_it_out(page: &mut cdp::Page, path: &str) -> Value {
 /// hidden from it, so it cannot act as the admin: acme's blog gets no post.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_module_page_cannot_act_as_the_person_who_opens_it() {
-    let Some(browser) = chromium() else {
-        eprintln!("SKIPPED: no Chromium (install Debian's chromium or set PLAZA_TEST_CHROMIUM)");
-        return;
-    };
+    let Some(browser) = cdp::chromium_or_skip() else { return };
     let s = open_server_with_modules().await;
     s.tenant_with("evil", &["rogue"]).await;
     s.tenant_with("acme", &["blog"]).await;

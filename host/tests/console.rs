@@ -21,13 +21,6 @@ use plaza_registry::PublisherKey;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-fn chromium() -> Option<PathBuf> {
-    match std::env::var_os("PLAZA_TEST_CHROMIUM") {
-        Some(p) if !p.is_empty() => Some(PathBuf::from(p)),
-        _ => Some(PathBuf::from("/usr/bin/chromium")).filter(|p| p.exists()),
-    }
-}
-
 /// Waits in the page for a condition; clicks a button by its visible text.
 const HELPERS: &str = r#"
 window.plazaWait = async function (find, what, ms) {
@@ -56,9 +49,8 @@ struct Console {
 }
 
 impl Console {
-    async fn open(s: &TestServer, profile: &std::path::Path) -> Console {
-        let browser = chromium().expect("checked by the caller");
-        let page = cdp::Page::launch(&browser, profile).await;
+    async fn open(s: &TestServer, browser: &std::path::Path, profile: &std::path::Path) -> Console {
+        let page = cdp::Page::launch(browser, profile).await;
         let axe =
             std::env::var("PLAZA_TEST_AXE").ok().filter(|p| !p.is_empty()).map(|p| std::fs::read_to_string(p).unwrap());
         if axe.is_none() {
@@ -150,10 +142,7 @@ async fn installed(s: &TestServer, tenant: &str) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tenant_admin_manages_modules_members_and_keys_in_the_console() {
-    if chromium().is_none() {
-        eprintln!("SKIPPED: no Chromium (install Debian's chromium or set PLAZA_TEST_CHROMIUM)");
-        return;
-    }
+    let Some(browser) = cdp::chromium_or_skip() else { return };
     let key = PublisherKey::generate().unwrap();
     let trusted = key.public_text();
     let s = TestServer::start_with(move |c| {
@@ -162,10 +151,11 @@ async fn a_tenant_admin_manages_modules_members_and_keys_in_the_console() {
     })
     .await;
     s.create_tenant("acme").await;
+    s.create_tenant("beta").await;
     let admin_token = onboard(&s, None, "acme", "admin@acme.test", &["admin"]).await;
     onboard(&s, None, "acme", "luis@acme.test", &["member"]).await;
     let profile = tempfile::tempdir().unwrap();
-    let mut c = Console::open(&s, profile.path()).await;
+    let mut c = Console::open(&s, &browser, profile.path()).await;
 
     // Sign in: the tenant is listed; its modules page has the catalogue.
     c.sign_in("admin@acme.test").await;
@@ -180,13 +170,28 @@ async fn a_tenant_admin_manages_modules_members_and_keys_in_the_console() {
     c.click_in_row("blog", "Enable").await;
     c.sees("It will be granted these capabilities:").await;
     let granted = c.page.eval("[...document.querySelectorAll('#capabilities li')].map(l => l.textContent)").await;
-    assert_eq!(granted, json!(["sql", "blob", "events", "log"]));
+    assert_eq!(granted, json!(["sql", "blob", "events", "config", "log"]));
     c.accessible("the enable dialog").await;
     c.screenshot("enable-dialog").await;
     c.confirm("Enable").await;
     c.sees("blog is enabled.").await;
     assert_eq!(installed(&s, "acme").await[0]["status"], "enabled");
     assert_eq!(installed(&s, "acme").await[0]["version"], "1.0.0");
+
+    // Configure it from its settings schema: the feed takes the title.
+    c.page
+        .click(
+            "[...document.querySelectorAll('main a')].find(a => a.getAttribute('href').endsWith('/blog/config'))",
+            "Configure blog",
+        )
+        .await;
+    c.sees("Settings of blog in acme").await;
+    c.fill("setting-title", "Noticias de Acme").await;
+    c.click_button("Save").await;
+    c.sees("Settings of blog saved.").await;
+    let feed = s.anon(Method::GET, "/t/acme/blog/feed.xml").send().await.unwrap().text().await.unwrap();
+    assert!(feed.contains("<title>Noticias de Acme</title>"), "{feed}");
+    c.go("#/t/acme/modules").await;
 
     // Data written through the module survives what follows until the purge.
     let post = s
@@ -314,7 +319,14 @@ async fn a_tenant_admin_manages_modules_members_and_keys_in_the_console() {
     let revoked = as_key(&s, Method::GET, "/t/acme/members", &secret).send().await.unwrap();
     assert_eq!(revoked.status(), 401);
 
+    // Another tenant does not exist for this admin.
+    c.go("#/t/beta/modules").await;
+    c.sees("does not exist").await;
+    assert_eq!(c.page.eval("[...document.querySelectorAll('main button')].length").await, json!(0));
+
     // Spanish: the same page in the other language.
+    c.go("#/t/acme/keys").await;
+    c.sees("API keys of acme").await;
     c.page.eval("(() => { const s = document.getElementById('lang'); s.value = 'es'; s.dispatchEvent(new Event('change')); return true; })()").await;
     c.sees("Claves de API de acme").await;
     assert_eq!(c.page.eval("document.documentElement.lang").await, json!("es"));
@@ -325,16 +337,13 @@ async fn a_tenant_admin_manages_modules_members_and_keys_in_the_console() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_member_sees_no_admin_action_and_a_crafted_one_is_refused() {
-    if chromium().is_none() {
-        eprintln!("SKIPPED: no Chromium (install Debian's chromium or set PLAZA_TEST_CHROMIUM)");
-        return;
-    }
+    let Some(browser) = cdp::chromium_or_skip() else { return };
     let s = TestServer::start_with(|c| c.modules_dir = modules_dir().display().to_string()).await;
     s.tenant_with("acme", &["blog"]).await;
     s.create_tenant("beta").await;
     onboard(&s, None, "acme", "luis@acme.test", &["member"]).await;
     let profile = tempfile::tempdir().unwrap();
-    let mut c = Console::open(&s, profile.path()).await;
+    let mut c = Console::open(&s, &browser, profile.path()).await;
     c.sign_in("luis@acme.test").await;
     c.sees("Your tenants").await;
     let home = c.text().await;
@@ -368,11 +377,8 @@ async fn a_member_sees_no_admin_action_and_a_crafted_one_is_refused() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_operator_creates_a_tenant_yanks_a_version_and_retries_a_dead_letter() {
-    if chromium().is_none() {
-        eprintln!("SKIPPED: no Chromium (install Debian's chromium or set PLAZA_TEST_CHROMIUM)");
-        return;
-    }
+async fn an_admin_retries_a_dead_letter_and_the_operator_creates_a_tenant_publishes_and_yanks() {
+    let Some(browser) = cdp::chromium_or_skip() else { return };
     let key = PublisherKey::generate().unwrap();
     let trusted = key.public_text();
     let s = TestServer::start_with(move |c| {
@@ -401,8 +407,23 @@ async fn the_operator_creates_a_tenant_yanks_a_version_and_retries_a_dead_letter
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
 
+    onboard(&s, None, "acme", "admin@acme.test", &["admin"]).await;
     let profile = tempfile::tempdir().unwrap();
-    let mut c = Console::open(&s, profile.path()).await;
+    let mut c = Console::open(&s, &browser, profile.path()).await;
+
+    // The tenant's admin retries the dead letter.
+    c.sign_in("admin@acme.test").await;
+    c.sees("Your tenants").await;
+    c.go("#/t/acme/events").await;
+    c.sees("test.broken").await;
+    c.accessible("the dead letters page").await;
+    c.click_in_row("test.broken", "Retry").await;
+    c.sees("is queued again.").await;
+    let audit = s.get_json("/api/v1/tenants/acme/audit").await.1;
+    assert!(audit.to_string().contains("event.retry"), "{audit}");
+    c.click_button("Sign out").await;
+    c.sees("Sign in").await;
+
     c.sign_in("ops@plaza.test").await;
     c.sees("Platform operator").await;
 
@@ -424,15 +445,6 @@ async fn the_operator_creates_a_tenant_yanks_a_version_and_retries_a_dead_letter
     c.click_button("Save").await;
     c.sees("Quotas of globex saved.").await;
     assert_eq!(s.get_json("/api/v1/tenants/globex/quotas").await.1["effective"]["storage_bytes"], 1_048_576);
-
-    // Dead letters: retry one.
-    c.go("#/t/acme/events").await;
-    c.sees("test.broken").await;
-    c.accessible("the dead letters page").await;
-    c.click_in_row("test.broken", "Retry").await;
-    c.sees("is queued again.").await;
-    let audit = s.get_json("/api/v1/tenants/acme/audit").await.1;
-    assert!(audit.to_string().contains("event.retry"), "{audit}");
 
     // Registry: publish a signed package by upload.
     c.go("#/operator/registry").await;

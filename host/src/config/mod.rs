@@ -5,6 +5,9 @@
 //! machine runs on SQLite and local files under `./data`.
 
 pub mod content_origin;
+pub mod retry;
+
+pub use retry::RetryPolicy;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

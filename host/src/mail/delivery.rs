@@ -17,9 +17,8 @@ use lettre::{Address, AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use tokio::sync::Notify;
 
 use super::settings;
-use crate::config::Config;
+use crate::config::{Config, RetryPolicy};
 use crate::db::{Db, format_time};
-use crate::workers::dispatcher::RetryPolicy;
 
 /// How often the worker looks for due messages when nothing woke it.
 const POLL: Duration = Duration::from_millis(500);
@@ -75,11 +74,7 @@ impl Worker {
         let operator = (!config.smtp_url.is_empty()).then(|| transport(&config.smtp_url)).and_then(|t| {
             t.inspect_err(|e| tracing::error!(error = %e, "PLAZA_SMTP_URL: modules' mail has no default relay")).ok()
         });
-        let policy = RetryPolicy {
-            max_attempts: config.mail_max_attempts.max(1),
-            base: Duration::from_millis(config.mail_retry_base_ms.max(1)),
-            max_wait: Duration::from_secs(3600),
-        };
+        let policy = RetryPolicy::for_mail(&config);
         Arc::new(Self { db, config, policy, wake, operator })
     }
 

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use crate::config::Config;
+use crate::config::{Config, RetryPolicy};
 use crate::contract::Event;
 use crate::db::Db;
 use crate::events::deliveries::{self, Attempt, StoredEvent};
@@ -30,33 +30,6 @@ const FAN_OUT_BATCH: i64 = 500;
 const KEEP_DELIVERED: TimeDelta = TimeDelta::days(7);
 /// Passes between two prunings: about an hour.
 const PRUNE_EVERY: u64 = 3600 * 1000 / POLL.as_millis() as u64;
-
-/// Retry settings, from the operator's configuration.
-#[derive(Debug, Clone, Copy)]
-pub struct RetryPolicy {
-    /// Attempts before a delivery is parked as dead.
-    pub max_attempts: u32,
-    /// Wait after the first failure; doubled after each further one.
-    pub base: Duration,
-    /// The longest wait between two attempts.
-    pub max_wait: Duration,
-}
-
-impl RetryPolicy {
-    pub fn from_config(config: &Config) -> Self {
-        Self {
-            max_attempts: config.event_max_attempts.max(1),
-            base: Duration::from_millis(config.event_retry_base_ms.max(1)),
-            max_wait: Duration::from_secs(3600),
-        }
-    }
-
-    /// The wait after the `attempts`-th failed attempt: base × 2^(attempts−1), capped.
-    pub fn wait_after(&self, attempts: u32) -> Duration {
-        let factor = 1u32.checked_shl(attempts.saturating_sub(1).min(31)).unwrap_or(u32::MAX);
-        self.base.saturating_mul(factor).min(self.max_wait)
-    }
-}
 
 /// The dispatcher of one host process.
 pub struct Dispatcher {
@@ -77,7 +50,7 @@ impl Dispatcher {
             modules,
             db,
             metrics,
-            policy: RetryPolicy::from_config(config),
+            policy: RetryPolicy::for_events(config),
             busy: Mutex::new(HashSet::new()),
             parallel: Arc::new(tokio::sync::Semaphore::new(parallel)),
         })

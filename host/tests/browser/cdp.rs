@@ -19,6 +19,24 @@ use tokio::process::{Child, Command};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
+/// The Chromium to drive: `PLAZA_TEST_CHROMIUM` (`cargo xtask test` installs
+/// Debian's and sets it), else `/usr/bin/chromium` when present.
+pub fn chromium() -> Option<std::path::PathBuf> {
+    match std::env::var_os("PLAZA_TEST_CHROMIUM") {
+        Some(p) if !p.is_empty() => Some(std::path::PathBuf::from(p)),
+        _ => Some(std::path::PathBuf::from("/usr/bin/chromium")).filter(|p| p.exists()),
+    }
+}
+
+/// The Chromium to drive, or `None` after saying the test is skipped.
+pub fn chromium_or_skip() -> Option<std::path::PathBuf> {
+    let found = chromium();
+    if found.is_none() {
+        eprintln!("SKIPPED: no Chromium (install Debian's chromium or set PLAZA_TEST_CHROMIUM)");
+    }
+    found
+}
+
 /// Any single protocol call taking longer than this fails the test.
 const CALL_LIMIT: Duration = Duration::from_secs(60);
 

@@ -43,7 +43,8 @@ impl plaza_sdk::Module for Blog {
                 "A company blog: Markdown posts with slugs, tags, search, FAQ JSON-LD and cover images, \
                  published now or on a schedule, with an RSS feed and a sitemap.",
             )
-            .capabilities([Capability::Sql, Capability::Blob, Capability::Events, Capability::Log])
+            .capabilities([Capability::Sql, Capability::Blob, Capability::Events, Capability::Config, Capability::Log])
+            .config_schema::<BlogSettings>()
             .define_roles(["editor"])
             .migration_pg(
                 1,
@@ -131,6 +132,29 @@ impl plaza_sdk::Module for Blog {
 }
 
 plaza_sdk::export!(Blog);
+
+/// The tenant's settings for the blog (tenant admins set them).
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+pub struct BlogSettings {
+    /// The blog's name, e.g. "Noticias de la Municipalidad": the RSS feed's title ("Blog of {tenant}" when unset).
+    pub title: Option<String>,
+    /// One sentence about it: the feed's description.
+    pub description: Option<String>,
+}
+
+impl BlogSettings {
+    /// The settings as stored; a value of the wrong type is ignored (the
+    /// host stores any JSON) rather than taking the feed down.
+    fn read() -> Result<Self, Problem> {
+        let text = |key: &str| -> Result<Option<String>, Problem> {
+            Ok(config::get::<serde_json::Value>(key)?
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .map(|s| s.trim().chars().take(200).collect::<String>())
+                .filter(|s| !s.is_empty()))
+        };
+        Ok(Self { title: text("title")?, description: text("description")? })
+    }
+}
 
 // ----- response types -----
 
@@ -377,7 +401,9 @@ fn public_tag(req: &Request) -> Result<Json<TagPostPage>, Problem> {
 }
 
 fn feed(req: &Request) -> Result<Response, Problem> {
-    let xml = logic::rss(&req.caller().tenant, &store::feed_items(20)?);
+    let settings = BlogSettings::read()?;
+    let channel = logic::Channel { title: settings.title.as_deref(), description: settings.description.as_deref() };
+    let xml = logic::rss(&req.caller().tenant, &channel, &store::feed_items(20)?);
     Ok(Response::bytes("application/rss+xml; charset=utf-8", xml))
 }
 

@@ -638,8 +638,15 @@ pub fn base_path(tenant: &str) -> String {
     format!("/t/{tenant}/blog")
 }
 
+/// The feed's own title and description, from the tenant's settings.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Channel<'a> {
+    pub title: Option<&'a str>,
+    pub description: Option<&'a str>,
+}
+
 /// An RSS 2.0 document of `items` (newest first).
-pub fn rss(tenant: &str, items: &[FeedItem]) -> String {
+pub fn rss(tenant: &str, channel: &Channel<'_>, items: &[FeedItem]) -> String {
     let base = base_path(tenant);
     // Indented by nothing: every element on a line of its own, text
     // elements on one line, as feeds have always been written.
@@ -647,10 +654,12 @@ pub fn rss(tenant: &str, items: &[FeedItem]) -> String {
         w.write_event(XmlEvent::Decl(xml_declaration()))?;
         w.create_element("rss").with_attribute(("version", "2.0")).write_inner_content(|w| {
             w.create_element("channel").write_inner_content(|w| {
-                w.create_element("title").write_text_content(xml_text(&format!("Blog of {tenant}")))?;
+                let title = channel.title.map_or_else(|| format!("Blog of {tenant}"), str::to_owned);
+                w.create_element("title").write_text_content(xml_text(&title))?;
                 w.create_element("link").write_text_content(xml_text(&format!("{base}/posts")))?;
-                w.create_element("description")
-                    .write_text_content(xml_text(&format!("The latest posts of {tenant}")))?;
+                let description =
+                    channel.description.map_or_else(|| format!("The latest posts of {tenant}"), str::to_owned);
+                w.create_element("description").write_text_content(xml_text(&description))?;
                 if let Some(date) = items.first().and_then(|i| i.published_at.as_deref()).and_then(rfc822) {
                     w.create_element("lastBuildDate").write_text_content(xml_text(&date))?;
                 }
@@ -716,6 +725,14 @@ pub fn sitemap(tenant: &str, posts: &[(String, String)], tags: &[String]) -> Str
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_feed_takes_its_title_and_description_from_the_settings() {
+        let channel = Channel { title: Some("Noticias & avisos"), description: Some("De la Municipalidad") };
+        let feed = rss("acme", &channel, &[]);
+        assert!(feed.contains("<title>Noticias &amp; avisos</title>"), "{feed}");
+        assert!(feed.contains("<description>De la Municipalidad</description>"), "{feed}");
+    }
 
     #[test]
     fn slugs_fold_accents_and_punctuation() {
@@ -883,7 +900,7 @@ mod tests {
             published_at: Some("2025-03-01T12:00:00Z".into()),
             tags: vec!["food".into()],
         };
-        let feed = rss("acme", &[item]);
+        let feed = rss("acme", &Channel::default(), &[item]);
         assert!(feed.contains("<title>Fish &amp; &lt;Chips&gt;</title>"), "{feed}");
         assert!(feed.contains("<link>/t/acme/blog/posts/fish-chips</link>"));
         assert!(feed.contains("<pubDate>Sat, 01 Mar 2025 12:00:00 GMT</pubDate>"));
@@ -901,7 +918,7 @@ mod tests {
             published_at: None,
             tags: Vec::new(),
         };
-        let feed = rss("acme", &[item]);
+        let feed = rss("acme", &Channel::default(), &[item]);
         assert!(feed.contains("<title>Tom &amp; &quot;Jerry&quot; &lt;3</title>"), "{feed}");
         assert!(!feed.contains("Tom & "), "{feed}");
     }
@@ -927,7 +944,7 @@ mod tests {
             },
         ];
         assert_eq!(
-            rss("acme", &items),
+            rss("acme", &Channel::default(), &items),
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<rss version=\"2.0\">\n<channel>\n\
              <title>Blog of acme</title>\n<link>/t/acme/blog/posts</link>\n\
              <description>The latest posts of acme</description>\n\
@@ -942,7 +959,7 @@ mod tests {
              </channel>\n</rss>\n"
         );
         assert_eq!(
-            rss("acme", &[]),
+            rss("acme", &Channel::default(), &[]),
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<rss version=\"2.0\">\n<channel>\n\
              <title>Blog of acme</title>\n<link>/t/acme/blog/posts</link>\n\
              <description>The latest posts of acme</description>\n</channel>\n</rss>\n"

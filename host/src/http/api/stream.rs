@@ -19,6 +19,7 @@ use tokio::sync::broadcast::error::RecvError;
 
 use super::Tag;
 use crate::app::App;
+use crate::auth::principal::has_role;
 use crate::http::auth::Auth;
 use crate::http::problem::{ApiError, ApiResult};
 use crate::stream::{self, Item, ReaderSlot};
@@ -55,7 +56,9 @@ impl Reader {
             if let Some(item) = self.ready.pop_front() {
                 return Some((item, self));
             }
-            match stream::read(&self.app.db, &self.tenant, &self.user, &self.roles, self.after).await {
+            let roles = &self.roles;
+            let holds = |role: &str| has_role(roles, role);
+            match stream::read(&self.app.db, &self.tenant, &self.user, &holds, self.after).await {
                 Ok((items, read_to)) => {
                     self.after = read_to;
                     if !items.is_empty() {
