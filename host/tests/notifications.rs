@@ -50,6 +50,19 @@ impl Stream {
         Stream { body: resp.bytes_stream().boxed(), buffer: String::new() }
     }
 
+    /// Whether the server ends the stream within `wait` (events before the end are skipped).
+    async fn ends_within(&mut self, wait: Duration) -> bool {
+        let until = Instant::now() + wait;
+        loop {
+            let left = until.saturating_duration_since(Instant::now());
+            match tokio::time::timeout(left, self.body.next()).await {
+                Ok(Some(Ok(_))) => {}
+                Ok(Some(Err(_)) | None) => return true,
+                Err(_) => return false,
+            }
+        }
+    }
+
     /// The next event within `wait`, skipping keep-alive comments.
     async fn next(&mut self, wait: Duration) -> Option<Sse> {
         let until = Instant::now() + wait;
@@ -383,5 +396,22 @@ async fn a_web_push_arrives_encrypted_for_the_browser_and_signed_with_the_tenant
         json_of(as_user(&s, Method::GET, "/t/beta/notifications/push/public-key", &beto).send().await.unwrap(), 200)
             .await;
     assert_ne!(other["public_key"], vapid.as_str());
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_ends_in_time_and_a_removed_member_cannot_reconnect() {
+    let (s, _) = server(|c| c.stream_max_secs = 2).await;
+    s.tenant_with("acme", &["notifications"]).await;
+    let ana = onboard(&s, None, "acme", "ana@acme.test", &["member"]).await;
+    let ana_id = user_id(&s, &ana).await;
+    let mut stream = Stream::open(&s, "acme", &ana, None).await;
+    let started = Instant::now();
+    assert!(stream.ends_within(Duration::from_secs(10)).await, "the connection is bounded");
+    assert!(started.elapsed() >= Duration::from_millis(1500), "not before its time");
+    // Reconnecting authorises again: once removed from the tenant, Ana gets nothing.
+    let removed = s.req(Method::DELETE, &format!("/t/acme/members/{ana_id}")).send().await.unwrap();
+    assert!(removed.status().is_success(), "{}", removed.status());
+    assert_problem(as_user(&s, Method::GET, "/t/acme/stream", &ana).send().await.unwrap(), 404).await;
     s.stop().await;
 }

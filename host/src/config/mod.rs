@@ -86,6 +86,7 @@ pub const ENV_VARS: &[&str] = &[
     "PLAZA_MAIL_PER_DAY",
     "PLAZA_MAIL_MAX_ATTEMPTS",
     "PLAZA_MAIL_RETRY_BASE_MS",
+    "PLAZA_STREAM_MAX_SECS",
 ];
 
 /// Who may create an account.
@@ -249,6 +250,10 @@ pub struct Config {
     pub mail_max_attempts: u32,
     /// Wait after a failed delivery attempt; doubled after each further one (at most an hour).
     pub mail_retry_base_ms: u64,
+    /// Longest life of one live-stream connection (`/t/{tenant}/stream`):
+    /// the browser reconnects and is authorised again (a removed member, a
+    /// revoked key, a suspended tenant stop receiving within this time).
+    pub stream_max_secs: u64,
 }
 
 impl Default for Config {
@@ -317,6 +322,7 @@ impl Default for Config {
             mail_per_day: 1_000,
             mail_max_attempts: 8,
             mail_retry_base_ms: 30_000,
+            stream_max_secs: 900,
         }
     }
 }
@@ -397,6 +403,7 @@ impl Config {
             || self.mail_per_minute == 0
             || self.mail_max_attempts == 0
             || self.mail_retry_base_ms == 0
+            || self.stream_max_secs == 0
         {
             return Err(ConfigError::Value(
                 "module and tenant limits must be above zero (module_memory_bytes at least 1 MiB, \

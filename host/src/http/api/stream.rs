@@ -46,6 +46,8 @@ struct Reader {
     after: i64,
     ready: VecDeque<Item>,
     woken: tokio::sync::broadcast::Receiver<String>,
+    /// When the connection ends, so that the caller is authorised again.
+    until: tokio::time::Instant,
     _slot: ReaderSlot,
 }
 
@@ -53,6 +55,9 @@ impl Reader {
     /// The next item for this reader, waiting for one as long as it takes.
     async fn next(mut self) -> Option<(Item, Self)> {
         loop {
+            if tokio::time::Instant::now() >= self.until {
+                return None;
+            }
             if let Some(item) = self.ready.pop_front() {
                 return Some((item, self));
             }
@@ -75,7 +80,7 @@ impl Reader {
     /// Until this tenant's stream grows here, or the poll interval passes
     /// (items appended by another process).
     async fn wait(&mut self) {
-        let poll = tokio::time::sleep(stream::POLL);
+        let poll = tokio::time::sleep_until(self.until.min(tokio::time::Instant::now() + stream::POLL));
         tokio::pin!(poll);
         loop {
             tokio::select! {
@@ -100,7 +105,9 @@ impl StreamApi {
     /// number in the tenant's stream: reconnecting with `Last-Event-ID`
     /// (browsers do it by themselves) resumes after it without losing or
     /// repeating one; without it the stream starts with the next item.
-    /// Items are kept 7 days.
+    /// Items are kept 7 days. The server ends a connection after
+    /// `PLAZA_STREAM_MAX_SECS` (15 minutes); the browser reconnects and is
+    /// authorised again.
     #[oai(path = "/t/:tenant/stream", method = "get", operation_id = "readStream")]
     async fn read(
         &self,
@@ -141,6 +148,7 @@ impl StreamApi {
             after,
             ready: VecDeque::new(),
             woken: hub.subscribe(),
+            until: tokio::time::Instant::now() + Duration::from_secs(app.config.stream_max_secs),
             _slot: slot,
         };
         let items = futures_util::stream::unfold(reader, Reader::next).boxed();
