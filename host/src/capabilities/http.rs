@@ -174,16 +174,36 @@ fn method(m: crate::contract::Method) -> reqwest::Method {
 const FORBIDDEN_HEADERS: &[&str] =
     &["host", "content-length", "transfer-encoding", "connection", "upgrade", "te", "trailer", "proxy-authorization"];
 
+/// The scheme every outbound URL must have: `https`, or `http` where the
+/// operator allows private hosts. Also `push`'s check of an endpoint.
+pub(crate) fn check_scheme(url: &url::Url, allow_private: bool) -> Result<(), CapError> {
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if allow_private => Ok(()),
+        "http" => Err(CapError::refused("only https:// URLs may be requested")),
+        other => Err(CapError::refused(format!("the {other}: scheme may not be requested"))),
+    }
+}
+
+/// Refuses a URL whose host is an internal IP literal (names are checked by
+/// the client's resolver when it connects). Also `push`'s check.
+pub(crate) fn check_literal(url: &url::Url, allow_private: bool) -> Result<(), CapError> {
+    let literal = match url.host() {
+        Some(url::Host::Ipv4(ip)) => Some(IpAddr::V4(ip)),
+        Some(url::Host::Ipv6(ip)) => Some(IpAddr::V6(ip)),
+        _ => None,
+    };
+    match literal.filter(|ip| !allow_private && is_internal(*ip)) {
+        Some(ip) => Err(CapError::refused(format!("{ip} is an internal address"))),
+        None => Ok(()),
+    }
+}
+
 impl CallState {
     /// Checks a request against the grant and the operator's policy.
     fn vet_request(&self, allowed: &[String], url: &url::Url) -> Result<(), CapError> {
         let allow_private = self.services().http.allow_private;
-        match url.scheme() {
-            "https" => {}
-            "http" if allow_private => {}
-            "http" => return Err(CapError::refused("only https:// URLs may be requested")),
-            other => return Err(CapError::refused(format!("the {other}: scheme may not be requested"))),
-        }
+        check_scheme(url, allow_private)?;
         if !url.username().is_empty() || url.password().is_some() {
             return Err(CapError::invalid("put credentials in a header, not in the URL"));
         }
@@ -196,15 +216,7 @@ impl CallState {
         if !host_allowed(allowed, &host) {
             return Err(CapError::refused(format!("{host} is not on the module's list of allowed hosts")));
         }
-        let literal = match url.host() {
-            Some(url::Host::Ipv4(ip)) => Some(IpAddr::V4(ip)),
-            Some(url::Host::Ipv6(ip)) => Some(IpAddr::V6(ip)),
-            _ => None,
-        };
-        if let Some(ip) = literal.filter(|ip| !allow_private && is_internal(*ip)) {
-            return Err(CapError::refused(format!("{ip} is an internal address")));
-        }
-        Ok(())
+        check_literal(url, allow_private)
     }
 }
 

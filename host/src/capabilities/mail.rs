@@ -95,7 +95,8 @@ impl Host for CallState {
         if config.mail_per_day == 0 {
             return Err(CapError::refused("the operator turned module mail off (PLAZA_MAIL_PER_DAY=0)"));
         }
-        if queue::settings::relay_url(&services.db, config, &scope.tenant).await?.is_none() {
+        let settings = queue::settings::resolve(&services.db, config, &scope.tenant).await?;
+        if settings.relay.is_none() {
             return Err(MailError::NoRelay("no SMTP relay is configured for this tenant".into()).into());
         }
         let mut attachments = Vec::with_capacity(message.attachments.len());
@@ -117,7 +118,7 @@ impl Host for CallState {
             let content_type = a.content_type.unwrap_or(object.content_type);
             attachments.push(AttachmentFile { filename: a.filename, content_type, data: object.data });
         }
-        let from = queue::settings::sender(&services.db, config, &scope.tenant).await?;
+        let from = settings.sender;
         let draft = Draft {
             to: message.to,
             cc: message.cc,

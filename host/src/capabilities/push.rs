@@ -131,21 +131,14 @@ impl Host for CallState {
         let services = Arc::clone(self.services());
         let endpoint = url::Url::parse(&message.subscription.endpoint)
             .map_err(|e| CapError::invalid(format!("endpoint: {e}")))?;
-        match endpoint.scheme() {
-            "https" => {}
-            "http" if services.http.allow_private => {}
-            _ => return Err(CapError::refused("a push endpoint is an https:// URL")),
+        let allow_private = services.http.allow_private;
+        super::http::check_scheme(&endpoint, allow_private)?;
+        if endpoint.host().is_none() {
+            return Err(CapError::invalid("the endpoint has no host"));
         }
-        let literal = match endpoint.host() {
-            Some(url::Host::Ipv4(ip)) => Some(std::net::IpAddr::V4(ip)),
-            Some(url::Host::Ipv6(ip)) => Some(std::net::IpAddr::V6(ip)),
-            Some(url::Host::Domain(_)) => None,
-            None => return Err(CapError::invalid("the endpoint has no host")),
-        };
-        if let Some(ip) = literal.filter(|ip| !services.http.allow_private && super::http::is_internal(*ip)) {
+        super::http::check_literal(&endpoint, allow_private).inspect_err(|_| {
             services.metrics.module_refusal(scope.module(), "push");
-            return Err(CapError::refused(format!("{ip} is an internal address")));
-        }
+        })?;
         let subscription = &message.subscription;
         let body = webpush::encrypt(&subscription.p256dh, &subscription.auth, &message.payload).map_err(web_push_error)?;
         let key = webpush::vapid_key(&services.db, &scope.tenant).await.map_err(web_push_error)?;

@@ -31,12 +31,38 @@ async fn row(db: &Db, tenant: &str) -> Result<Option<(String, Option<String>)>, 
         .await?)
 }
 
-/// The sender of the tenant's mail: its own address, else the operator's
-/// `smtp_from` address under the tenant's name.
-pub async fn sender(db: &Db, config: &Config, tenant: &str) -> Result<Mailbox, MailError> {
-    if let Some((from, _)) = row(db, tenant).await? {
-        return from.parse().map_err(|e| MailError::NoRelay(format!("the tenant's sender {from:?} is invalid: {e}")));
-    }
+/// A tenant's mail settings with the operator's defaults filled in.
+pub struct Resolved {
+    /// Its own address, else the operator's `smtp_from` under the tenant's name.
+    pub sender: Mailbox,
+    /// Its own relay, else the operator's; `None`: no relay at all.
+    pub relay: Option<String>,
+    pub own_from: bool,
+    pub own_relay: bool,
+}
+
+/// The tenant's settings, read once.
+pub async fn resolve(db: &Db, config: &Config, tenant: &str) -> Result<Resolved, MailError> {
+    let stored = row(db, tenant).await?;
+    let own_from = stored.is_some();
+    let (from, own) = stored.map_or((None, None), |(from, url)| (Some(from), url));
+    let own_relay = own.is_some();
+    let relay = own.or_else(|| operator_relay(config));
+    let sender = match from {
+        Some(from) => {
+            from.parse().map_err(|e| MailError::NoRelay(format!("the tenant's sender {from:?} is invalid: {e}")))?
+        }
+        None => default_sender(db, config, tenant).await?,
+    };
+    Ok(Resolved { sender, relay, own_from, own_relay })
+}
+
+fn operator_relay(config: &Config) -> Option<String> {
+    (!config.smtp_url.is_empty()).then(|| config.smtp_url.clone())
+}
+
+/// The operator's `smtp_from` address under the tenant's name.
+async fn default_sender(db: &Db, config: &Config, tenant: &str) -> Result<Mailbox, MailError> {
     let default: Mailbox = config
         .smtp_from
         .parse()
@@ -49,14 +75,13 @@ pub async fn sender(db: &Db, config: &Config, tenant: &str) -> Result<Mailbox, M
 /// The relay URL the tenant's mail goes through: its own, else the operator's.
 pub async fn relay_url(db: &Db, config: &Config, tenant: &str) -> Result<Option<String>, MailError> {
     let own = row(db, tenant).await?.and_then(|(_, url)| url);
-    Ok(own.or_else(|| (!config.smtp_url.is_empty()).then(|| config.smtp_url.clone())))
+    Ok(own.or_else(|| operator_relay(config)))
 }
 
 /// The settings as a tenant admin sees them.
 pub async fn view(db: &Db, config: &Config, tenant: &str) -> Result<View, MailError> {
-    let stored = row(db, tenant).await?;
-    let from = sender(db, config, tenant).await?.to_string();
-    Ok(View { from, own_from: stored.is_some(), own_relay: stored.as_ref().is_some_and(|(_, url)| url.is_some()) })
+    let r = resolve(db, config, tenant).await?;
+    Ok(View { from: r.sender.to_string(), own_from: r.own_from, own_relay: r.own_relay })
 }
 
 /// Checks a relay URL the way delivery will use it.
